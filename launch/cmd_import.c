@@ -1,0 +1,7 @@
+/* indexcache import: placeholder until its issue lands; says so honestly. */
+#include "ic_commands.h"
+
+int ic_cmd_import(int argc, char **argv) {
+    (void)argc; (void)argv;
+    return ic_cmd_not_built("import", "issue #3");
+}

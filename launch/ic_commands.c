@@ -1,0 +1,23 @@
+#include "ic_commands.h"
+
+#include <stdio.h>
+
+const ic_command ic_commands[] = {
+    {"import",        ic_cmd_import,        "dense model (HF dir or GGUF file) -> model dir"},
+    {"prep",          ic_cmd_prep,          "text files -> HDF5 token dataset"},
+    {"init-indexers", ic_cmd_init_indexers, "add freshly initialised indexers for a pattern's F layers"},
+    {"train",         ic_cmd_train,         "distil the indexers (IndexCache multi-layer loss)"},
+    {"search",        ic_cmd_search,        "training-free greedy search for the F/S pattern"},
+    {"eval",          ic_cmd_eval,          "LM loss / perplexity: dense, DSA, any pattern"},
+    {"overlap",       ic_cmd_overlap,       "top-k overlap matrix between layers (CSV + PNG)"},
+    {"bench",         ic_cmd_bench,         "prefill / decode speed, all-F vs patterns"},
+    {"export",        ic_cmd_export,        "safetensors + config.json for vLLM / SGLang / transformers"},
+    {"generate",      ic_cmd_generate,      "greedy text from a model (sanity check)"},
+    {"inspect",       ic_cmd_inspect,       "list the tensors of a safetensors file or model dir"},
+};
+const int ic_n_commands = (int)(sizeof ic_commands / sizeof ic_commands[0]);
+
+int ic_cmd_not_built(const char *name, const char *issue) {
+    fprintf(stderr, "indexcache %s: not implemented in this build yet (tracked in %s)\n", name, issue);
+    return 1;
+}

@@ -1,0 +1,33 @@
+/* The subcommands of the one `indexcache` binary. Each lives in its own
+ * launch/cmd_<name>.c and returns the process exit status: 0 success,
+ * 1 a failure of the work (bad input file, ...), 2 a bad command line. */
+#ifndef IC_COMMANDS_H
+#define IC_COMMANDS_H
+
+typedef int (*ic_cmd_fn)(int argc, char **argv);
+
+typedef struct {
+    const char *name;
+    ic_cmd_fn   fn;
+    const char *summary;
+} ic_command;
+
+int ic_cmd_import(int argc, char **argv);
+int ic_cmd_prep(int argc, char **argv);
+int ic_cmd_init_indexers(int argc, char **argv);
+int ic_cmd_train(int argc, char **argv);
+int ic_cmd_search(int argc, char **argv);
+int ic_cmd_eval(int argc, char **argv);
+int ic_cmd_overlap(int argc, char **argv);
+int ic_cmd_bench(int argc, char **argv);
+int ic_cmd_export(int argc, char **argv);
+int ic_cmd_generate(int argc, char **argv);
+int ic_cmd_inspect(int argc, char **argv);
+
+extern const ic_command ic_commands[];
+extern const int ic_n_commands;
+
+/* For subcommands that are not built yet: says so and returns 1. */
+int ic_cmd_not_built(const char *name, const char *issue);
+
+#endif

@@ -1,0 +1,68 @@
+/* indexcache: one binary, one subcommand per pipeline step (DESIGN.md s1).
+ * Global flags (--quiet, --verbose, --cpu) may stand anywhere; they are
+ * taken out here so that subcommands only see their own flags. */
+#include <stdio.h>
+#include <string.h>
+
+#include "ic_log.h"
+#include "kernels/ic_backend.h"
+#include "launch/ic_commands.h"
+#include "launch/ic_dist.h"
+
+static void print_usage(FILE *f) {
+    fprintf(f, "indexcache: DeepSeek Sparse Attention + IndexCache for Llama-family models\n\n"
+               "usage: indexcache COMMAND [options]   (indexcache COMMAND --help for each)\n\n"
+               "commands:\n");
+    for (int i = 0; i < ic_n_commands; i++)
+        fprintf(f, "  %-14s %s\n", ic_commands[i].name, ic_commands[i].summary);
+    fprintf(f, "\nglobal flags: --quiet, --verbose, --cpu (ignore GPUs)\n"
+               "data-parallel: mpirun -np N indexcache train ...\n");
+}
+
+int main(int argc, char **argv) {
+    int force_cpu = 0, n = 0;
+    for (int i = 0; i < argc; i++) {
+        if (i > 0 && strcmp(argv[i], "--quiet") == 0) ic_log_set_level(IC_LOG_QUIET);
+        else if (i > 0 && strcmp(argv[i], "--verbose") == 0) ic_log_set_level(IC_LOG_VERBOSE);
+        else if (i > 0 && strcmp(argv[i], "--cpu") == 0) force_cpu = 1;
+        else argv[n++] = argv[i];
+    }
+    argc = n;
+    argv[argc] = NULL;
+
+    if (argc < 2 || strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
+        strcmp(argv[1], "-h") == 0) {
+        if (argc >= 3 && strcmp(argv[1], "help") == 0) {
+            /* `indexcache help CMD` == `indexcache CMD --help` */
+            for (int i = 0; i < ic_n_commands; i++)
+                if (strcmp(argv[2], ic_commands[i].name) == 0) {
+                    char *sub[] = {argv[2], "--help", NULL};
+                    return ic_commands[i].fn(2, sub);
+                }
+            fprintf(stderr, "indexcache: unknown command '%s'\n", argv[2]);
+            return 2;
+        }
+        print_usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+
+    const ic_command *cmd = NULL;
+    for (int i = 0; i < ic_n_commands; i++)
+        if (strcmp(argv[1], ic_commands[i].name) == 0) cmd = &ic_commands[i];
+    if (!cmd) {
+        fprintf(stderr, "indexcache: unknown command '%s' (see 'indexcache help')\n", argv[1]);
+        return 2;
+    }
+
+    int wants_help = 0;
+    for (int i = 2; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) wants_help = 1;
+
+    ic_dist_init(&argc, &argv);
+    /* Help and file inspection need no device: do not start one. */
+    if (!wants_help && strcmp(cmd->name, "inspect") != 0)
+        ic_backend_init(force_cpu, ic_dist_get()->local_rank);
+    int status = cmd->fn(argc - 1, argv + 1);
+    ic_dist_finalize();
+    return status;
+}

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs everything indexcache needs on a fresh Debian/Ubuntu machine:
+# the Debian build and runtime packages, and a Python venv inside the repo
+# (.venv, git-ignored) with the packages the tests use as oracles.
+# Idempotent: a second run installs nothing and takes a second or two.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DEB_PACKAGES=(
+  build-essential cmake ninja-build pkg-config git
+  check libjansson-dev libhdf5-dev hdf5-tools libopenblas-dev
+  libopenmpi-dev openmpi-bin libpng-dev
+  clang libclang-rt-14-dev   # libFuzzer + sanitizers for tests/fuzz
+)
+
+missing=()
+for p in "${DEB_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing Debian packages: ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+PY_PACKAGES=(numpy safetensors gguf h5py)
+if [ ! -x .venv/bin/python ]; then
+  echo "setup: creating .venv"
+  python3 -m venv .venv
+fi
+if ! .venv/bin/python -c "import numpy, safetensors, gguf, h5py" 2>/dev/null; then
+  echo "setup: installing Python packages: ${PY_PACKAGES[*]}"
+  .venv/bin/pip install -q --disable-pip-version-check "${PY_PACKAGES[@]}"
+fi
+echo "setup: ok"

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it:
+#   1. release build (CUDA compiled when nvcc is present), every CTest label;
+#      GPU tests skip cleanly on a machine without a GPU;
+#   2. an AddressSanitizer + UBSan build (CPU only) running the unit label,
+#      so that malformed-input tests prove the readers stay inside their buffers.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+[ -x scripts/fetch-smollm2.sh ] && bash scripts/fetch-smollm2.sh
+[ -x scripts/fetch-text.sh ] && bash scripts/fetch-text.sh
+
+echo "== release build: all labels =="
+IC_BUILD_DIR=build bash scripts/build.sh
+(cd build && ctest --output-on-failure -j 2 --timeout 1800)
+
+echo "== asan build: unit label =="
+IC_BUILD_DIR=build-asan bash scripts/build.sh -DIC_ASAN=ON -DIC_CUDA=OFF
+(cd build-asan && ASAN_OPTIONS=detect_leaks=0 ctest --output-on-failure -j 2 -L unit --timeout 1800)

@@ -1,0 +1,31 @@
+/* Shared helpers for the Check suites: seeded random fills, error norms,
+ * scratch directories. Every test draws fresh random inputs; nothing is
+ * compared against zeros. */
+#ifndef IC_TESTUTIL_H
+#define IC_TESTUTIL_H
+
+#include <check.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct { uint64_t s; } ic_rng;
+
+void     ic_rng_seed(ic_rng *r, uint64_t seed);
+uint64_t ic_rng_next(ic_rng *r);
+double   ic_rng_uniform(ic_rng *r);            /* [0, 1) */
+double   ic_rng_normal(ic_rng *r);             /* N(0, 1) */
+void     ic_fill_uniform(ic_rng *r, float *x, size_t n, float lo, float hi);
+void     ic_fill_normal(ic_rng *r, float *x, size_t n, float std);
+
+/* ||a - b|| / ||b|| in double; +inf when a has a NaN. */
+double ic_rel_err_f32(const float *a, const float *b, size_t n);
+double ic_rel_err_f64(const double *a, const double *b, size_t n);
+double ic_max_abs_diff_f32(const float *a, const float *b, size_t n);
+
+/* mkdtemp under $TMPDIR (or /tmp); returns a static-lifetime copy. */
+const char *ic_test_tmpdir(const char *tag);
+
+/* Run a suite, return EXIT_SUCCESS / EXIT_FAILURE (for main()). */
+int ic_test_run_suite(Suite *s);
+
+#endif
