@@ -80,7 +80,8 @@ void ic_dist_check_rc(int rc, const char *call, const char *file, int line) {
 #ifdef IC_WITH_MPI
     int len = 0;
     char s[MPI_MAX_ERROR_STRING];
-    if (MPI_Error_string(rc, s, &len) == MPI_SUCCESS) snprintf(what, sizeof what, "%s", s);
+    if (g_dist.mpi_active && MPI_Error_string(rc, s, &len) == MPI_SUCCESS)
+        snprintf(what, sizeof what, "%s", s);
 #endif
     fprintf(stderr, "indexcache: rank %d/%d: fatal: %s:%d: MPI error %d: %s (%s)\n",
             g_dist.rank, g_dist.world, file, line, rc, what, call);
