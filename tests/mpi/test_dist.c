@@ -10,7 +10,8 @@
  *   --fail-rank R       rank R hits a "recoverable" error and calls
  *                       ic_dist_fail while the others wait in a barrier;
  *   --mpi-error-rank R  rank R makes an invalid MPI call (send to a rank
- *                       that does not exist) through IC_MPI_CHECK. */
+ *                       that does not exist) through IC_MPI_CHECK;
+ *   --probe             exit 0 (77 in a build without MPI). */
 #ifndef IC_WITH_MPI
 /* A build without MPI (-DIC_MPI=OFF) compiles this folder but runs nothing. */
 #include <stdio.h>
@@ -167,6 +168,7 @@ static void test_sampler_shares(const ic_dist *d) {
 int main(int argc, char **argv) {
     ic_dist_init(&argc, &argv);
     const ic_dist *d = ic_dist_get();
+    if (argc == 2 && strcmp(argv[1], "--probe") == 0) return 0;  /* built with MPI */
     if (argc == 3 && strcmp(argv[1], "--fail-rank") == 0) {
         int victim = atoi(argv[2]);
         if (d->rank == victim) {

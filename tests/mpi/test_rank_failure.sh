@@ -10,6 +10,7 @@ set -u
 BIN="${IC_BUILD_DIR:-$(dirname "$0")/../../build}/tests/test_dist"
 if [ ! -x "$BIN" ]; then echo "skip: $BIN not built"; exit 77; fi
 if ! command -v mpiexec >/dev/null; then echo "skip: no mpiexec"; exit 77; fi
+if ! "$BIN" --probe >/dev/null; then echo "skip: built without MPI"; exit 77; fi
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 LIMIT=20     # seconds before we call it a hang
 MAX_OK=10    # seconds a clean abort may take (start-up included)
