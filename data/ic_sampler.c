@@ -101,6 +101,10 @@ void ic_sampler_next(ic_sampler *s, uint64_t *starts) {
     s->st.position += (uint64_t)s->world * (uint64_t)s->batch;
 }
 
+void ic_sampler_seek_step(ic_sampler *s, uint64_t step) {
+    s->st.position = step * (uint64_t)s->world * (uint64_t)s->batch;
+}
+
 uint64_t ic_sampler_n_windows(const ic_sampler *s) { return s->n_windows; }
 
 uint64_t ic_sampler_epoch(const ic_sampler *s) { return s->st.position / s->n_windows; }

@@ -79,6 +79,10 @@ void ic_sampler_next(ic_sampler *s, uint64_t *starts);
 /* Same windows without advancing (for inspection and tests). */
 void ic_sampler_peek(ic_sampler *s, uint64_t *starts);
 
+/* Jump to the start of global step `step` (0-based): position = step * R * B.
+ * The same as calling next `step` times from the start, without the work. */
+void ic_sampler_seek_step(ic_sampler *s, uint64_t step);
+
 uint64_t ic_sampler_n_windows(const ic_sampler *s);
 /* Epoch of the next window this sampler will hand out (position / W). */
 uint64_t ic_sampler_epoch(const ic_sampler *s);

@@ -65,6 +65,12 @@ ic_dist_minloc_pair ic_dist_minloc(double value, int index);
  * the same error path after a step where any of them failed. */
 int ic_dist_all_ok(int ok);
 
+/* 1 when buf[nbytes] holds the same bytes on every rank (a 64-bit hash
+ * compared with MIN and MAX reductions). Data parallelism relies on every
+ * rank taking identical optimizer steps; a trainer can call this on its
+ * parameters now and then to catch ranks that drifted apart. */
+int ic_dist_same_bytes(const void *buf, size_t nbytes);
+
 /* ---- failure ----------------------------------------------------------------- */
 
 /* Print "indexcache: rank R/N: fatal: <msg>" and end the whole job

@@ -56,6 +56,9 @@ static void test_allreduce_mean(const ic_dist *d) {
     memcpy(other, mine, n * sizeof *mine);
     ic_dist_bcast(other, n * sizeof *other);
     CHECK(memcmp(other, mine, n * sizeof *mine) == 0, "rank %d: mean differs from rank 0's", d->rank);
+    CHECK(ic_dist_same_bytes(mine, n * sizeof *mine), "same_bytes on identical buffers");
+    if (d->rank == 1) mine[n / 2] = nextafterf(mine[n / 2], INFINITY);  /* one ulp on one rank */
+    CHECK(!ic_dist_same_bytes(mine, n * sizeof *mine), "same_bytes missed a one-ulp difference");
     free(mine); free(other); free(want);
 }
 

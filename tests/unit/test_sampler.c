@@ -184,6 +184,13 @@ START_TEST(test_resume) {
         ic_sampler_next(&b, got);
         ck_assert(memcmp(got, want[t], sizeof got) == 0);
     }
+    /* seek to step 7 = 7 calls of next */
+    ic_sampler sk;
+    ck_assert_int_eq(ic_sampler_init(&sk, N, L, 1, B, 1, R, 5, &err), 0);
+    ic_sampler_seek_step(&sk, 7);
+    ic_sampler_next(&sk, tmp);
+    ck_assert(memcmp(tmp, want[7], sizeof tmp) == 0);
+    ic_sampler_free(&sk);
     /* The cursor is global: resuming on 3 ranks x 2 (same 6 per step)
      * continues the same global stream. */
     uint64_t *single = single_stream(N, L, 1, 5, 6, 20);
