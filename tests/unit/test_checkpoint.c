@@ -31,7 +31,8 @@ static const int wndim[NW] = {2, 1, 2};
 
 static int64_t numel(int i) { return wndim[i] == 1 ? wshape[i][0] : wshape[i][0] * wshape[i][1]; }
 
-/* A run's state after `steps` AdamW steps on random gradients. */
+/* A run's state after `steps` AdamW steps on random gradients. No
+ * ck_assert here: the --write-sample tool mode runs outside Check. */
 static void run_init(run_state *r, uint64_t seed, int steps) {
     ic_rng g; ic_rng_seed(&g, seed);
     ic_error err; ic_error_clear(&err);
@@ -48,7 +49,7 @@ static void run_init(run_state *r, uint64_t seed, int steps) {
         r->p[i] = (ic_param){wnames[i], r->buf[i], r->grad[i], numel(i), i != 1};
     }
     ic_adamw_hparams hp = ic_adamw_default_hparams();
-    ck_assert_int_eq(ic_adamw_init(&r->opt, &hp, r->p, NW, &err), 0);
+    if (ic_adamw_init(&r->opt, &hp, r->p, NW, &err)) { fprintf(stderr, "%s\n", err.msg); abort(); }
     for (int t = 0; t < steps; t++) {
         for (int i = 0; i < NW; i++) ic_fill_normal(&g, r->grad[i], numel(i), 1.0f);
         ic_adamw_step(&r->opt, r->p, NW, 1e-3);
@@ -287,7 +288,24 @@ START_TEST(test_load_refusals) {
 }
 END_TEST
 
-int main(void) {
+/* Tool mode for tests/interop/test_checkpoint_files.py: a checkpoint of
+ * step 3 in DIR whose weights are exactly representable, weight i element k
+ * = ((k * 7 + i) % 97 - 48) / 8, so Python can check the values. */
+static int write_sample(const char *dir) {
+    run_state a;
+    run_init(&a, 4, 3);
+    for (int i = 0; i < NW; i++)
+        for (int64_t k = 0; k < numel(i); k++) a.buf[i][k] = (float)((k * 7 + i) % 97 - 48) / 8.0f;
+    ic_error err; ic_error_clear(&err);
+    ic_checkpoint ck = ck_of(&a, 3, 0x1234);
+    int rc = ic_checkpoint_save(dir, &ck, 2, &err);
+    if (rc) fprintf(stderr, "%s\n", err.msg);
+    run_free(&a);
+    return rc ? 1 : 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc == 3 && strcmp(argv[1], "--write-sample") == 0) return write_sample(argv[2]);
     Suite *s = suite_create("checkpoint");
     TCase *tc = tcase_create("checkpoint");
     tcase_add_test(tc, test_round_trip);
