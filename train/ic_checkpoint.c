@@ -259,6 +259,7 @@ int ic_checkpoint_save(const char *dir, const ic_checkpoint *ck, int keep, ic_er
     /* rename(2) cannot replace a non-empty directory: move an existing
      * checkpoint of this step aside, and delete it only once the new one
      * is in place. */
+    if (ic_is_dir(old) && remove_flat_dir(old, err)) return -1;  /* from a failed save of ours */
     int had_old = ic_is_dir(fin);
     if (had_old && rename(fin, old) != 0) {
         int e = errno;
