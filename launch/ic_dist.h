@@ -1,9 +1,29 @@
 /* Process group: rank / world size, MPI when launched by mpirun, a single
- * process otherwise. A plain run needs no mpirun and never touches MPI. */
+ * process otherwise. A plain run needs no mpirun and never touches MPI.
+ *
+ * Every collective below is called by all ranks in the same order. In a
+ * single process (no mpirun, or a build without IC_WITH_MPI) each one is a
+ * no-op that returns the local value, so callers never branch on MPI.
+ *
+ * Failure handling. The world communicator uses MPI_ERRORS_RETURN, and every
+ * MPI call here goes through IC_MPI_CHECK: a failing call prints
+ * "rank R/N: file:line: MPI error ..." and calls MPI_Abort, which makes
+ * mpirun kill the other ranks (instead of leaving them blocked in the next
+ * collective). A rank that hits a recoverable error only it can see (an
+ * unreadable input, a bad shard) calls ic_dist_fail(msg): the same abort,
+ * with the message. Without MPI both print and exit(1).
+ *
+ * GPU seam. Buffers here are host memory and go through MPI (the CPU path
+ * of DESIGN.md section 5). The CUDA issue adds, behind IC_WITH_CUDA, an
+ * NCCL communicator (ncclUniqueId made on rank 0 and sent with
+ * ic_dist_bcast) and ic_dist_allreduce_mean_device(float *dbuf, size_t n,
+ * void *stream) beside ic_dist_allreduce_mean_f32; callers pick by where
+ * their gradients live. */
 #ifndef IC_DIST_H
 #define IC_DIST_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct {
     int rank;        /* 0..world-1 */
@@ -13,9 +33,53 @@ typedef struct {
 } ic_dist;
 
 /* Starts MPI only when a launcher set the environment (OMPI_/PMI_/PMIX_
- * variables); sets the log rank. */
+ * variables); sets the log rank and the error handler. */
 void ic_dist_init(int *argc, char ***argv);
 const ic_dist *ic_dist_get(void);
 void ic_dist_finalize(void);
+
+/* ---- collectives (host buffers) ------------------------------------------- */
+
+/* buf[n] <- mean over ranks of buf[n], in place (sum then * 1/world). */
+void ic_dist_allreduce_mean_f32(float *buf, size_t n);
+/* buf[n] <- sum over ranks, in place. */
+void ic_dist_allreduce_sum_f64(double *buf, size_t n);
+/* Scalars: sum over ranks (losses, token counts), max (timings). */
+double  ic_dist_sum_f64(double x);
+int64_t ic_dist_sum_i64(int64_t x);
+double  ic_dist_max_f64(double x);
+/* buf[nbytes] of rank 0 copied to every rank. */
+void ic_dist_bcast(void *buf, size_t nbytes);
+void ic_dist_barrier(void);
+
+/* The smallest (value, index) over ranks (MPI_MINLOC on MPI_DOUBLE_INT):
+ * equal values go to the lower index. NaN counts as +inf, so a rank whose
+ * evaluation broke never wins. The greedy search uses index = layer. */
+typedef struct {
+    double value;
+    int    index;
+} ic_dist_minloc_pair;
+ic_dist_minloc_pair ic_dist_minloc(double value, int index);
+
+/* 1 when ok != 0 on every rank, else 0 on every rank: lets all ranks take
+ * the same error path after a step where any of them failed. */
+int ic_dist_all_ok(int ok);
+
+/* 1 when buf[nbytes] holds the same bytes on every rank (a 64-bit hash
+ * compared with MIN and MAX reductions). Data parallelism relies on every
+ * rank taking identical optimizer steps; a trainer can call this on its
+ * parameters now and then to catch ranks that drifted apart. */
+int ic_dist_same_bytes(const void *buf, size_t nbytes);
+
+/* ---- failure ----------------------------------------------------------------- */
+
+/* Print "indexcache: rank R/N: fatal: <msg>" and end the whole job
+ * (MPI_Abort with exit code 1; exit(1) without MPI). */
+_Noreturn void ic_dist_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* rc is an MPI return code (MPI_SUCCESS = 0); on failure prints the rank,
+ * file:line, the call and MPI's message, then aborts the job (exit code 2). */
+void ic_dist_check_rc(int rc, const char *call, const char *file, int line);
+#define IC_MPI_CHECK(call) ic_dist_check_rc((call), #call, __FILE__, __LINE__)
 
 #endif
