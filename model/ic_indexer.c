@@ -161,15 +161,18 @@ void ic_indexer_init_random(ic_indexer *ix, uint64_t seed, int layer) {
     }
 }
 
+const char *const ic_indexer_tensor_suffixes[IC_INDEXER_N_TENSORS] = {
+    "wq_b.weight", "wk.weight", "k_norm.weight", "k_norm.bias", "weights_proj.weight" };
+
 void ic_indexer_tensors(const ic_indexer *ix, ic_indexer_tensor out[IC_INDEXER_N_TENSORS]) {
     IC_ASSERT(ix != NULL && out != NULL);
     const ic_indexer_dims *d = &ix->dims;
-    out[0] = (ic_indexer_tensor){ "wq_b.weight", ix->wq_b, 2,
+    out[0] = (ic_indexer_tensor){ ic_indexer_tensor_suffixes[0], ix->wq_b, 2,
                                   { (int64_t)d->n_heads * d->head_dim, d->dim } };
-    out[1] = (ic_indexer_tensor){ "wk.weight", ix->wk, 2, { d->head_dim, d->dim } };
-    out[2] = (ic_indexer_tensor){ "k_norm.weight", ix->k_norm_weight, 1, { d->head_dim, 0 } };
-    out[3] = (ic_indexer_tensor){ "k_norm.bias", ix->k_norm_bias, 1, { d->head_dim, 0 } };
-    out[4] = (ic_indexer_tensor){ "weights_proj.weight", ix->weights_proj, 2,
+    out[1] = (ic_indexer_tensor){ ic_indexer_tensor_suffixes[1], ix->wk, 2, { d->head_dim, d->dim } };
+    out[2] = (ic_indexer_tensor){ ic_indexer_tensor_suffixes[2], ix->k_norm_weight, 1, { d->head_dim, 0 } };
+    out[3] = (ic_indexer_tensor){ ic_indexer_tensor_suffixes[3], ix->k_norm_bias, 1, { d->head_dim, 0 } };
+    out[4] = (ic_indexer_tensor){ ic_indexer_tensor_suffixes[4], ix->weights_proj, 2,
                                   { d->n_heads, d->dim } };
 }
 

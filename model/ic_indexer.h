@@ -77,6 +77,8 @@ typedef struct {
     int64_t     shape[2];
 } ic_indexer_tensor;
 void ic_indexer_tensors(const ic_indexer *ix, ic_indexer_tensor out[IC_INDEXER_N_TENSORS]);
+/* The suffixes alone, in the same order. */
+extern const char *const ic_indexer_tensor_suffixes[IC_INDEXER_N_TENSORS];
 /* "model.layers.{layer}.self_attn.indexer.{suffix}" into buf. */
 void ic_indexer_tensor_name(char *buf, size_t n, int layer, const char *suffix);
 

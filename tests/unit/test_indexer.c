@@ -13,6 +13,7 @@
 #include "kernels/ic_indexer_scores.h"
 #include "kernels/ic_topk.h"
 #include "model/ic_indexer.h"
+#include "model/ic_indexer_io.h"
 #include "testutil.h"
 
 static double *dalloc(size_t n) { double *p = calloc(n, sizeof *p); ck_assert_ptr_nonnull(p); return p; }
@@ -283,6 +284,60 @@ START_TEST(test_indexer_dims_from_config) {
 }
 END_TEST
 
+/* Store two layers' indexers as a model file, read them back by name. */
+START_TEST(test_indexer_io) {
+    ic_indexer_dims d = { .dim = 10, .n_heads = 2, .head_dim = 6, .rope_dim = 4, .topk = 4,
+                          .rope_theta = 10000.0f };
+    ic_error err; ic_error_clear(&err);
+    ic_indexer a, b, c;
+    ck_assert_int_eq(ic_indexer_init(&a, &d, &err), 0);
+    ck_assert_int_eq(ic_indexer_init(&b, &d, &err), 0);
+    ck_assert_int_eq(ic_indexer_init(&c, &d, &err), 0);
+    ic_indexer_init_random(&a, 9, 0);
+    ic_indexer_init_random(&b, 9, 2);
+    ic_rng rng; ic_rng_seed(&rng, 909);
+    ic_fill_normal(&rng, b.k_norm_bias, (size_t)d.head_dim, 1.0f);  /* not all constants */
+    ic_st_tensor_in in[2 * IC_INDEXER_N_TENSORS + 1];
+    char names[2 * IC_INDEXER_N_TENSORS][IC_INDEXER_NAME_MAX];
+    int64_t shapes[2 * IC_INDEXER_N_TENSORS][2];
+    ic_indexer_st_entries(&a, 0, in, names, shapes);
+    ic_indexer_st_entries(&b, 2, in + IC_INDEXER_N_TENSORS, names + IC_INDEXER_N_TENSORS,
+                          shapes + IC_INDEXER_N_TENSORS);
+    float other[3] = { 1, 2, 3 };
+    int64_t oshape[1] = { 3 };
+    in[2 * IC_INDEXER_N_TENSORS] = (ic_st_tensor_in){ "model.norm.weight", IC_ST_F32, 1, oshape, other };
+    const char *dir = ic_test_tmpdir("indexer_io");
+    char path[4200];
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    ck_assert_msg(ic_safetensors_write(path, in, 2 * IC_INDEXER_N_TENSORS + 1, NULL, 0, &err) == 0, "%s", err.msg);
+
+    ic_model_files mf;
+    ck_assert_msg(ic_model_files_open(&mf, dir, &err) == 0, "%s", err.msg);
+    ck_assert(ic_indexer_present(&mf, 0));
+    ck_assert(!ic_indexer_present(&mf, 1));
+    ck_assert(ic_indexer_present(&mf, 2));
+    ck_assert_msg(ic_indexer_load(&c, &mf, 2, &err) == 0, "%s", err.msg);
+    ck_assert(memcmp(c.data, b.data, b.numel * sizeof(float)) == 0);
+    ck_assert_int_eq(ic_indexer_load(&c, &mf, 1, &err), -1);
+    ck_assert_msg(strstr(err.msg, "model.layers.1.self_attn.indexer.wq_b.weight") != NULL, "%s", err.msg);
+    ic_model_files_close(&mf);
+
+    /* a config whose dims disagree with the file */
+    ic_indexer e;
+    d.n_heads = 3;
+    ck_assert_int_eq(ic_indexer_init(&e, &d, &err), 0);
+    ic_error_clear(&err);
+    ck_assert_msg(ic_model_files_open(&mf, dir, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(ic_indexer_load(&e, &mf, 0, &err), -1);
+    ck_assert_msg(strstr(err.msg, "wq_b.weight has shape [12, 10]") && strstr(err.msg, "wants [18, 10]"),
+                  "%s", err.msg);
+    ic_model_files_close(&mf);
+    ic_indexer_free(&a); ic_indexer_free(&b); ic_indexer_free(&c); ic_indexer_free(&e);
+    remove(path);
+    remove(dir);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("indexer");
     TCase *tc = tcase_create("indexer");
@@ -290,6 +345,7 @@ int main(void) {
     tcase_add_test(tc, test_indexer_init_random);
     tcase_add_test(tc, test_indexer_select);
     tcase_add_test(tc, test_indexer_dims_from_config);
+    tcase_add_test(tc, test_indexer_io);
     suite_add_tcase(s, tc);
     return ic_test_run_suite(s);
 }
