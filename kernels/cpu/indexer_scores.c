@@ -1,9 +1,12 @@
 /* CPU reference of the indexer scores (kernels/ic_indexer_scores.h).
  * Per head j, the dot products qI[t,j].kI[s] of a row block are one GEMM
  * (rows x d_I) . (d_I x t1) on OpenBLAS into a [rows, t1] scratch; the ReLU,
- * the w weighting and the causal mask are then applied row-parallel. Heads
- * are visited in ascending order, so results do not depend on thread count
- * beyond what the GEMM itself does. */
+ * the w weighting and the causal mask are then applied by a plain loop.
+ * That pass is 1/d_I of the GEMM work, and keeping it out of OpenMP matters:
+ * OpenBLAS's pthread pool and the OpenMP pool spin-wait against each other
+ * when they alternate once per head, which measured 3-10x slower on 2 cores
+ * than leaving all threading to the GEMMs. Heads are visited in ascending
+ * order, so results do not depend on the thread count beyond the GEMM's. */
 #include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
@@ -35,7 +38,6 @@ void ic_indexer_scores_forward(float *out, int ld, const float *qI, const float 
     if (rows == 0) return;
     float *A = ic_aligned_alloc(sizeof(float) * (size_t)rows * t1);
     IC_ASSERT(A != NULL);
-    #pragma omp parallel for schedule(static)
     for (int r = 0; r < rows; r++) {
         float *Ir = out + (size_t)r * ld;
         const int t = t0 + r;
@@ -44,7 +46,6 @@ void ic_indexer_scores_forward(float *out, int ld, const float *qI, const float 
     }
     for (int j = 0; j < H_I; j++) {
         head_dots(A, qI, kI, H_I, d_I, t0, t1, j);
-        #pragma omp parallel for schedule(static)
         for (int r = 0; r < rows; r++) {
             const int t = t0 + r;
             const float wj = w[(size_t)t * H_I + j];
@@ -68,7 +69,6 @@ void ic_indexer_scores_backward(float *dqI, float *dkI, float *dw, const float *
     for (int j = 0; j < H_I; j++) {
         head_dots(A, qI, kI, H_I, d_I, t0, t1, j);
         /* Turn A into da in place: da = g * w * [a > 0], zero above the diagonal. */
-        #pragma omp parallel for schedule(static)
         for (int r = 0; r < rows; r++) {
             const int t = t0 + r;
             const float wj = w[(size_t)t * H_I + j];

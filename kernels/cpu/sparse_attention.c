@@ -39,6 +39,9 @@ void ic_sparse_attention_forward(float *out, float *lse, const float *q, const f
                 for (int i = 0; i < n; i++) {
                     const float *kk = k + ((size_t)set[i] * Hkv + g) * d;
                     float dot = 0.0f;
+                    /* simd reduction: lets the compiler split the sum into
+                     * vector lanes (a fixed order, so still deterministic) */
+                    #pragma omp simd reduction(+:dot)
                     for (int c = 0; c < d; c++) dot += qh[c] * kk[c];
                     p[i] = dot * scale;
                     if (p[i] > m) m = p[i];
@@ -49,6 +52,7 @@ void ic_sparse_attention_forward(float *out, float *lse, const float *q, const f
                     const double e = exp((double)(p[i] - m));
                     sum += e;
                     const float *vv = v + ((size_t)set[i] * Hkv + g) * d;
+                    #pragma omp simd
                     for (int c = 0; c < d; c++) acc[c] += e * vv[c];
                 }
                 float *oh = out + ((size_t)t * H + h) * d;
