@@ -63,10 +63,19 @@ void ic_indexer_grads_accumulate(ic_indexer_grads *dst, const ic_indexer_grads *
  *   wq_b, wk, weights_proj ~ N(0, 1/D) (fan-in scaled, so that for a
  *   unit-RMS x the projections have unit-order entries whatever D is),
  *   k_norm.weight = 1, k_norm.bias = 0 (the LayerNorm starts as identity).
- * Normals come from a splitmix64 stream seeded by (seed, layer), mapped to
- * doubles and through Box-Muller in double, then rounded to float; drawn in
- * the order wq_b, wk, weights_proj, row-major. The same (seed, layer) gives
- * the same weights on every machine and whatever the pattern. */
+ * The stream, exactly (so other tools can reproduce it):
+ *   splitmix64 step: state += 0x9E3779B97F4A7C15; z = state;
+ *     z = (z ^ z>>30) * 0xBF58476D1CE4E5B9; z = (z ^ z>>27) * 0x94D049BB133111EB;
+ *     out = z ^ z>>31                                    (all mod 2^64)
+ *   state0 = one step's out, from state = seed ^ (0xD1B54A32D192ED03 * (layer+1));
+ *   u = ((out >> 11) + 1) * 2^-53, in (0, 1];
+ *   per pair of entries: u1, u2; r = sqrt(-2 ln u1), a = 2 pi u2;
+ *     x[i] = (float)(std * r * cos a), x[i+1] = (float)(std * r * sin a)
+ *   (in double, then rounded), tensors in the order wq_b, wk, weights_proj,
+ *   row-major, each starting a fresh pair. Only IEEE double arithmetic and
+ *   libm's log/cos/sin are involved, so the weights agree across machines
+ *   (a sub-ulp libm difference would have to straddle a float rounding
+ *   boundary to show); they depend on (seed, layer) only, not the pattern. */
 void ic_indexer_init_random(ic_indexer *ix, uint64_t seed, int layer);
 
 /* Table of the five tensors for load/store (DESIGN.md s4). */

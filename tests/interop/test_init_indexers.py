@@ -2,6 +2,7 @@
 Llama model dir made here with numpy is given fresh indexers; the output is
 read back with safetensors.numpy and json, independently of our reader."""
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -54,6 +55,37 @@ def make_model(d):
     return t
 
 
+M64 = (1 << 64) - 1
+
+
+def splitmix64(state):
+    state = (state + 0x9E3779B97F4A7C15) & M64
+    z = state
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M64
+    return state, z ^ (z >> 31)
+
+
+def reference_init(seed, layer, sizes, std):
+    """The initialisation stream exactly as model/ic_indexer.h documents it."""
+    _, state = splitmix64((seed ^ ((0xD1B54A32D192ED03 * (layer + 1)) & M64)) & M64)
+    out = []
+    for n in sizes:
+        x = np.empty(n, np.float32)
+        for i in range(0, n, 2):
+            state, a = splitmix64(state)
+            state, b = splitmix64(state)
+            u1 = ((a >> 11) + 1) * 2.0 ** -53
+            u2 = ((b >> 11) + 1) * 2.0 ** -53
+            r = math.sqrt(-2.0 * math.log(u1))
+            ang = 6.283185307179586476925286766559 * u2
+            x[i] = np.float32(std * r * math.cos(ang))
+            if i + 1 < n:
+                x[i + 1] = np.float32(std * r * math.sin(ang))
+        out.append(x)
+    return out
+
+
 def run(*args):
     r = subprocess.run([BIN, "init-indexers", *args], capture_output=True, text=True)
     return r.returncode, r.stdout + r.stderr
@@ -96,6 +128,14 @@ def main():
         check(abs(sd * np.sqrt(D) - 1) < 0.03 and abs(w.mean()) < 0.01, f"init std {sd}, mean {w.mean()}")
         check(not np.array_equal(t[p0 + "wq_b.weight"], t["model.layers.2.self_attn.indexer.wq_b.weight"]),
               "layers 0 and 2 got the same indexer")
+
+        # the documented stream (model/ic_indexer.h), re-implemented here
+        for l in (0, 2):
+            ref = reference_init(7, l, [HI * DI * D, DI * D, HI * D], 1 / np.sqrt(D))
+            for name, want in zip(("wq_b.weight", "wk.weight", "weights_proj.weight"), ref):
+                got = t[f"model.layers.{l}.self_attn.indexer.{name}"].ravel()
+                check(np.array_equal(got, want), f"layer {l} {name} differs from the documented "
+                      f"stream (max diff {np.abs(got - want).max():.3g})")
 
         with open(os.path.join(out1, "config.json")) as f:
             cfg = json.load(f)
