@@ -7,6 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "kernels/ic_indexer_scores.h"
 #include "kernels/ic_layernorm.h"
@@ -367,6 +370,101 @@ START_TEST(test_sparse_attention) {
 }
 END_TEST
 
+/* ---- memory: streamed scores + top-k where an L x L array cannot exist --- */
+#if defined(__SANITIZE_ADDRESS__)
+#define DSA_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define DSA_ASAN 1
+#endif
+#endif
+
+#ifdef DSA_ASAN
+/* RLIMIT_AS is unusable under ASan (it maps terabytes of shadow memory);
+ * capping every allocation at 128 MiB still forbids one L x L float array. */
+const char *__asan_default_options(void);
+const char *__asan_default_options(void) { return "max_allocation_size_mb=128:allocator_may_return_null=1"; }
+#define STREAM_L 8192
+#else
+#define STREAM_L 12288
+static size_t mapped_bytes(void) {
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    size_t kb = 0;
+    while (f && fgets(line, sizeof line, f) && sscanf(line, "VmSize: %zu kB", &kb) != 1) {}
+    if (f) fclose(f);
+    return kb * 1024;
+}
+#endif
+
+typedef struct { int32_t *idx, *cnt; int K; } stream_ctx;
+static void stream_topk(void *ctx, const float *blk, int ld, int t0, int t1) {
+    stream_ctx *c = ctx;
+    ic_topk_forward(c->idx, c->cnt, blk, ld, t0, t1, c->K);
+}
+
+/* Child body: 0 = all good; other codes say what failed. */
+static int stream_child(int L) {
+#ifndef DSA_ASAN
+    struct rlimit rl;
+    rl.rlim_cur = rl.rlim_max = mapped_bytes() + ((size_t)256 << 20);
+    if (setrlimit(RLIMIT_AS, &rl) != 0) return 3;
+#endif
+    void *big = malloc((size_t)L * L * sizeof(float));
+    if (big) return 4;                       /* the cap must forbid one L x L array */
+    const int H = 2, dI = 8, K = 32;
+    ic_rng r; ic_rng_seed(&r, 1212);
+    scores_case c = make_scores_case(&r, L, H, dI);
+    int32_t *idx = malloc(sizeof(int32_t) * (size_t)L * K), *cnt = malloc(sizeof(int32_t) * L);
+    if (!idx || !cnt) return 5;
+    stream_ctx sc = { idx, cnt, K };
+    if (ic_indexer_scores_foreach(c.q, c.k, c.w, L, H, dI, ic_indexer_scores_block_rows(L),
+                                  stream_topk, &sc))
+        return 6;
+    /* oracle on sampled rows: the kept set, scored in double, dominates the
+     * rest and comes out in non-increasing order (up to fp32 rounding) */
+    double *q = malloc(sizeof(double) * (size_t)L * H * dI), *k = malloc(sizeof(double) * (size_t)L * dI);
+    double *w = malloc(sizeof(double) * (size_t)L * H), *row = malloc(sizeof(double) * L);
+    char *kept = malloc((size_t)L);
+    if (!q || !k || !w || !row || !kept) return 5;
+    to_double(q, c.q, (size_t)L * H * dI); to_double(k, c.k, (size_t)L * dI); to_double(w, c.w, (size_t)L * H);
+    const int rows[] = { 0, 5, K - 1, K, 1000, L / 2 + 3, L - 2, L - 1 };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        const int t = rows[i], n = cnt[t];
+        if (n != (K < t + 1 ? K : t + 1)) return 7;
+        double scale = 0;
+        for (int s = 0; s <= t; s++) { row[s] = score_ref(q, k, w, H, dI, t, s); kept[s] = 0; if (fabs(row[s]) > scale) scale = fabs(row[s]); }
+        const double tol = 1e-5 * scale;
+        double min_kept = INFINITY, max_rest = -INFINITY;
+        for (int m = 0; m < n; m++) {
+            int s = idx[(size_t)t * K + m];
+            if (s < 0 || s > t || kept[s]) return 8;
+            kept[s] = 1;
+            if (m > 0 && row[s] > row[idx[(size_t)t * K + m - 1]] + tol) return 9;
+            if (row[s] < min_kept) min_kept = row[s];
+        }
+        for (int s = 0; s <= t; s++) if (!kept[s] && row[s] > max_rest) max_rest = row[s];
+        if (max_rest > min_kept + tol) return 10;
+    }
+    return 0;
+}
+
+START_TEST(test_streaming_memory) {
+    const int L = STREAM_L;
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) _exit(stream_child(L));
+    int status = 0;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    printf("streamed scores + top-k at L=%d under a cap that forbids one %zu MiB L x L array: "
+           "status %d\n", L, (size_t)L * L * 4 >> 20, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                  "child status %d (3 setrlimit, 4 cap did not bite, 5/6 out of memory, "
+                  "7 count, 8 bad index, 9 order, 10 a better score left out)",
+                  WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status));
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("dsa_ops");
     TCase *tc = tcase_create("dsa_ops");
@@ -375,6 +473,7 @@ int main(void) {
     tcase_add_test(tc, test_scores_backward);
     tcase_add_test(tc, test_topk);
     tcase_add_test(tc, test_sparse_attention);
+    tcase_add_test(tc, test_streaming_memory);
     suite_add_tcase(s, tc);
     return ic_test_run_suite(s);
 }
