@@ -5,11 +5,14 @@
  * extra memory is one [rows, t1] scratch reused by every head.
  *
  * Layouts (CONVENTIONS.md): qI [L, H_I, d_I] roped, kI [L, d_I] normed and
- * roped, w [L, H_I] already scaled by H_I^-1/2 d_I^-1/2. */
+ * roped, w [L, H_I] already scaled by H_I^-1/2 d_I^-1/2.
+ * forward/backward allocate that [rows, t1] scratch themselves and abort
+ * (IC_ASSERT) if it cannot be had: callers size blocks with
+ * ic_indexer_scores_block_rows. */
 #ifndef IC_INDEXER_SCORES_H
 #define IC_INDEXER_SCORES_H
 
-/* Rows t in [t0, t1) into I [t1 - t0, ld] (row r is query t0 + r):
+/* Rows t in [t0, t1) into out [t1 - t0, ld] (row r is query t0 + r):
  * out[r, s] = I[t, s] for s <= t, -INFINITY for t < s < ld. ld >= t1 (the last
  * row needs columns 0..t1-1); pass ld = L for a [rows, L] block. */
 void ic_indexer_scores_forward(float *out, int ld, const float *qI, const float *kI,
