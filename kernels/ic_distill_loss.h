@@ -50,7 +50,7 @@ typedef struct {
     const int32_t *idx;   /* [L, topk] */
     const int32_t *cnt;   /* [L] */
     int topk;             /* K */
-    int row_block;        /* query rows per block; 0 = default (32) */
+    int row_block;        /* query rows per block; 0 = default (64) */
     int key_block;        /* keys per tile in the dense stage; 0 = default (256) */
 } ic_distill_desc;
 
