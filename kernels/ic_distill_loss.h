@@ -18,7 +18,12 @@
  * Memory: rows are streamed in blocks and keys in tiles; nothing L x L is
  * held. Extra memory per thread is about row_block * L floats plus
  * L * d_I floats (private dkI accumulator, summed in thread order after the
- * parallel loop, so results are deterministic for a fixed thread count). */
+ * parallel loop, so results are deterministic for a fixed thread count).
+ *
+ * Threads: OpenMP over row blocks (all of omp_get_max_threads()); OpenBLAS is
+ * set to one thread per call for the duration of the op and restored after,
+ * so call it from one host thread at a time (not from inside another
+ * parallel region that also calls OpenBLAS). */
 #ifndef IC_DISTILL_LOSS_H
 #define IC_DISTILL_LOSS_H
 
