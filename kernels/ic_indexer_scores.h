@@ -1,0 +1,45 @@
+/* Lightning-indexer scores (DeepSeek-V3.2 Eq. 1, DESIGN.md s3):
+ *   I[t,s] = sum_j w[t,j] * ReLU(qI[t,j] . kI[s])   for s <= t
+ * computed one block of query rows at a time, so that neither a per-head nor
+ * a per-layer L x L array ever exists: the caller chooses the rows, and the
+ * extra memory is one [rows, t1] scratch reused by every head.
+ *
+ * Layouts (CONVENTIONS.md): qI [L, H_I, d_I] roped, kI [L, d_I] normed and
+ * roped, w [L, H_I] already scaled by H_I^-1/2 d_I^-1/2.
+ * forward/backward allocate that [rows, t1] scratch themselves and abort
+ * (IC_ASSERT) if it cannot be had: callers size blocks with
+ * ic_indexer_scores_block_rows. */
+#ifndef IC_INDEXER_SCORES_H
+#define IC_INDEXER_SCORES_H
+
+/* Rows t in [t0, t1) into out [t1 - t0, ld] (row r is query t0 + r):
+ * out[r, s] = I[t, s] for s <= t, -INFINITY for t < s < ld. ld >= t1 (the last
+ * row needs columns 0..t1-1); pass ld = L for a [rows, L] block. */
+void ic_indexer_scores_forward(float *out, int ld, const float *qI, const float *kI,
+                               const float *w, int L, int H_I, int d_I, int t0, int t1);
+
+/* Backward of one row block, given dI [t1 - t0, ld] = dLoss/dI for the same
+ * rows (entries with s > t are ignored). Accumulates (+=), per pair with
+ * a = qI[t,j].kI[s], g = dI[t,s]:
+ *   dw[t,j] += g*ReLU(a);  da = g*w[t,j]*[a > 0];
+ *   dqI[t,j] += da*kI[s];  dkI[s] += da*qI[t,j].
+ * dqI [L, H_I, d_I] (rows t0..t1-1 touched), dkI [L, d_I] (rows 0..t1-1),
+ * dw [L, H_I]; pass NULL for any one that is not wanted. Summing this over
+ * blocks that tile [0, L) gives the full backward. */
+void ic_indexer_scores_backward(float *dqI, float *dkI, float *dw, const float *dI, int ld,
+                                const float *qI, const float *kI, const float *w,
+                                int L, int H_I, int d_I, int t0, int t1);
+
+/* Streaming driver: computes rows [0, L) in blocks of block_rows and hands
+ * each block to fn (ld = t1 of that block; the block is only valid during the
+ * call). Memory: block_rows * L floats for the block plus the same again for
+ * the per-head scratch. Returns 0, or -1 when memory runs out. */
+typedef void (*ic_indexer_scores_block_fn)(void *ctx, const float *out, int ld, int t0, int t1);
+int ic_indexer_scores_foreach(const float *qI, const float *kI, const float *w,
+                              int L, int H_I, int d_I, int block_rows,
+                              ic_indexer_scores_block_fn fn, void *ctx);
+
+/* A block height that keeps one block near 8 MB (>= 16 rows, <= L). */
+int ic_indexer_scores_block_rows(int L);
+
+#endif

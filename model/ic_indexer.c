@@ -1,0 +1,308 @@
+/* The lightning indexer module of one layer (model/ic_indexer.h). */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ic_alloc.h"
+#include "ic_check.h"
+#include "kernels/ic_indexer_scores.h"
+#include "kernels/ic_layernorm.h"
+#include "kernels/ic_matmul.h"
+#include "kernels/ic_rope.h"
+#include "kernels/ic_topk.h"
+#include "model/ic_indexer.h"
+
+int ic_indexer_dims_from_config(ic_indexer_dims *d, const ic_config *cfg, ic_error *err) {
+    IC_ASSERT(d != NULL && cfg != NULL);
+    memset(d, 0, sizeof *d);
+    if (cfg->hidden_size < 1)
+        return ic_error_set(err, "config: hidden_size %d must be >= 1", cfg->hidden_size);
+    if (cfg->index_n_heads < 1)
+        return ic_error_set(err, "config: index_n_heads %d must be >= 1", cfg->index_n_heads);
+    if (cfg->index_head_dim < 2)
+        return ic_error_set(err, "config: index_head_dim %d must be >= 2", cfg->index_head_dim);
+    if (cfg->index_rope_dim < 2 || cfg->index_rope_dim % 2 != 0 ||
+        cfg->index_rope_dim > cfg->index_head_dim)
+        return ic_error_set(err, "config: index_rope_dim %d must be even and in 2..index_head_dim (%d)",
+                            cfg->index_rope_dim, cfg->index_head_dim);
+    if (cfg->index_topk < 1)
+        return ic_error_set(err, "config: index_topk %d must be >= 1", cfg->index_topk);
+    if (!(cfg->rope_theta > 0.0f))
+        return ic_error_set(err, "config: rope_theta %g must be > 0", (double)cfg->rope_theta);
+    d->dim = cfg->hidden_size;
+    d->n_heads = cfg->index_n_heads;
+    d->head_dim = cfg->index_head_dim;
+    d->rope_dim = cfg->index_rope_dim;
+    d->topk = cfg->index_topk;
+    d->rope_theta = cfg->rope_theta;
+    return 0;
+}
+
+/* ---- parameter / gradient blocks --------------------------------------- */
+
+static size_t block_numel(const ic_indexer_dims *d) {
+    const size_t D = (size_t)d->dim, H = (size_t)d->n_heads, dh = (size_t)d->head_dim;
+    return H * dh * D + dh * D + 2 * dh + H * D;
+}
+
+/* Points the five tensors into data in the order of the header. */
+static void carve(float *data, const ic_indexer_dims *d, float **wq, float **wk,
+                  float **lnw, float **lnb, float **wp) {
+    const size_t D = (size_t)d->dim, H = (size_t)d->n_heads, dh = (size_t)d->head_dim;
+    *wq = data;
+    *wk = *wq + H * dh * D;
+    *lnw = *wk + dh * D;
+    *lnb = *lnw + dh;
+    *wp = *lnb + dh;
+}
+
+static int dims_ok(const ic_indexer_dims *d, ic_error *err) {
+    if (d->dim < 1 || d->n_heads < 1 || d->head_dim < 2 || d->rope_dim < 2 ||
+        d->rope_dim % 2 || d->rope_dim > d->head_dim || d->topk < 1 || !(d->rope_theta > 0.0f))
+        return ic_error_set(err, "indexer dims invalid: D=%d H_I=%d d_I=%d rope_dim=%d topk=%d theta=%g",
+                            d->dim, d->n_heads, d->head_dim, d->rope_dim, d->topk,
+                            (double)d->rope_theta);
+    return 0;
+}
+
+int ic_indexer_init(ic_indexer *ix, const ic_indexer_dims *d, ic_error *err) {
+    IC_ASSERT(ix != NULL && d != NULL);
+    memset(ix, 0, sizeof *ix);
+    if (dims_ok(d, err)) return -1;
+    ix->dims = *d;
+    ix->numel = block_numel(d);
+    ix->data = ic_aligned_calloc(sizeof(float) * ix->numel);
+    if (!ix->data)
+        return ic_error_set(err, "indexer: out of memory for %zu parameters", ix->numel);
+    carve(ix->data, d, &ix->wq_b, &ix->wk, &ix->k_norm_weight, &ix->k_norm_bias,
+          &ix->weights_proj);
+    return 0;
+}
+
+void ic_indexer_free(ic_indexer *ix) {
+    if (!ix) return;
+    ic_aligned_free(ix->data);
+    memset(ix, 0, sizeof *ix);
+}
+
+int ic_indexer_grads_init(ic_indexer_grads *g, const ic_indexer_dims *d, ic_error *err) {
+    IC_ASSERT(g != NULL && d != NULL);
+    memset(g, 0, sizeof *g);
+    if (dims_ok(d, err)) return -1;
+    g->dims = *d;
+    g->numel = block_numel(d);
+    g->data = ic_aligned_calloc(sizeof(float) * g->numel);
+    if (!g->data)
+        return ic_error_set(err, "indexer grads: out of memory for %zu values", g->numel);
+    carve(g->data, d, &g->wq_b, &g->wk, &g->k_norm_weight, &g->k_norm_bias, &g->weights_proj);
+    return 0;
+}
+
+void ic_indexer_grads_free(ic_indexer_grads *g) {
+    if (!g) return;
+    ic_aligned_free(g->data);
+    memset(g, 0, sizeof *g);
+}
+
+void ic_indexer_grads_zero(ic_indexer_grads *g) {
+    IC_ASSERT(g != NULL && g->data != NULL);
+    memset(g->data, 0, sizeof(float) * g->numel);
+}
+
+void ic_indexer_grads_accumulate(ic_indexer_grads *dst, const ic_indexer_grads *src) {
+    IC_ASSERT(dst != NULL && src != NULL && dst->numel == src->numel);
+    IC_ASSERT(memcmp(&dst->dims, &src->dims, sizeof dst->dims) == 0);
+    float *a = dst->data;
+    const float *b = src->data;
+    const long n = (long)dst->numel;
+    #pragma omp parallel for schedule(static)
+    for (long i = 0; i < n; i++) a[i] += b[i];
+}
+
+/* ---- deterministic initialisation --------------------------------------- */
+
+typedef struct { uint64_t s; } init_rng;
+
+static uint64_t splitmix64(uint64_t *s) {
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+/* Uniform in (0, 1]: never 0, so log() in Box-Muller is finite. */
+static double uniform_open0(init_rng *r) {
+    return ((double)(splitmix64(&r->s) >> 11) + 1.0) * 0x1.0p-53;
+}
+
+static void fill_normal(init_rng *r, float *x, size_t n, double std) {
+    const double two_pi = 6.283185307179586476925286766559;
+    for (size_t i = 0; i < n; i += 2) {
+        const double rad = sqrt(-2.0 * log(uniform_open0(r)));
+        const double ang = two_pi * uniform_open0(r);
+        x[i] = (float)(std * rad * cos(ang));
+        if (i + 1 < n) x[i + 1] = (float)(std * rad * sin(ang));
+    }
+}
+
+void ic_indexer_init_random(ic_indexer *ix, uint64_t seed, int layer) {
+    IC_ASSERT(ix != NULL && ix->data != NULL && layer >= 0);
+    const ic_indexer_dims *d = &ix->dims;
+    /* Two splitmix steps decorrelate neighbouring (seed, layer) pairs. */
+    uint64_t s = seed ^ (0xD1B54A32D192ED03ull * (uint64_t)(layer + 1));
+    init_rng r = { splitmix64(&s) };
+    const double std = 1.0 / sqrt((double)d->dim);
+    fill_normal(&r, ix->wq_b, (size_t)d->n_heads * d->head_dim * d->dim, std);
+    fill_normal(&r, ix->wk, (size_t)d->head_dim * d->dim, std);
+    fill_normal(&r, ix->weights_proj, (size_t)d->n_heads * d->dim, std);
+    for (int i = 0; i < d->head_dim; i++) {
+        ix->k_norm_weight[i] = 1.0f;
+        ix->k_norm_bias[i] = 0.0f;
+    }
+}
+
+const char *const ic_indexer_tensor_suffixes[IC_INDEXER_N_TENSORS] = {
+    "wq_b.weight", "wk.weight", "k_norm.weight", "k_norm.bias", "weights_proj.weight" };
+
+void ic_indexer_tensors(const ic_indexer *ix, ic_indexer_tensor out[IC_INDEXER_N_TENSORS]) {
+    IC_ASSERT(ix != NULL && out != NULL);
+    const ic_indexer_dims *d = &ix->dims;
+    out[0] = (ic_indexer_tensor){ ic_indexer_tensor_suffixes[0], ix->wq_b, 2,
+                                  { (int64_t)d->n_heads * d->head_dim, d->dim } };
+    out[1] = (ic_indexer_tensor){ ic_indexer_tensor_suffixes[1], ix->wk, 2, { d->head_dim, d->dim } };
+    out[2] = (ic_indexer_tensor){ ic_indexer_tensor_suffixes[2], ix->k_norm_weight, 1, { d->head_dim, 0 } };
+    out[3] = (ic_indexer_tensor){ ic_indexer_tensor_suffixes[3], ix->k_norm_bias, 1, { d->head_dim, 0 } };
+    out[4] = (ic_indexer_tensor){ ic_indexer_tensor_suffixes[4], ix->weights_proj, 2,
+                                  { d->n_heads, d->dim } };
+}
+
+void ic_indexer_tensor_name(char *buf, size_t n, int layer, const char *suffix) {
+    IC_ASSERT(buf != NULL && suffix != NULL && layer >= 0);
+    snprintf(buf, n, "model.layers.%d.self_attn.indexer.%s", layer, suffix);
+}
+
+/* ---- activations, forward, backward ------------------------------------- */
+
+int ic_indexer_acts_init(ic_indexer_acts *a, const ic_indexer_dims *d, int L_max, ic_error *err) {
+    IC_ASSERT(a != NULL && d != NULL);
+    memset(a, 0, sizeof *a);
+    if (dims_ok(d, err)) return -1;
+    if (L_max < 1) return ic_error_set(err, "indexer: sequence length %d must be >= 1", L_max);
+    a->dims = *d;
+    a->L_max = L_max;
+    const size_t L = (size_t)L_max, H = (size_t)d->n_heads, dh = (size_t)d->head_dim;
+    a->qI = ic_aligned_alloc(sizeof(float) * L * H * dh);
+    a->kI = ic_aligned_alloc(sizeof(float) * L * dh);
+    a->w = ic_aligned_alloc(sizeof(float) * L * H);
+    a->k_pre = ic_aligned_alloc(sizeof(float) * L * dh);
+    a->ln_mean = ic_aligned_alloc(sizeof(float) * L);
+    a->ln_rstd = ic_aligned_alloc(sizeof(float) * L);
+    a->dq_scratch = ic_aligned_alloc(sizeof(float) * L * H * dh);
+    a->dk_scratch = ic_aligned_alloc(sizeof(float) * L * 2 * dh);
+    a->dw_scratch = ic_aligned_alloc(sizeof(float) * L * H);
+    if (!a->qI || !a->kI || !a->w || !a->k_pre || !a->ln_mean || !a->ln_rstd ||
+        !a->dq_scratch || !a->dk_scratch || !a->dw_scratch) {
+        ic_indexer_acts_free(a);
+        return ic_error_set(err, "indexer: out of memory for the activations of %d tokens", L_max);
+    }
+    return 0;
+}
+
+void ic_indexer_acts_free(ic_indexer_acts *a) {
+    if (!a) return;
+    ic_aligned_free(a->qI);
+    ic_aligned_free(a->kI);
+    ic_aligned_free(a->w);
+    ic_aligned_free(a->k_pre);
+    ic_aligned_free(a->ln_mean);
+    ic_aligned_free(a->ln_rstd);
+    ic_aligned_free(a->dq_scratch);
+    ic_aligned_free(a->dk_scratch);
+    ic_aligned_free(a->dw_scratch);
+    memset(a, 0, sizeof *a);
+}
+
+/* H_I^-1/2 * d_I^-1/2, the fixed scale of w (DESIGN.md s3). */
+static float w_scale(const ic_indexer_dims *d) {
+    return (float)(1.0 / sqrt((double)d->n_heads * (double)d->head_dim));
+}
+
+void ic_indexer_forward(const ic_indexer *ix, const float *x, int L, int pos0,
+                        ic_indexer_acts *a) {
+    IC_ASSERT(ix != NULL && ix->data != NULL && x != NULL && a != NULL);
+    IC_ASSERT(memcmp(&ix->dims, &a->dims, sizeof ix->dims) == 0);
+    IC_ASSERT(L >= 1 && L <= a->L_max && pos0 >= 0);
+    const ic_indexer_dims *d = &ix->dims;
+    const int D = d->dim, H = d->n_heads, dh = d->head_dim;
+    a->L = L;
+    a->pos0 = pos0;
+    a->x = x;
+
+    ic_matmul_forward(a->qI, x, ix->wq_b, NULL, L, H * dh, D);
+    ic_rope_forward(a->qI, L, H, dh, d->rope_dim, pos0, d->rope_theta);
+
+    ic_matmul_forward(a->k_pre, x, ix->wk, NULL, L, dh, D);
+    ic_layernorm_forward(a->kI, a->ln_mean, a->ln_rstd, a->k_pre, ix->k_norm_weight,
+                         ix->k_norm_bias, L, dh, IC_LAYERNORM_EPS);
+    ic_rope_forward(a->kI, L, 1, dh, d->rope_dim, pos0, d->rope_theta);
+
+    ic_matmul_forward(a->w, x, ix->weights_proj, NULL, L, H, D);
+    const float c = w_scale(d);
+    const long n = (long)L * H;
+    #pragma omp parallel for schedule(static)
+    for (long i = 0; i < n; i++) a->w[i] *= c;
+}
+
+void ic_indexer_backward(const ic_indexer *ix, ic_indexer_acts *a, const float *dqI,
+                         const float *dkI, const float *dw, ic_indexer_grads *g) {
+    IC_ASSERT(ix != NULL && a != NULL && a->x != NULL && g != NULL && g->data != NULL);
+    IC_ASSERT(dqI != NULL && dkI != NULL && dw != NULL);
+    IC_ASSERT(memcmp(&ix->dims, &a->dims, sizeof ix->dims) == 0);
+    IC_ASSERT(memcmp(&ix->dims, &g->dims, sizeof ix->dims) == 0);
+    const ic_indexer_dims *d = &ix->dims;
+    const int L = a->L, D = d->dim, H = d->n_heads, dh = d->head_dim;
+
+    /* qI branch: undo RoPE, then the projection. */
+    float *dq = a->dq_scratch;
+    memcpy(dq, dqI, sizeof(float) * (size_t)L * H * dh);
+    ic_rope_backward(dq, L, H, dh, d->rope_dim, a->pos0, d->rope_theta);
+    ic_matmul_backward(NULL, g->wq_b, NULL, dq, a->x, ix->wq_b, L, H * dh, D);
+
+    /* kI branch: undo RoPE, LayerNorm, then the projection. */
+    float *dk_ln = a->dk_scratch, *dk_pre = a->dk_scratch + (size_t)L * dh;
+    memcpy(dk_ln, dkI, sizeof(float) * (size_t)L * dh);
+    ic_rope_backward(dk_ln, L, 1, dh, d->rope_dim, a->pos0, d->rope_theta);
+    memset(dk_pre, 0, sizeof(float) * (size_t)L * dh);
+    ic_layernorm_backward(dk_pre, g->k_norm_weight, g->k_norm_bias, dk_ln, a->k_pre,
+                          a->ln_mean, a->ln_rstd, ix->k_norm_weight, L, dh);
+    ic_matmul_backward(NULL, g->wk, NULL, dk_pre, a->x, ix->wk, L, dh, D);
+
+    /* w branch: the fixed scale, then the projection. */
+    float *dp = a->dw_scratch;
+    const float c = w_scale(d);
+    const long n = (long)L * H;
+    #pragma omp parallel for schedule(static)
+    for (long i = 0; i < n; i++) dp[i] = dw[i] * c;
+    ic_matmul_backward(NULL, g->weights_proj, NULL, dp, a->x, ix->weights_proj, L, H, D);
+}
+
+/* ---- streaming selection ------------------------------------------------ */
+
+typedef struct { int32_t *idx, *cnt; int K; } select_ctx;
+
+static void select_block(void *ctx, const float *scores, int ld, int t0, int t1) {
+    select_ctx *c = ctx;
+    ic_topk_forward(c->idx, c->cnt, scores, ld, t0, t1, c->K);
+}
+
+int ic_indexer_select(const ic_indexer_acts *a, int K, int32_t *idx, int32_t *cnt,
+                      ic_error *err) {
+    IC_ASSERT(a != NULL && a->L >= 1 && idx != NULL && cnt != NULL && K >= 1);
+    select_ctx c = { idx, cnt, K };
+    const int rows = ic_indexer_scores_block_rows(a->L);
+    if (ic_indexer_scores_foreach(a->qI, a->kI, a->w, a->L, a->dims.n_heads, a->dims.head_dim,
+                                  rows, select_block, &c))
+        return ic_error_set(err, "indexer top-k: out of memory for a %d x %d score block",
+                            rows, a->L);
+    return 0;
+}
