@@ -11,12 +11,13 @@
  *   sparse stage: every distribution is restricted to T_t = idx[t, :cnt[t]]
  *                 (the F layer's top-k); p_j is the sparse attention's own
  *                 per-head softmax over T_t, normalised here from q and k.
- *   --loss multi : served = the saved tensors of every layer of G(l).
+ *   --loss multi : served = the saved tensors of every layer of G(l), i.e.
+ *                  of the layers ic_pattern_served() (model/ic_pattern.h) lists;
  *   --loss single: served = the saved tensors of layer l alone (n_served 1).
- * ic_distill_served_layers() turns a pattern into G(l) for either mode.
  *
  * Memory: rows are streamed in blocks and keys in tiles; nothing L x L is
- * held. Extra memory per thread is about row_block * L floats plus
+ * held. Extra memory per thread is about 2 * row_block * L floats (the
+ * block's scores, and the shared indexer-score op's scratch) plus
  * L * d_I floats (private dkI accumulator, summed in thread order after the
  * parallel loop, so results are deterministic for a fixed thread count).
  *
@@ -67,8 +68,9 @@ typedef struct {
 
 /* Loss value only (evaluation). Inputs (CONVENTIONS.md):
  *   qI [L, H_I, d_I], kI [L, d_I], w [L, H_I], served [n_served].
- * Returns 0, or -1 with err filled when scratch memory cannot be had.
- * Shape/pointer preconditions are IC_ASSERTed. */
+ * Returns 0, or -1 with err filled when this op's scratch cannot be had
+ * (the shared indexer-score op used by the dense stage IC_ASSERTs its own
+ * per-block scratch instead). Shape/pointer preconditions are IC_ASSERTed. */
 int ic_distill_loss_forward(const ic_distill_desc *desc, const float *qI, const float *kI,
                             const float *w, const ic_distill_teacher *served, int n_served,
                             ic_distill_stats *out, ic_error *err);
@@ -80,12 +82,5 @@ int ic_distill_loss_backward(const ic_distill_desc *desc, const float *qI, const
                              const float *w, const ic_distill_teacher *served, int n_served,
                              float *dqI, float *dkI, float *dw,
                              ic_distill_stats *out, ic_error *err);
-
-/* G(l) for a pattern over {F,S} (one char per layer, DESIGN.md section 3):
- * multi != 0 gives {l} and every later S layer whose nearest earlier F layer
- * is l (ascending); multi == 0 gives {l}. Writes the layer numbers to
- * layers (room for n_layers) and returns their count, or -1 with err filled
- * when the pattern is malformed or layer l is not an F layer. */
-int ic_distill_served_layers(const char *pattern, int l, int multi, int *layers, ic_error *err);
 
 #endif

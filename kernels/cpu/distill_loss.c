@@ -1,14 +1,15 @@
 /* CPU reference of the IndexCache distillation loss (kernels/ic_distill_loss.h).
  *
  * Dense stage, per block of R query rows [t0, t1):
- *   pass 1  key tiles of s < t1: A = qI_blk . kI_tile^T (GEMM), I[r, s] kept
- *           for the block ([R, L]), then the row log-sum-exp of I;
+ *   pass 1  the indexer scores I[r, s < t1] of the block ([R, L], the shared
+ *           op kernels/ic_indexer_scores.h), then each row's log-sum-exp;
  *   pass 2  per key tile: log q; per served layer and head the teacher score
  *           tile (GEMM) -> p_j tile with the saved LSE -> KL_j terms and pbar;
- *           g = q - pbar; A recomputed and the indexer backward of the tile
- *           (dw by rows, dqI += DA . kI_tile, dkI_tile += DA^T . qI_blk).
+ *           g = q - pbar overwrites the tile of I (no longer needed);
+ *   then    the indexer score backward of the block from g (shared op).
  * Sparse stage, per row t: the same on the gathered keys of T_t, with the
- * teacher's per-head normaliser over T_t computed here.
+ * teacher's per-head normaliser over T_t computed here (the shared op has
+ * no gathered form, so the sparse row has its own small score helpers).
  *
  * All exponentials are taken of x - max or of s - lse (<= ~0), every log of a
  * probability is skipped where the probability is 0 (KL term 0), and loss
@@ -25,6 +26,7 @@
 
 #include "core/ic_alloc.h"
 #include "core/ic_check.h"
+#include "kernels/ic_indexer_scores.h"
 
 #define DL_ROW_BLOCK 64
 #define DL_KEY_BLOCK 256
@@ -40,8 +42,9 @@ typedef struct {
     int R, KB;                         /* row block, key tile */
 } dl_ctx;
 
-/* Per-thread scratch (isc = indexer scores I). Dense sizes: isc [R, L], tiles [R, KB], A [R*H_I, KB].
- * Sparse sizes: isc, tiles [Kmax], A [H_I, Kmax], S [H/Hkv, Kmax], gathers. */
+/* Per-thread scratch (isc = indexer scores I, then dL/dI). Dense sizes:
+ * isc [R, L], tiles S, P, pbar, logq [R, KB]. Sparse sizes: isc and tiles
+ * [Kmax], A [H_I, Kmax], S [H/Hkv, Kmax], gathers. */
 typedef struct {
     float *isc, *lseI, *A, *S, *P, *pbar, *logq;
     float *kIg, *kg, *dkIg;            /* sparse gathers [Kmax, d_I] [Kmax, d] [Kmax, d_I] */
@@ -66,13 +69,11 @@ static int scratch_init(dl_scratch *s, const dl_ctx *c) {
     if (d->stage == IC_DISTILL_DENSE) {
         size_t KB = (size_t)c->KB;
         s->isc = ic_aligned_alloc(R * L * F);
-        s->A = ic_aligned_alloc(R * HI * KB * F);
         s->S = ic_aligned_alloc(R * KB * F);
         s->P = ic_aligned_alloc(R * KB * F);
         s->pbar = ic_aligned_alloc(R * KB * F);
         s->logq = ic_aligned_alloc(R * KB * F);
-        s->kIg = s->kg = s->dkIg = NULL;
-        if (!s->isc || !s->A || !s->S || !s->P || !s->pbar || !s->logq) goto fail;
+        if (!s->isc || !s->S || !s->P || !s->pbar || !s->logq) goto fail;
     } else {
         size_t K = (size_t)(d->topk < d->L ? d->topk : d->L);
         size_t G = (size_t)(d->n_heads / d->n_kv_heads), hd = (size_t)d->head_dim;
@@ -162,27 +163,16 @@ static void dense_block(const dl_ctx *c, dl_scratch *ws, int t0, int t1) {
     const int R = t1 - t0, KB = c->KB;
     const float scale = 1.0f / sqrtf((float)hd), invH = 1.0f / (float)H;
     const float inv_m = 1.0f / (float)c->n_served;
-    const float *qb = c->qI + (size_t)t0 * HI * dI;
 
     /* pass 1: indexer scores of the block's causal keys, then row LSE */
-    for (int s0 = 0; s0 < t1; s0 += KB) {
-        int nb = t1 - s0 < KB ? t1 - s0 : KB;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, R * HI, nb, dI, 1.0f, qb, dI,
-                    c->kI + (size_t)s0 * dI, dI, 0.0f, ws->A, KB);
-        for (int r = 0; r < R; r++) {
-            int t = t0 + r, n = t - s0 + 1 < nb ? t - s0 + 1 : nb;
-            if (n <= 0) continue;
-            index_scores(ws->isc + (size_t)r * L + s0, ws->A + (size_t)r * HI * KB, KB,
-                         c->w + (size_t)t * HI, HI, n);
-        }
-    }
+    ic_indexer_scores_forward(ws->isc, L, c->qI, c->kI, c->w, L, HI, dI, t0, t1);
     for (int r = 0; r < R; r++) {
         ws->lseI[r] = logsumexp_f(ws->isc + (size_t)r * L, t0 + r + 1);
         ws->kl_row[r] = 0.0;
         ws->klbar_row[r] = 0.0;
     }
 
-    /* pass 2: teacher tiles, KL terms, g = q - pbar, indexer backward */
+    /* pass 2: teacher tiles, KL terms, g = q - pbar; then the backward */
     for (int s0 = 0; s0 < t1; s0 += KB) {
         int nb = t1 - s0 < KB ? t1 - s0 : KB;
         for (int r = 0; r < R; r++) {
@@ -224,36 +214,23 @@ static void dense_block(const dl_ctx *c, dl_scratch *ws, int t0, int t1) {
                 ws->kl_row[r] += kl * inv_m;
             }
         }
-        /* KL(pbar || q) for logging; pbar becomes g = q - pbar */
+        /* KL(pbar || q) for logging; g = q - pbar replaces the tile of I */
         for (int r = 0; r < R; r++) {
             int n = t0 + r - s0 + 1 < nb ? t0 + r - s0 + 1 : nb;
             const float *lq = ws->logq + (size_t)r * KB;
             float *pb = ws->pbar + (size_t)r * KB;
+            float *gr = ws->isc + (size_t)r * L + s0;
             double kl = 0.0;
             for (int k = 0; k < n; k++) {
                 if (pb[k] > 0.0f) kl += (double)pb[k] * ((double)logf(pb[k]) - lq[k]);
-                pb[k] = expf(lq[k]) - pb[k];
+                gr[k] = expf(lq[k]) - pb[k];
             }
             ws->klbar_row[r] += kl;
         }
-        if (!c->want_grad) continue;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, R * HI, nb, dI, 1.0f, qb, dI,
-                    c->kI + (size_t)s0 * dI, dI, 0.0f, ws->A, KB);
-        for (int r = 0; r < R; r++) {
-            int t = t0 + r, n = t - s0 + 1 < nb ? t - s0 + 1 : nb;
-            if (n < 0) n = 0;
-            index_backward_rows(ws->A + (size_t)r * HI * KB, KB, ws->pbar + (size_t)r * KB,
-                                c->w + (size_t)t * HI, c->dw ? c->dw + (size_t)t * HI : NULL,
-                                HI, n, nb);
-        }
-        if (c->dqI)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, R * HI, dI, nb, 1.0f,
-                        ws->A, KB, c->kI + (size_t)s0 * dI, dI, 1.0f,
-                        c->dqI + (size_t)t0 * HI * dI, dI);
-        if (ws->dkI)
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nb, dI, R * HI, 1.0f,
-                        ws->A, KB, qb, dI, 1.0f, ws->dkI + (size_t)s0 * dI, dI);
     }
+    if (c->want_grad)
+        ic_indexer_scores_backward(c->dqI, ws->dkI, c->dw, ws->isc, L, c->qI, c->kI, c->w,
+                                   L, HI, dI, t0, t1);
     for (int r = 0; r < R; r++) {
         c->row_loss[t0 + r] = ws->kl_row[r];
         c->row_kl[t0 + r] = ws->klbar_row[r];
@@ -449,22 +426,4 @@ int ic_distill_loss_backward(const ic_distill_desc *desc, const float *qI, const
                              float *dqI, float *dkI, float *dw,
                              ic_distill_stats *out, ic_error *err) {
     return distill_run(desc, qI, kI, w, served, n_served, dqI, dkI, dw, 1, out, err);
-}
-
-int ic_distill_served_layers(const char *pattern, int l, int multi, int *layers, ic_error *err) {
-    if (!pattern || !*pattern) return ic_error_set(err, "pattern: empty");
-    int n = (int)strlen(pattern);
-    for (int i = 0; i < n; i++)
-        if (pattern[i] != 'F' && pattern[i] != 'S')
-            return ic_error_set(err, "pattern \"%s\": character %d is '%c', expected F or S",
-                                pattern, i, pattern[i]);
-    if (pattern[0] != 'F')
-        return ic_error_set(err, "pattern \"%s\": layer 0 must be F", pattern);
-    if (l < 0 || l >= n || pattern[l] != 'F')
-        return ic_error_set(err, "pattern \"%s\": layer %d is not an F layer", pattern, l);
-    int m = 0;
-    layers[m++] = l;
-    if (multi)
-        for (int j = l + 1; j < n && pattern[j] == 'S'; j++) layers[m++] = j;
-    return m;
 }

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "kernels/ic_distill_loss.h"
+#include "model/ic_pattern.h"
 #include "testutil.h"
 
 /* ---- a random problem: one F layer's indexer + nl teacher layers -------- */
@@ -281,17 +282,19 @@ static void multi_vs_single(int sparse) {
     ck_assert(ic_rel_err_f32(m.dw, gw, nw) < 1e-5);
     op_out_free(&m); free(gq); free(gk); free(gw);
 
-    /* Served sets from patterns: "FSS" makes layer 0 serve {0,1,2} (checked
-     * against the multi run above); "FFF" makes every G(l) = {l}, where multi
-     * and single must agree exactly. */
+    /* Served sets from patterns (model/ic_pattern.h): "FSS" makes layer 0
+     * serve {0,1,2}, the set of the multi run above; "FFF" makes every
+     * G(l) = {l}, where multi and single must agree exactly. */
     ic_error err; ic_error_clear(&err);
+    ic_pattern pat;
     int g[3];
-    ck_assert_int_eq(ic_distill_served_layers("FSS", 0, 1, g, &err), 3);
+    ck_assert_int_eq(ic_pattern_parse(&pat, "FSS", 3, &err), 0);
+    ck_assert_int_eq(ic_pattern_served(&pat, 0, g, 3), 3);
     ck_assert(g[0] == 0 && g[1] == 1 && g[2] == 2);
+    ck_assert_int_eq(ic_pattern_parse(&pat, "FFF", 3, &err), 0);
     for (int l = 0; l < 3; l++) {
-        int gm[3], gs[3];
-        ck_assert_int_eq(ic_distill_served_layers("FFF", l, 1, gm, &err), 1);
-        ck_assert_int_eq(ic_distill_served_layers("FFF", l, 0, gs, &err), 1);
+        int gm[3], gs[1] = {l};
+        ck_assert_int_eq(ic_pattern_served(&pat, l, gm, 3), 1);
         op_out a = run_op(&p, gm, 1, sparse, 0, 0), b = run_op(&p, gs, 1, sparse, 0, 0);
         ck_assert(a.st.loss == b.st.loss);
         ck_assert(memcmp(a.dq, b.dq, nq * sizeof(float)) == 0);
@@ -302,23 +305,6 @@ static void multi_vs_single(int sparse) {
 
 START_TEST(test_multi_is_mean_dense)  { multi_vs_single(0); } END_TEST
 START_TEST(test_multi_is_mean_sparse) { multi_vs_single(1); } END_TEST
-
-START_TEST(test_served_layers) {
-    ic_error err; ic_error_clear(&err);
-    int g[8];
-    ck_assert_int_eq(ic_distill_served_layers("FSSFSF", 3, 1, g, &err), 2);
-    ck_assert(g[0] == 3 && g[1] == 4);
-    ck_assert_int_eq(ic_distill_served_layers("FSSFSF", 5, 1, g, &err), 1);
-    ck_assert_int_eq(ic_distill_served_layers("FSSFSF", 0, 0, g, &err), 1);
-    ck_assert_int_eq(ic_distill_served_layers("FSSFSF", 1, 1, g, &err), -1);
-    ck_assert(strstr(err.msg, "layer 1") != NULL);
-    ic_error_clear(&err);
-    ck_assert_int_eq(ic_distill_served_layers("SFF", 1, 1, g, &err), -1);
-    ic_error_clear(&err);
-    ck_assert_int_eq(ic_distill_served_layers("FxF", 0, 1, g, &err), -1);
-    ck_assert(strstr(err.msg, "'x'") != NULL);
-}
-END_TEST
 
 /* ---- 4. sparse stage with every causal key selected == dense stage -------- */
 START_TEST(test_sparse_full_equals_dense) {
@@ -498,7 +484,6 @@ int main(void) {
     tcase_add_test(tc, test_grad_sparse_single);
     tcase_add_test(tc, test_multi_is_mean_dense);
     tcase_add_test(tc, test_multi_is_mean_sparse);
-    tcase_add_test(tc, test_served_layers);
     tcase_add_test(tc, test_sparse_full_equals_dense);
     tcase_add_test(tc, test_forward_and_accumulate);
     tcase_add_test(tc, test_memory_rlimit);
