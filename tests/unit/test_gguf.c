@@ -13,71 +13,6 @@
 
 #define FNAME "unit.gguf"
 
-/* ---- independent decoders (spec formulas, double precision) ---- */
-
-static double f16_ref(uint16_t h) {
-    int s = h >> 15, e = (h >> 10) & 31, m = h & 1023;
-    double v = e == 0 ? ldexp(m, -24) : ldexp(1024 + m, e - 25);
-    return s ? -v : v;
-}
-static double bf16_ref(uint16_t h) {
-    int s = h >> 15, e = (h >> 7) & 255, m = h & 127;
-    double v = e == 0 ? ldexp(m, -133) : ldexp(128 + m, e - 134);
-    return s ? -v : v;
-}
-static uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
-
-/* element k of a block of 32 */
-static double block_ref(uint32_t type, const uint8_t *blk, int k) {
-    if (type == IC_GGML_Q8_0) return f16_ref(rd16(blk)) * (double)(int8_t)blk[2 + k];
-    const uint8_t *qs = blk + (type == IC_GGML_Q4_1 ? 4 : 2);
-    int nib = k < 16 ? (qs[k] & 15) : (qs[k - 16] >> 4);
-    if (type == IC_GGML_Q4_0) return f16_ref(rd16(blk)) * (nib - 8);
-    return f16_ref(rd16(blk)) * nib + f16_ref(rd16(blk + 2));
-}
-
-static double elem_ref(uint32_t type, const uint8_t *data, int64_t i) {
-    switch (type) {
-    case IC_GGML_F32: { float f; memcpy(&f, data + 4 * i, 4); return f; }
-    case IC_GGML_F16: return f16_ref(rd16(data + 2 * i));
-    case IC_GGML_BF16: return bf16_ref(rd16(data + 2 * i));
-    case IC_GGML_Q8_0: return block_ref(type, data + (i / 32) * 34, (int)(i % 32));
-    case IC_GGML_Q4_0: return block_ref(type, data + (i / 32) * 18, (int)(i % 32));
-    default: return block_ref(type, data + (i / 32) * 20, (int)(i % 32));
-    }
-}
-
-/* random finite half: exponent kept below 31 (no inf/NaN) and above 0 */
-static uint16_t rand_f16(ic_rng *r, int max_exp) {
-    uint16_t e = (uint16_t)(1 + ic_rng_next(r) % (uint64_t)max_exp);
-    return (uint16_t)((ic_rng_next(r) & 1) << 15 | e << 10 | (ic_rng_next(r) & 1023));
-}
-
-/* n_elems of `type` as random bytes with valid scales/values */
-static void fill_type(ic_rng *r, uint32_t type, uint8_t *p, int64_t n) {
-    size_t bytes = gb_type_bytes(type, (uint64_t)n);
-    for (size_t i = 0; i < bytes; i++) p[i] = (uint8_t)ic_rng_next(r);
-    if (type == IC_GGML_F32)
-        for (int64_t i = 0; i < n; i++) { float f = (float)ic_rng_normal(r); memcpy(p + 4 * i, &f, 4); }
-    if (type == IC_GGML_F16)
-        for (int64_t i = 0; i < n; i++) { uint16_t h = rand_f16(r, 30); memcpy(p + 2 * i, &h, 2); }
-    if (type == IC_GGML_BF16)
-        for (int64_t i = 0; i < n; i++) {   /* the top half of a random float */
-            float f = (float)ic_rng_normal(r);
-            uint32_t u;
-            memcpy(&u, &f, 4);
-            uint16_t h = (uint16_t)(u >> 16);
-            memcpy(p + 2 * i, &h, 2);
-        }
-    size_t bb = type == IC_GGML_Q8_0 ? 34 : type == IC_GGML_Q4_0 ? 18 : 20;
-    if (type == IC_GGML_Q8_0 || type == IC_GGML_Q4_0 || type == IC_GGML_Q4_1)
-        for (int64_t b = 0; b < n / 32; b++) {
-            uint16_t d = rand_f16(r, 16), m = rand_f16(r, 16);   /* |d| < 2 */
-            memcpy(p + b * bb, &d, 2);
-            if (type == IC_GGML_Q4_1) memcpy(p + b * bb + 2, &m, 2);
-        }
-}
-
 /* ---- a valid file with every value type and every importable tensor type ---- */
 
 typedef struct { const char *name; uint32_t n_dims; uint64_t ne[4]; uint32_t type; } tspec;
@@ -433,17 +368,6 @@ START_TEST(test_truncations_and_flips) {
 END_TEST
 
 /* ---- q/k permutation ---- */
-
-/* convert_hf_to_gguf.py: w.reshape(n_head, 2, hd/2, cols).swapaxes(1, 2),
- * done here as an explicit 4-D index walk. */
-static void permute_brute(const float *w, float *out, int n_head, int hd, int cols) {
-    int half = hd / 2;
-    for (int h = 0; h < n_head; h++)
-        for (int a = 0; a < half; a++)          /* axis 1 after the swap */
-            for (int bb = 0; bb < 2; bb++)      /* axis 2 after the swap */
-                for (int c = 0; c < cols; c++)
-                    out[(((size_t)h * half + a) * 2 + bb) * cols + c] = w[(((size_t)h * 2 + bb) * half + a) * cols + c];
-}
 
 START_TEST(test_permutation) {
     ic_rng r;
