@@ -13,6 +13,16 @@
 #include "model/ic_safetensors.h"
 #include "testutil.h"
 
+/* ic_test_tmpdir's string lives until exit; keeping it reachable here tells
+ * LeakSanitizer so. */
+static const char *keep_tmpdir(const char *tag) {
+    static const char *dirs[16];
+    static int n;
+    const char *d = ic_test_tmpdir(tag);
+    if (n < 16) dirs[n++] = d;
+    return d;
+}
+
 static const char *write_tmp(const char *dir, const char *name, const char *text) {
     static char path[4096];
     snprintf(path, sizeof path, "%s/%s", dir, name);
@@ -24,7 +34,9 @@ static const char *write_tmp(const char *dir, const char *name, const char *text
 }
 
 static int load_text(ic_config *c, const char *text, ic_error *err) {
-    const char *p = write_tmp(ic_test_tmpdir("cfg"), "config.json", text);
+    static const char *dir;
+    if (!dir) dir = keep_tmpdir("cfg");
+    const char *p = write_tmp(dir, "config.json", text);
     ic_error_clear(err);
     return ic_config_load(c, p, err);
 }
@@ -106,7 +118,7 @@ START_TEST(test_config_save_roundtrip) {
     c.use_index_cache = 1;
     strcpy(c.index_topk_pattern, "FSFS");
     char path[4096];
-    snprintf(path, sizeof path, "%s/config.json", ic_test_tmpdir("cfgsave"));
+    snprintf(path, sizeof path, "%s/config.json", keep_tmpdir("cfgsave"));
     ic_error err;
     ic_error_clear(&err);
     ck_assert_msg(ic_config_save(&c, path, &err) == 0, "%s", err.msg);
@@ -317,7 +329,7 @@ static const char *hf_of(const char *g, char *buf) {
 START_TEST(test_import_tiny_gguf) {
     ic_rng r;
     ic_rng_seed(&r, 21);
-    const char *dir = ic_test_tmpdir("import");
+    const char *dir = keep_tmpdir("import");
     char src[2048], out[2048], hf_out[2048], st_path[4096];
     snprintf(src, sizeof src, "%s/tiny.gguf", dir);
     snprintf(out, sizeof out, "%s/model", dir);
@@ -411,7 +423,7 @@ END_TEST
 START_TEST(test_import_refusals) {
     ic_rng r;
     ic_rng_seed(&r, 22);
-    const char *dir = ic_test_tmpdir("import_bad");
+    const char *dir = keep_tmpdir("import_bad");
     struct { const char *arch, *skip, *extra, *needle; } cases[] = {
         {"gpt2", NULL, NULL, "architecture 'gpt2' is not supported"},
         {"llama", "blk.1.ffn_up.weight", NULL, "model.layers.1.mlp.up_proj.weight is missing"},
