@@ -328,6 +328,8 @@ static int import_hf_dir(const char *src, const char *stage, const ic_import_opt
     char path[4096], tok_src[4096];
     ic_config cfg;
     join(path, sizeof path, src, "config.json");
+    if (!ic_path_exists(path))
+        return ic_error_set(err, "%s: a directory without config.json is not a Hugging Face model dir", src);
     if (ic_config_load(&cfg, path, err)) return -1;
     join(tok_src, sizeof tok_src, src, "tokenizer.json");
     if (!ic_path_exists(tok_src))

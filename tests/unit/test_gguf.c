@@ -15,11 +15,11 @@
 
 /* ic_test_tmpdir's string lives until exit; keeping it reachable here tells
  * LeakSanitizer so. */
+static const char *kept_dirs[16];
+static int n_kept_dirs;
 static const char *keep_tmpdir(const char *tag) {
-    static const char *dirs[16];
-    static int n;
     const char *d = ic_test_tmpdir(tag);
-    if (n < 16) dirs[n++] = d;
+    if (n_kept_dirs < 16) kept_dirs[n_kept_dirs++] = d;
     return d;
 }
 
