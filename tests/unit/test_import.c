@@ -1,6 +1,8 @@
 /* model/ic_config (config.json load/save) and model/ic_import (GGUF / HF dir
  * -> model dir, tokenizer.json) on small files built in the test. */
+#define _GNU_SOURCE   /* nftw */
 #include <jansson.h>
+#include <ftw.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -15,6 +17,13 @@
 
 /* ic_test_tmpdir's string lives until exit; keeping it reachable here tells
  * LeakSanitizer so. */
+/* Remove a scratch tree once a test has passed (failures keep theirs). */
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
+    (void)sb, (void)flag, (void)ftw;
+    return remove(path);
+}
+static void rm_tree(const char *dir) { nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS); }
+
 static const char *kept_dirs[16];
 static int n_kept_dirs;
 static const char *keep_tmpdir(const char *tag) {
@@ -33,10 +42,10 @@ static const char *write_tmp(const char *dir, const char *name, const char *text
     return path;
 }
 
+static const char *cfg_dir;   /* one scratch dir per test process */
 static int load_text(ic_config *c, const char *text, ic_error *err) {
-    static const char *dir;
-    if (!dir) dir = keep_tmpdir("cfg");
-    const char *p = write_tmp(dir, "config.json", text);
+    if (!cfg_dir) cfg_dir = keep_tmpdir("cfg");
+    const char *p = write_tmp(cfg_dir, "config.json", text);
     ic_error_clear(err);
     return ic_config_load(c, p, err);
 }
@@ -102,6 +111,7 @@ START_TEST(test_config_load) {
         ck_assert_msg(strstr(err.msg, bad[i].needle) && strstr(err.msg, "config.json"), "'%s' lacks '%s'",
                       err.msg, bad[i].needle);
     }
+    rm_tree(cfg_dir);
 }
 END_TEST
 
@@ -118,7 +128,8 @@ START_TEST(test_config_save_roundtrip) {
     c.use_index_cache = 1;
     strcpy(c.index_topk_pattern, "FSFS");
     char path[4096];
-    snprintf(path, sizeof path, "%s/config.json", keep_tmpdir("cfgsave"));
+    const char *tdir = keep_tmpdir("cfgsave");
+    snprintf(path, sizeof path, "%s/config.json", tdir);
     ic_error err;
     ic_error_clear(&err);
     ck_assert_msg(ic_config_save(&c, path, &err) == 0, "%s", err.msg);
@@ -151,6 +162,7 @@ START_TEST(test_config_save_roundtrip) {
     ck_assert_int_eq(ic_config_save(&c, path, &err), -1);
     ck_assert(strstr(err.msg, "3 characters") != NULL);
     ck_assert_int_eq(ic_config_load(&d, path, &err), 0);
+    rm_tree(tdir);
 }
 END_TEST
 
@@ -417,6 +429,7 @@ START_TEST(test_import_tiny_gguf) {
     ic_safetensors_close(&a);
     ic_safetensors_close(&b);
     for (int i = 0; i < n; i++) free(t[i].data);
+    rm_tree(dir);
 }
 END_TEST
 
@@ -445,6 +458,7 @@ START_TEST(test_import_refusals) {
         ck_assert_msg(!ic_path_exists(out), "case %zu left %s behind", i, out);
         for (int k = 0; k < n; k++) free(t[k].data);
     }
+    rm_tree(dir);
 }
 END_TEST
 
@@ -526,6 +540,7 @@ START_TEST(test_import_hf_qwen2) {
         }
         for (int i = 0; i < n; i++) free(bufs[i]);
     }
+    rm_tree(dir);
 }
 END_TEST
 
