@@ -1,0 +1,105 @@
+/* CPU reference of causal GQA attention (kernels/ic_attention.h).
+ *
+ * The prefill path is organised around two GEMMs per (KV group, row block):
+ * the query rows of all heads that share a KV head are packed together so
+ * one GEMM scores them against the shared keys, the masked softmax runs in
+ * place on that score block, and a second GEMM applies it to the values.
+ * GEMMs go to OpenBLAS (which threads them itself); the softmax rows are
+ * spread over OpenMP threads. */
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+
+#include "ic_check.h"
+#include "kernels/ic_attention.h"
+
+/* Softmax of one score row over its first n entries (the visible keys),
+ * zeros after them up to ld; returns the log-sum-exp. */
+static float softmax_row(float *s, int n, int ld) {
+    float m = s[0];
+    for (int j = 1; j < n; j++) m = s[j] > m ? s[j] : m;
+    float sum = 0.0f;
+    for (int j = 0; j < n; j++) { float e = expf(s[j] - m); s[j] = e; sum += e; }
+    float inv = 1.0f / sum;
+    for (int j = 0; j < n; j++) s[j] *= inv;
+    for (int j = n; j < ld; j++) s[j] = 0.0f;
+    return m + logf(sum);
+}
+
+void ic_attention_forward(float *out, float *lse, const float *q, const float *k,
+                          const float *v, int L, int H, int Hkv, int d) {
+    IC_ASSERT(out && q && k && v && L >= 0 && d > 0);
+    IC_ASSERT(Hkv > 0 && H >= Hkv && H % Hkv == 0);
+    if (L == 0) return;
+    const int gs = H / Hkv, B = IC_ATTENTION_BLOCK;
+    const float scale = 1.0f / sqrtf((float)d);
+    float *qb = malloc(sizeof(float) * (size_t)gs * B * d);   /* [gs*B, d] packed queries */
+    float *ob = malloc(sizeof(float) * (size_t)gs * B * d);   /* [gs*B, d] outputs */
+    float *sb = malloc(sizeof(float) * (size_t)gs * B * L);   /* [gs*B, nk] scores/probs */
+    IC_ASSERT(qb && ob && sb);
+    for (int g = 0; g < Hkv; g++) {
+        for (int t0 = 0; t0 < L; t0 += B) {
+            const int nb = L - t0 < B ? L - t0 : B;   /* rows in this block */
+            const int nk = t0 + nb;                    /* keys any of them sees */
+            const int rows = gs * nb;
+            /* pack: row j*nb + r = head g*gs + j at token t0 + r */
+            #pragma omp parallel for schedule(static)
+            for (int rr = 0; rr < rows; rr++) {
+                int j = rr / nb, r = rr % nb;
+                const float *src = q + ((size_t)(t0 + r) * H + (size_t)g * gs + j) * d;
+                for (int c = 0; c < d; c++) qb[(size_t)rr * d + c] = src[c];
+            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, nk, d, scale,
+                        qb, d, k + (size_t)g * d, Hkv * d, 0.0f, sb, nk);
+            #pragma omp parallel for schedule(static)
+            for (int rr = 0; rr < rows; rr++) {
+                int j = rr / nb, r = rr % nb, t = t0 + r;
+                float l = softmax_row(sb + (size_t)rr * nk, t + 1, nk);
+                if (lse) lse[(size_t)(g * gs + j) * L + t] = l;
+            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, d, nk, 1.0f,
+                        sb, nk, v + (size_t)g * d, Hkv * d, 0.0f, ob, d);
+            #pragma omp parallel for schedule(static)
+            for (int rr = 0; rr < rows; rr++) {
+                int j = rr / nb, r = rr % nb;
+                float *dst = out + ((size_t)(t0 + r) * H + (size_t)g * gs + j) * d;
+                for (int c = 0; c < d; c++) dst[c] = ob[(size_t)rr * d + c];
+            }
+        }
+    }
+    free(qb); free(ob); free(sb);
+}
+
+void ic_attention_decode_forward(float *out, float *lse, const float *q,
+                                 const float *k_cache, const float *v_cache,
+                                 int T, int H, int Hkv, int d) {
+    IC_ASSERT(out && q && k_cache && v_cache && T > 0 && d > 0);
+    IC_ASSERT(Hkv > 0 && H >= Hkv && H % Hkv == 0);
+    const int gs = H / Hkv;
+    const float scale = 1.0f / sqrtf((float)d);
+    #pragma omp parallel
+    {
+        float *s = malloc(sizeof(float) * (size_t)T);
+        IC_ASSERT(s != NULL);
+        #pragma omp for schedule(static)
+        for (int h = 0; h < H; h++) {
+            const int g = h / gs;
+            const float *qh = q + (size_t)h * d;
+            for (int j = 0; j < T; j++) {
+                const float *kj = k_cache + ((size_t)j * Hkv + g) * d;
+                float dot = 0.0f;
+                for (int c = 0; c < d; c++) dot += qh[c] * kj[c];
+                s[j] = dot * scale;
+            }
+            float l = softmax_row(s, T, T);
+            if (lse) lse[h] = l;
+            float *o = out + (size_t)h * d;
+            for (int c = 0; c < d; c++) o[c] = 0.0f;
+            for (int j = 0; j < T; j++) {
+                const float *vj = v_cache + ((size_t)j * Hkv + g) * d;
+                for (int c = 0; c < d; c++) o[c] += s[j] * vj[c];
+            }
+        }
+        free(s);
+    }
+}
