@@ -54,6 +54,9 @@ int ic_weights_tensors(const ic_weights *w, ic_weight_entry *out, int cap);
  * converted to fp32. Missing or mis-shaped tensors are errors naming the
  * tensor and the file. */
 int ic_weights_load(ic_weights *w, const char *model_dir, ic_error *err);
+/* The same with a config already in hand (DIR/config.json not read). */
+int ic_weights_load_files(ic_weights *w, const ic_config *cfg, const char *model_dir,
+                          ic_error *err);
 
 /* Bytes of the fp32 weights of cfg (tied embeddings counted once). */
 size_t ic_weights_bytes(const ic_config *cfg);
