@@ -232,14 +232,30 @@ static int parse_vocab(ic_tokenizer *t, json_t *model, json_t *added, ic_error *
     for (uint32_t id = 0; id < t->vocab_size; id++)
         if (t->tokens[id] && token_bytes(t, id))
             return ic_error_set(err, "%s: out of memory", path);
+    int n_bytes = 0;
     for (int b = 0; b < 256; b++) {
         unsigned char u[4];
         int len = ic_utf8_encode(t->byte_to_cp[b], u);
         t->byte_id[b] = (int32_t)ic_tok_smap_get(t, (const char *)u, (size_t)len);
-        if (t->byte_id[b] < 0)
-            return ic_error_set(err, "%s: vocab lacks the byte-level token \"%.*s\" of byte 0x%02X "
-                                "(not a byte-level BPE vocab)", path, len, (const char *)u, b);
+        n_bytes += t->byte_id[b] >= 0;
     }
+    /* Real vocabs may lack a few bytes (SmolLM2 lacks 21: controls and bytes
+     * that never occur in UTF-8); those encode as unk_token. Lacking most of
+     * them means this is not a byte-level vocab at all. */
+    if (n_bytes < 128)
+        return ic_error_set(err, "%s: vocab has tokens for only %d of the 256 byte-level "
+                            "characters (not a byte-level BPE vocab)", path, n_bytes);
+    json_t *unk = json_object_get(model, "unk_token");
+    t->unk_id = -1;
+    if (json_is_string(unk)) {
+        t->unk_id = ic_tok_smap_get(t, json_string_value(unk), json_string_length(unk));
+        if (t->unk_id < 0)
+            return ic_error_set(err, "%s: unk_token \"%s\" is not in the vocab", path,
+                                json_string_value(unk));
+    } else if (unk && !json_is_null(unk)) {
+        return ic_error_set(err, "%s: unk_token is not a string", path);
+    }
+    t->fuse_unk = json_is_true(json_object_get(model, "fuse_unk"));
     return 0;
 }
 

@@ -52,16 +52,19 @@ static size_t gpt2_match(const unsigned char *s, size_t n) {
 static int grow_scratch(ic_tokenizer *t, size_t n, ic_error *err) {
     if (n <= t->scratch_cap) return 0;
     size_t cap = n < 256 ? 256 : 2 * n;
+    /* the heap receives n - 1 pairs, then at most 2 per merge (< n merges) */
+    size_t heap_cap = 3 * cap;
     uint32_t *a = realloc(t->sym_id, cap * sizeof *a);
     if (a) t->sym_id = a;
     int32_t *b = realloc(t->sym_prev, cap * sizeof *b);
     if (b) t->sym_prev = b;
     int32_t *c = realloc(t->sym_next, cap * sizeof *c);
     if (c) t->sym_next = c;
-    ic_merge_cand *h = realloc(t->heap, cap * sizeof *h);
+    ic_merge_cand *h = realloc(t->heap, heap_cap * sizeof *h);
     if (h) t->heap = h;
     if (!a || !b || !c || !h) return ic_error_set(err, "encode: out of memory for a %zu-byte word", n);
-    t->scratch_cap = t->heap_cap = cap;
+    t->scratch_cap = cap;
+    t->heap_cap = heap_cap;
     return 0;
 }
 
@@ -131,13 +134,29 @@ static int bpe_word(ic_tokenizer *t, const unsigned char *w, size_t n, ic_ids *o
         if (id >= 0) return ic_ids_push(out, (uint32_t)id, err);
     }
     if (grow_scratch(t, n, err)) return -1;
+    /* A byte without a token becomes unk_token (consecutive ones fused into
+     * one with fuse_unk), or is dropped when there is no unk_token: what
+     * `tokenizers` does with a character missing from the vocab. */
+    size_t ns = 0;
+    int last_unk = 0;
     for (size_t i = 0; i < n; i++) {
-        t->sym_id[i] = (uint32_t)t->byte_id[w[i]];
-        t->sym_prev[i] = (int32_t)i - 1;
-        t->sym_next[i] = i + 1 < n ? (int32_t)i + 1 : -1;
+        int32_t id = t->byte_id[w[i]];
+        if (id < 0) {
+            if (t->unk_id < 0 || (t->fuse_unk && last_unk)) continue;
+            id = (int32_t)t->unk_id;
+            last_unk = 1;
+        } else {
+            last_unk = 0;
+        }
+        t->sym_id[ns] = (uint32_t)id;
+        t->sym_prev[ns] = (int32_t)ns - 1;
+        t->sym_next[ns] = -1;
+        if (ns > 0) t->sym_next[ns - 1] = (int32_t)ns;
+        ns++;
     }
+    if (ns == 0) return 0;
     size_t hn = 0;
-    for (size_t i = 0; i + 1 < n; i++) push_pair(t, &hn, (int32_t)i);
+    for (size_t i = 0; i + 1 < ns; i++) push_pair(t, &hn, (int32_t)i);
     while (hn > 0) {
         ic_merge_cand c = heap_pop(t->heap, &hn);
         int32_t nx = t->sym_next[c.pos];

@@ -63,7 +63,9 @@ struct ic_tokenizer {
 
     uint32_t   byte_to_cp[256];   /* GPT-2 bytes_to_unicode */
     int16_t    cp_to_byte[IC_BYTE_CP_LIMIT];  /* its inverse, -1 elsewhere */
-    int32_t    byte_id[256];      /* id of the one-byte token of each byte */
+    int32_t    byte_id[256];      /* id of the one-byte token of each byte, -1 = none */
+    int64_t    unk_id;            /* model.unk_token, -1 = none */
+    int        fuse_unk;
 
     ic_added_token *added;   /* [n_added] */
     int        n_added;

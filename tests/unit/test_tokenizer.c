@@ -142,9 +142,22 @@ START_TEST(test_malformed) {
     json_object_del(json_object_get(d, "model"), "merges");
     expect_refused(d, "no \"merges\" array");
 
-    d = tiny_doc(EXTRA, 4, MERGES, 4);   /* byte 'x' missing from the vocab */
-    json_object_del(json_object_get(json_object_get(d, "model"), "vocab"), "x");
-    expect_refused(d, "lacks the byte-level token \"x\" of byte 0x78");
+    d = tiny_doc(EXTRA, 4, MERGES, 4);   /* most byte tokens missing: not byte-level */
+    for (int b = 'a'; b <= 'z'; b++) {
+        char c[2] = {(char)b, 0};
+        json_object_set_new(json_object_get(json_object_get(d, "model"), "vocab"), c,
+                            json_integer(1000 + b));
+    }
+    for (int b = 0; b < 200; b++) {
+        char c[4];
+        byte_char(b, c);
+        json_object_del(json_object_get(json_object_get(d, "model"), "vocab"), c);
+    }
+    expect_refused(d, "tokens for only 56 of the 256 byte-level characters");
+
+    d = tiny_doc(EXTRA, 4, MERGES, 4);
+    json_object_set_new(json_object_get(d, "model"), "unk_token", json_string("<nope>"));
+    expect_refused(d, "unk_token \"<nope>\" is not in the vocab");
 
     d = tiny_doc(EXTRA, 4, MERGES, 4);
     json_object_set_new(json_object_get(json_object_get(d, "model"), "vocab"), "zz", json_integer(3));
@@ -216,6 +229,29 @@ START_TEST(test_tiny_bpe) {
         /* regex: contractions, a space before punctuation, a whitespace run
          * keeps its last space for the next word */
         expect_ids(t, "x's  a!?", (uint32_t[]){120, 39, 115, 32, 258, 33, 63}, 7);
+        ic_tokenizer_free(t);
+    }
+}
+END_TEST
+
+/* A byte missing from the vocab is unk_token, fused with fuse_unk, dropped
+ * without an unk_token (the `tokenizers` BPE rules). */
+START_TEST(test_missing_byte_unk) {
+    for (int mode = 0; mode < 3; mode++) {
+        json_t *d = tiny_doc(EXTRA, 4, MERGES, 4);
+        json_t *model = json_object_get(d, "model");
+        json_object_del(json_object_get(model, "vocab"), "x");
+        if (mode > 0) json_object_set_new(model, "unk_token", json_string("<|eot|>"));
+        if (mode == 2) json_object_set_new(model, "fuse_unk", json_true());
+        const char *path = write_doc(d, "tokunk");
+        ic_tokenizer *t = NULL;
+        ic_error err;
+        ic_error_clear(&err);
+        ck_assert_msg(ic_tokenizer_init(&t, path, &err) == 0, "%s", err.msg);
+        if (mode == 0) expect_ids(t, "axxb", (uint32_t[]){97, 98}, 2);
+        if (mode == 1) expect_ids(t, "axxb", (uint32_t[]){97, 260, 260, 98}, 4);
+        if (mode == 2) expect_ids(t, "axxb", (uint32_t[]){97, 260, 98}, 3);
+        expect_ids(t, "xx", (uint32_t[]){260, 260}, mode == 0 ? 0 : 3 - (size_t)mode);
         ic_tokenizer_free(t);
     }
 }
@@ -328,6 +364,7 @@ int main(int argc, char **argv) {
     TCase *tc = tcase_create("tokenizer");
     tcase_add_test(tc, test_malformed);
     tcase_add_test(tc, test_tiny_bpe);
+    tcase_add_test(tc, test_missing_byte_unk);
     tcase_add_test(tc, test_any_bytes_round_trip);
     suite_add_tcase(s, tc);
     return ic_test_run_suite(s);
