@@ -4,13 +4,15 @@
  * the query rows of all heads that share a KV head are packed together so
  * one GEMM scores them against the shared keys, the masked softmax runs in
  * place on that score block, and a second GEMM applies it to the values.
- * GEMMs go to OpenBLAS (which threads them itself); the softmax rows are
- * spread over OpenMP threads. */
+ * The (group, block) tasks are spread over OpenMP threads, each with its own
+ * scratch and single-threaded BLAS calls (ic_cpu_blas.h). */
 #include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "ic_check.h"
+#include "kernels/cpu/ic_cpu_blas.h"
 #include "kernels/ic_attention.h"
 
 /* Softmax of one score row over its first n entries (the visible keys),
@@ -31,27 +33,30 @@ void ic_attention_forward(float *out, float *lse, const float *q, const float *k
     IC_ASSERT(out && q && k && v && L >= 0 && d > 0);
     IC_ASSERT(Hkv > 0 && H >= Hkv && H % Hkv == 0);
     if (L == 0) return;
+    ic_cpu_blas_init();
     const int gs = H / Hkv, B = IC_ATTENTION_BLOCK;
+    const int n_blocks = (L + B - 1) / B, n_tasks = Hkv * n_blocks;
     const float scale = 1.0f / sqrtf((float)d);
-    float *qb = malloc(sizeof(float) * (size_t)gs * B * d);   /* [gs*B, d] packed queries */
-    float *ob = malloc(sizeof(float) * (size_t)gs * B * d);   /* [gs*B, d] outputs */
-    float *sb = malloc(sizeof(float) * (size_t)gs * B * L);   /* [gs*B, nk] scores/probs */
-    IC_ASSERT(qb && ob && sb);
-    for (int g = 0; g < Hkv; g++) {
-        for (int t0 = 0; t0 < L; t0 += B) {
+    #pragma omp parallel
+    {
+        float *qb = malloc(sizeof(float) * (size_t)gs * B * d);   /* [gs*B, d] packed queries */
+        float *ob = malloc(sizeof(float) * (size_t)gs * B * d);   /* [gs*B, d] outputs */
+        float *sb = malloc(sizeof(float) * (size_t)gs * B * L);   /* [gs*B, nk] scores/probs */
+        IC_ASSERT(qb && ob && sb);
+        /* causal blocks grow with t: hand out the last (largest) ones first */
+        #pragma omp for schedule(dynamic, 1)
+        for (int task = 0; task < n_tasks; task++) {
+            const int g = task % Hkv, t0 = (n_blocks - 1 - task / Hkv) * B;
             const int nb = L - t0 < B ? L - t0 : B;   /* rows in this block */
             const int nk = t0 + nb;                    /* keys any of them sees */
             const int rows = gs * nb;
-            /* pack: row j*nb + r = head g*gs + j at token t0 + r */
-            #pragma omp parallel for schedule(static)
-            for (int rr = 0; rr < rows; rr++) {
+            for (int rr = 0; rr < rows; rr++) {       /* row j*nb + r: head g*gs + j, token t0 + r */
                 int j = rr / nb, r = rr % nb;
-                const float *src = q + ((size_t)(t0 + r) * H + (size_t)g * gs + j) * d;
-                for (int c = 0; c < d; c++) qb[(size_t)rr * d + c] = src[c];
+                memcpy(qb + (size_t)rr * d, q + ((size_t)(t0 + r) * H + (size_t)g * gs + j) * d,
+                       sizeof(float) * (size_t)d);
             }
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, nk, d, scale,
                         qb, d, k + (size_t)g * d, Hkv * d, 0.0f, sb, nk);
-            #pragma omp parallel for schedule(static)
             for (int rr = 0; rr < rows; rr++) {
                 int j = rr / nb, r = rr % nb, t = t0 + r;
                 float l = softmax_row(sb + (size_t)rr * nk, t + 1, nk);
@@ -59,15 +64,14 @@ void ic_attention_forward(float *out, float *lse, const float *q, const float *k
             }
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, d, nk, 1.0f,
                         sb, nk, v + (size_t)g * d, Hkv * d, 0.0f, ob, d);
-            #pragma omp parallel for schedule(static)
             for (int rr = 0; rr < rows; rr++) {
                 int j = rr / nb, r = rr % nb;
-                float *dst = out + ((size_t)(t0 + r) * H + (size_t)g * gs + j) * d;
-                for (int c = 0; c < d; c++) dst[c] = ob[(size_t)rr * d + c];
+                memcpy(out + ((size_t)(t0 + r) * H + (size_t)g * gs + j) * d, ob + (size_t)rr * d,
+                       sizeof(float) * (size_t)d);
             }
         }
+        free(qb); free(ob); free(sb);
     }
-    free(qb); free(ob); free(sb);
 }
 
 void ic_attention_decode_forward(float *out, float *lse, const float *q,

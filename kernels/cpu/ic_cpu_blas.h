@@ -1,0 +1,21 @@
+/* How the CPU reference uses OpenBLAS: one threading model for the whole
+ * process. OpenBLAS (pthreads build) is switched to one thread and the ops
+ * split their GEMMs over OpenMP threads themselves. Letting both runtimes
+ * run thread pools made them fight for the cores (OpenMP workers spin after
+ * each parallel region while the BLAS threads want the same cores): the
+ * teacher forward ran 2-4x slower on a 2-core machine. */
+#ifndef IC_CPU_BLAS_H
+#define IC_CPU_BLAS_H
+
+#include <cblas.h>
+
+/* Idempotent; call outside parallel regions, before any GEMM. */
+void ic_cpu_blas_init(void);
+
+/* C[M, N] = alpha * op(A) op(B) + beta * C in row-major, with the rows of C
+ * (or, when M is small, its columns) split over the OpenMP threads. */
+void ic_cpu_sgemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, float alpha,
+                  const float *A, int lda, const float *B, int ldb, float beta,
+                  float *C, int ldc);
+
+#endif
