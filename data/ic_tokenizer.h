@@ -47,6 +47,12 @@ void ic_tokenizer_free(ic_tokenizer *tok);
 int ic_tokenizer_encode(ic_tokenizer *tok, const char *text, size_t len,
                         ic_ids *out, ic_error *err);
 
+/* The largest p in [1, n) such that encoding text[0..p) and text[p..n)
+ * separately gives the ids of text[0..n) (a line end with non-space on both
+ * sides), or 0 when there is none or this tokenizer's pre-tokenizer gives no
+ * such guarantee. Lets a caller stream a file through encode in blocks. */
+size_t ic_tokenizer_safe_cut(const ic_tokenizer *tok, const char *text, size_t n);
+
 /* The bytes ids[0..n) stand for, as a malloc'd NUL-terminated buffer
  * (*len excludes the NUL; may hold invalid UTF-8 when ids split a
  * character). Special tokens are written verbatim. NULL with err set for

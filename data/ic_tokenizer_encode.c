@@ -266,3 +266,45 @@ int ic_tokenizer_encode(ic_tokenizer *t, const char *text, size_t len, ic_ids *o
     }
     return pre_split(t, 0, s + start, len - start, out, err);
 }
+
+/* A cut just after a "\n" that has a non-space character on both sides is a
+ * place where the GPT-2 regex always ends a match on the whole text too: the
+ * run before it stops at the "\n" (class change), the "\n" alone is the
+ * whitespace match (a single space run followed by \S), and the character
+ * after it starts a new match (it is not ' ', so no " ?" reaches back).
+ * Digits runs never contain "\n", and no added token spans the cut unless it
+ * contains a "\n" itself (then we give up). */
+/* Class of the character that ends just before s[end] (end >= 1), as the
+ * left-to-right decoder segments it. A byte that is not a continuation byte
+ * always starts a unit; a continuation byte belongs to the valid sequence
+ * whose lead is at most 3 bytes back, or else is an invalid unit alone. */
+static ic_unicode_class class_before(const unsigned char *s, size_t end) {
+    size_t q = end - 1;
+    if ((s[q] & 0xC0) != 0x80) {
+        size_t len;
+        return class_at(s, end, q, &len);   /* a lead byte here is invalid: other */
+    }
+    size_t r = q;
+    while (r > 0 && q - r < 3 && (s[r] & 0xC0) == 0x80) r--;
+    uint32_t cp;
+    if ((s[r] & 0xC0) != 0x80 && r + (size_t)ic_utf8_decode(s + r, end - r, &cp) == end)
+        return ic_unicode_classify(cp);
+    return IC_UC_OTHER;
+}
+
+size_t ic_tokenizer_safe_cut(const ic_tokenizer *t, const char *text, size_t n) {
+    for (int k = 0; k < t->n_pre; k++)
+        if (t->pre[k].kind == IC_PRE_BYTELEVEL && (!t->pre[k].use_regex || t->pre[k].add_prefix_space))
+            return 0;
+    for (int k = 0; k < t->n_added; k++)
+        if (memchr(t->added[k].content, '\n', t->added[k].len)) return 0;
+    const unsigned char *s = (const unsigned char *)text;
+    for (size_t p = n - (n > 0); p >= 2; p--) {
+        if (s[p - 1] != '\n') continue;
+        size_t len;
+        if (class_at(s, n, p, &len) == IC_UC_SPACE) continue;
+        if (class_before(s, p - 1) == IC_UC_SPACE) continue;
+        return p;
+    }
+    return 0;
+}

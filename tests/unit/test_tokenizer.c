@@ -290,6 +290,48 @@ START_TEST(test_any_bytes_round_trip) {
 }
 END_TEST
 
+/* Encoding the two sides of a safe cut separately equals encoding the whole. */
+START_TEST(test_safe_cut) {
+    /* whitespace merges make a wrong split of a whitespace run visible in the ids */
+    static const char *extra[] = {"aa", "ĊĊ", "ĠĠ", "ĊĠ", "ĠĊ", "ĉĊ", "Ġa"};
+    static const char *merges[] = {"a a", "Ċ Ċ", "Ġ Ġ", "Ċ Ġ", "Ġ Ċ", "ĉ Ċ", "Ġ a"};
+    const char *path = write_doc(tiny_doc(extra, 7, merges, 7), "tokcut");
+    ic_tokenizer *t = NULL;
+    ic_error err;
+    ic_error_clear(&err);
+    ck_assert_msg(ic_tokenizer_init(&t, path, &err) == 0, "%s", err.msg);
+    ic_rng r;
+    ic_rng_seed(&r, 99);
+    static const char *pieces[] = {"a", "aa", " ", "\n", "\n\n", "\t", "'s", "1", "\xc3\xa9", "\xe2\x80\xa8",
+                                   "\xc2\x85", "\x80", "\xe2", "!", "<|eot|>", " a", "\r\n"};
+    int cuts = 0;
+    for (int iter = 0; iter < 3000; iter++) {
+        char buf[512];
+        size_t n = 0;
+        int k = 1 + (int)(ic_rng_uniform(&r) * 40);
+        for (int i = 0; i < k; i++) {
+            const char *p = pieces[ic_rng_next(&r) % (sizeof pieces / sizeof *pieces)];
+            memcpy(buf + n, p, strlen(p));
+            n += strlen(p);
+        }
+        size_t cut = ic_tokenizer_safe_cut(t, buf, n);
+        if (cut == 0) continue;
+        ck_assert(cut < n && buf[cut - 1] == '\n');
+        cuts++;
+        ic_ids whole = {0}, parts = {0};
+        ck_assert_int_eq(ic_tokenizer_encode(t, buf, n, &whole, &err), 0);
+        ck_assert_int_eq(ic_tokenizer_encode(t, buf, cut, &parts, &err), 0);
+        ck_assert_int_eq(ic_tokenizer_encode(t, buf + cut, n - cut, &parts, &err), 0);
+        ck_assert_uint_eq(whole.n, parts.n);
+        ck_assert(memcmp(whole.ids, parts.ids, whole.n * sizeof *whole.ids) == 0);
+        ic_ids_free(&whole);
+        ic_ids_free(&parts);
+    }
+    ck_assert_int_gt(cuts, 300);
+    ic_tokenizer_free(t);
+}
+END_TEST
+
 /* ---- tool mode for the interop tests ------------------------------------ */
 
 static int read_u32(FILE *f, uint32_t *v) { return fread(v, 4, 1, f) == 1; }
@@ -366,6 +408,7 @@ int main(int argc, char **argv) {
     tcase_add_test(tc, test_tiny_bpe);
     tcase_add_test(tc, test_missing_byte_unk);
     tcase_add_test(tc, test_any_bytes_round_trip);
+    tcase_add_test(tc, test_safe_cut);
     suite_add_tcase(s, tc);
     return ic_test_run_suite(s);
 }
