@@ -68,7 +68,7 @@ int ic_teacher_embed(const ic_weights *w, const int32_t *tokens, int L, float *h
 }
 
 static void add_inplace(float *h, const float *x, size_t n) {
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) if (n >= 32768)
     for (size_t i = 0; i < n; i++) h[i] += x[i];
 }
 

@@ -37,7 +37,7 @@ void ic_attention_forward(float *out, float *lse, const float *q, const float *k
     const int gs = H / Hkv, B = IC_ATTENTION_BLOCK;
     const int n_blocks = (L + B - 1) / B, n_tasks = Hkv * n_blocks;
     const float scale = 1.0f / sqrtf((float)d);
-    #pragma omp parallel
+    #pragma omp parallel if (n_tasks > 1)
     {
         float *qb = malloc(sizeof(float) * (size_t)gs * B * d);   /* [gs*B, d] packed queries */
         float *ob = malloc(sizeof(float) * (size_t)gs * B * d);   /* [gs*B, d] outputs */
@@ -81,7 +81,7 @@ void ic_attention_decode_forward(float *out, float *lse, const float *q,
     IC_ASSERT(Hkv > 0 && H >= Hkv && H % Hkv == 0);
     const int gs = H / Hkv;
     const float scale = 1.0f / sqrtf((float)d);
-    #pragma omp parallel
+    #pragma omp parallel if ((long)T * H * d >= 65536)
     {
         float *s = malloc(sizeof(float) * (size_t)T);
         IC_ASSERT(s != NULL);

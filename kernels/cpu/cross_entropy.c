@@ -19,7 +19,7 @@ static double row_lse(const float *z, int V) {
 void ic_cross_entropy_forward(float *nll, const float *logits, const int32_t *targets,
                               int n, int V) {
     IC_ASSERT(nll && logits && targets && n >= 0 && V > 0);
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) if (n > 1)
     for (int i = 0; i < n; i++) {
         const float *z = logits + (size_t)i * V;
         int y = targets[i];
@@ -31,7 +31,7 @@ void ic_cross_entropy_forward(float *nll, const float *logits, const int32_t *ta
 void ic_cross_entropy_backward(float *dlogits, const float *logits, const int32_t *targets,
                                int n, int V, float scale) {
     IC_ASSERT(dlogits && logits && targets && n >= 0 && V > 0);
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) if (n > 1)
     for (int i = 0; i < n; i++) {
         const float *z = logits + (size_t)i * V;
         float *g = dlogits + (size_t)i * V;

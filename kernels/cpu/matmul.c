@@ -20,7 +20,7 @@ void ic_cpu_sgemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, f
                   float *C, int ldc) {
     ic_cpu_blas_init();
     const int nt = omp_in_parallel() ? 1 : omp_get_max_threads();
-    if (nt <= 1 || (long)M * N * K < (1L << 16)) {   /* small: threads cost more than they save */
+    if (nt <= 1 || (long)M * N * K < (1L << 20)) {   /* small: a fork/join costs more than it saves */
         cblas_sgemm(CblasRowMajor, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
         return;
     }
