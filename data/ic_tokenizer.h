@@ -47,11 +47,13 @@ void ic_tokenizer_free(ic_tokenizer *tok);
 int ic_tokenizer_encode(ic_tokenizer *tok, const char *text, size_t len,
                         ic_ids *out, ic_error *err);
 
-/* The largest p in [1, n) such that encoding text[0..p) and text[p..n)
- * separately gives the ids of text[0..n) (a line end with non-space on both
- * sides), or 0 when there is none or this tokenizer's pre-tokenizer gives no
- * such guarantee. Lets a caller stream a file through encode in blocks. */
-size_t ic_tokenizer_safe_cut(const ic_tokenizer *tok, const char *text, size_t n);
+/* The largest p in [2, min(n - 1, max_cut)] such that, for text[0..n) and
+ * for any longer text that starts with it, encoding the bytes before p and
+ * from p on separately gives the ids of the whole (p follows a "\n" with a
+ * non-space character on both sides, the one at p complete within n); 0 when
+ * there is none or this tokenizer's pre-tokenizer gives no such guarantee.
+ * Lets a caller stream a file through encode in blocks. */
+size_t ic_tokenizer_safe_cut(const ic_tokenizer *tok, const char *text, size_t n, size_t max_cut);
 
 /* The bytes ids[0..n) stand for, as a malloc'd NUL-terminated buffer
  * (*len excludes the NUL; may hold invalid UTF-8 when ids split a

@@ -292,15 +292,18 @@ static ic_unicode_class class_before(const unsigned char *s, size_t end) {
     return IC_UC_OTHER;
 }
 
-size_t ic_tokenizer_safe_cut(const ic_tokenizer *t, const char *text, size_t n) {
+size_t ic_tokenizer_safe_cut(const ic_tokenizer *t, const char *text, size_t n, size_t max_cut) {
     for (int k = 0; k < t->n_pre; k++)
         if (t->pre[k].kind == IC_PRE_BYTELEVEL && (!t->pre[k].use_regex || t->pre[k].add_prefix_space))
             return 0;
     for (int k = 0; k < t->n_added; k++)
         if (memchr(t->added[k].content, '\n', t->added[k].len)) return 0;
     const unsigned char *s = (const unsigned char *)text;
-    for (size_t p = n - (n > 0); p >= 2; p--) {
+    size_t start = n > 0 ? n - 1 : 0;
+    if (max_cut < start) start = max_cut;
+    for (size_t p = start; p >= 2; p--) {
         if (s[p - 1] != '\n') continue;
+        if (s[p] >= 0x80 && n - p < 4) continue;   /* the character at p may be cut off */
         size_t len;
         if (class_at(s, n, p, &len) == IC_UC_SPACE) continue;
         if (class_before(s, p - 1) == IC_UC_SPACE) continue;
