@@ -60,6 +60,24 @@ int ic_dsa_model_init(ic_dsa_model *m, const ic_config *cfg, const int *want_ix,
                       ic_error *err);
 void ic_dsa_model_free(ic_dsa_model *m);
 
+/* A small Llama config for tests: vocab 61, hidden 32, SwiGLU 48, 4 heads
+ * over 2 kv heads of dim 8, n_layers layers, indexer 2 heads of dim 8
+ * (rope dim 4), index_topk topk. */
+void ic_dsa_tiny_config(ic_config *cfg, int n_layers, int topk);
+
+/* Seeded random weights for tests (deterministic in seed only): matrices
+ * N(0, 1/fan_in) times a gain of 1.5 (so that attention is far from
+ * uniform), embeddings N(0, 1), RMSNorm weights U(0.5, 1.5); each present
+ * indexer from ic_indexer_init_random(seed, layer) with its LayerNorm
+ * weight/bias perturbed away from identity. */
+void ic_dsa_model_fill_random(ic_dsa_model *m, uint64_t seed);
+
+/* Write m as a model dir (created if needed): config.json with the
+ * indexer keys, index_topk = m->topk and the literal pattern, and
+ * model.safetensors (F32) with the teacher and every present indexer. For
+ * tests and tools; tokenizer files are not written. */
+int ic_dsa_model_save(const ic_dsa_model *m, const char *dir, ic_error *err);
+
 /* 1 when layer l has an indexer. */
 int ic_dsa_model_has_indexer(const ic_dsa_model *m, int l);
 
