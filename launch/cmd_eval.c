@@ -89,7 +89,7 @@ int ic_cmd_eval(int argc, char **argv) {
                 split_name, (unsigned long long)n_total, seq_len, model_dir);
     if (ic_eval_run(&w, h5_read, &src, n_total, &o, &res, &err) != 0) goto out;
     if (want_json) {
-        printf("{\"loss\": %.6f, \"ppl\": %.6f, \"tokens\": %ld, \"seq_len\": %d, \"pattern\": \"dense\", "
+        printf("{\"loss\": %.8f, \"ppl\": %.8f, \"tokens\": %ld, \"seq_len\": %d, \"pattern\": \"dense\", "
                "\"windows\": %ld, \"split\": \"%s\", \"tok_per_s\": %.1f}\n",
                res.loss, res.ppl, res.tokens, res.seq_len, res.n_windows, split_name, res.tok_per_s);
     } else {
