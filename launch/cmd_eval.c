@@ -85,8 +85,9 @@ int ic_cmd_eval(int argc, char **argv) {
                       .progress = !want_json || ic_log_get_level() >= IC_LOG_VERBOSE};
     ic_eval_result res;
     uint64_t n_total = ic_h5tokens_len(&r, split);
-    ic_log_info("eval: %s split '%s' (%llu tokens), L = %lld, dense teacher %s", data_path,
-                split_name, (unsigned long long)n_total, seq_len, model_dir);
+    if (!want_json)   /* --json: stdout carries the one object only */
+        ic_log_info("eval: %s split '%s' (%llu tokens), L = %lld, dense teacher %s", data_path,
+                    split_name, (unsigned long long)n_total, seq_len, model_dir);
     if (ic_eval_run(&w, h5_read, &src, n_total, &o, &res, &err) != 0) goto out;
     if (want_json) {
         printf("{\"loss\": %.8f, \"ppl\": %.8f, \"tokens\": %ld, \"seq_len\": %d, \"pattern\": \"dense\", "
