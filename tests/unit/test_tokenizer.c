@@ -59,9 +59,22 @@ static json_t *tiny_doc(const char **extra, int n_extra, const char **merges, in
                      "added_tokens", added, "normalizer", "decoder", "type", "ByteLevel");
 }
 
+/* One scratch dir per process (ic_test_tmpdir's buffer lives until exit),
+ * a fresh file name per call. */
+static const char *scratch(const char *name) {
+    static const char *dir = NULL;
+    static char path[4200];
+    static int counter = 0;
+    if (!dir) dir = ic_test_tmpdir("tok");
+    snprintf(path, sizeof path, "%s/%d_%s", dir, counter++, name);
+    return path;
+}
+
 static const char *write_doc(json_t *doc, const char *tag) {
     static char path[4200];
-    snprintf(path, sizeof path, "%s/tokenizer.json", ic_test_tmpdir(tag));
+    snprintf(path, sizeof path, "%s", scratch(tag));
+    ic_mkdir_p(path, NULL);
+    strcat(path, "/tokenizer.json");
     ck_assert_int_eq(json_dump_file(doc, path, 0), 0);
     json_decref(doc);
     return path;
@@ -83,9 +96,8 @@ static const char *MERGES[] = {"a a", "aa a", "Ġ a", "Ġa a"};
 
 START_TEST(test_malformed) {
     /* not JSON at all */
-    const char *dir = ic_test_tmpdir("tokjson");
     char path[4200];
-    snprintf(path, sizeof path, "%s/tokenizer.json", dir);
+    snprintf(path, sizeof path, "%s", scratch("notjson.json"));
     ic_error err;
     ic_error_clear(&err);
     ck_assert_int_eq(ic_write_file_atomic(path, "{\"model\": [1, 2", 15, &err), 0);
