@@ -35,9 +35,10 @@ typedef struct {
 void ic_ids_free(ic_ids *v);
 int  ic_ids_push(ic_ids *v, uint32_t id, ic_error *err);
 
-/* Loads `path` (a tokenizer.json). When a `tokenizer_config.json` sits beside
- * it, its bos_token / eos_token name the BOS/EOS ids; otherwise both default
- * to "<|endoftext|>" when that token exists, else -1. */
+/* Loads `path` (a tokenizer.json). BOS/EOS come from the files beside it:
+ * tokenizer_config.json's bos_token / eos_token, else config.json's
+ * bos_token_id / eos_token_id, else "<|endoftext|>" when that token exists,
+ * else -1. */
 int  ic_tokenizer_init(ic_tokenizer **tok, const char *path, ic_error *err);
 void ic_tokenizer_free(ic_tokenizer *tok);
 

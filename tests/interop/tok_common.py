@@ -20,7 +20,10 @@ def skip(why):
 
 
 def fixture_dir(pair_merges=False):
-    """A model-dir-like folder with tokenizer.json built from the GGUF."""
+    """A model-dir-like folder with tokenizer.json built from the GGUF, or
+    $IC_TOKENIZER_DIR when set (e.g. a model dir from `indexcache import`)."""
+    if os.environ.get("IC_TOKENIZER_DIR") and not pair_merges:
+        return os.environ["IC_TOKENIZER_DIR"]
     if not os.path.exists(GGUF):
         skip(f"{GGUF} missing (scripts/fetch-smollm2.sh)")
     d = tempfile.mkdtemp(prefix="ic_tok_")

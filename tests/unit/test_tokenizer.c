@@ -269,6 +269,32 @@ START_TEST(test_missing_byte_unk) {
 }
 END_TEST
 
+/* BOS/EOS from the files beside tokenizer.json, in their order of precedence. */
+START_TEST(test_special_ids) {
+    const char *path = write_doc(tiny_doc(EXTRA, 4, MERGES, 4), "tokspecial");
+    char dir[4200], side[4300];
+    snprintf(dir, sizeof dir, "%s", path);
+    *strrchr(dir, '/') = 0;
+    ic_error err;
+    ic_error_clear(&err);
+    snprintf(side, sizeof side, "%s/config.json", dir);
+    const char *cfg = "{\"bos_token_id\": 257, \"eos_token_id\": [260, 1]}";
+    ck_assert_int_eq(ic_write_file_atomic(side, cfg, strlen(cfg), &err), 0);
+    ic_tokenizer *t = NULL;
+    ck_assert_int_eq(ic_tokenizer_init(&t, path, &err), 0);
+    ck_assert_int_eq(ic_tokenizer_bos_id(t), 257);
+    ck_assert_int_eq(ic_tokenizer_eos_id(t), 260);
+    ic_tokenizer_free(t);
+    snprintf(side, sizeof side, "%s/tokenizer_config.json", dir);
+    cfg = "{\"eos_token\": {\"content\": \"aa\"}}";
+    ck_assert_int_eq(ic_write_file_atomic(side, cfg, strlen(cfg), &err), 0);
+    ck_assert_int_eq(ic_tokenizer_init(&t, path, &err), 0);
+    ck_assert_int_eq(ic_tokenizer_bos_id(t), 257);
+    ck_assert_int_eq(ic_tokenizer_eos_id(t), 256);
+    ic_tokenizer_free(t);
+}
+END_TEST
+
 START_TEST(test_any_bytes_round_trip) {
     ic_tokenizer *t = load_tiny(0);
     ic_rng r;
@@ -422,6 +448,7 @@ int main(int argc, char **argv) {
     tcase_add_test(tc, test_malformed);
     tcase_add_test(tc, test_tiny_bpe);
     tcase_add_test(tc, test_missing_byte_unk);
+    tcase_add_test(tc, test_special_ids);
     tcase_add_test(tc, test_any_bytes_round_trip);
     tcase_add_test(tc, test_safe_cut);
     suite_add_tcase(s, tc);
