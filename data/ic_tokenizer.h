@@ -48,6 +48,14 @@ void ic_tokenizer_free(ic_tokenizer *tok);
 int ic_tokenizer_encode(ic_tokenizer *tok, const char *text, size_t len,
                         ic_ids *out, ic_error *err);
 
+/* Pre-tokenization alone: calls fn(ctx, word, len) for each word the BPE
+ * would see, in order (raw bytes, before the byte-level mapping), and
+ * fn(ctx, NULL, id) for each added token. A non-zero return from fn stops
+ * and is returned. For tests and inspection. */
+typedef int (*ic_pretok_fn)(void *ctx, const char *word, size_t len);
+int ic_tokenizer_pretokenize(ic_tokenizer *tok, const char *text, size_t len, ic_pretok_fn fn,
+                             void *ctx, ic_error *err);
+
 /* The largest p in [2, min(n - 1, max_cut)] such that, for text[0..n) and
  * for any longer text that starts with it, encoding the bytes before p and
  * from p on separately gives the ids of the whole (p follows a "\n" with a

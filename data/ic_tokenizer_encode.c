@@ -213,20 +213,26 @@ static int byte_level(ic_tokenizer *t, int step, const unsigned char *s, size_t 
     return rc;
 }
 
+static int numeric_at(const unsigned char *s, size_t n, size_t i, size_t *len) {
+    uint32_t cp;
+    *len = (size_t)ic_utf8_decode(s + i, n - i, &cp);
+    return ic_unicode_is_numeric(cp);
+}
+
 /* Digits: every number character alone (individual_digits) or each run of
- * them, isolated from the text around it. Number = \p{N}, as Rust's
- * char::is_numeric that `tokenizers` uses. */
+ * them, isolated from the text around it. Number = Rust's char::is_numeric
+ * (general category N), which `tokenizers` uses. */
 static int digits(ic_tokenizer *t, int step, const unsigned char *s, size_t n, ic_ids *out,
                   ic_error *err) {
     int individual = t->pre[step].individual_digits;
     size_t start = 0, i = 0;
     while (i < n) {
         size_t len;
-        if (class_at(s, n, i, &len) != IC_UC_NUMBER) { i += len; continue; }
+        if (!numeric_at(s, n, i, &len)) { i += len; continue; }
         if (i > start && pre_split(t, step + 1, s + start, i - start, out, err)) return -1;
         size_t j = i + len;
         if (!individual)
-            while (j < n && class_at(s, n, j, &len) == IC_UC_NUMBER) j += len;
+            while (j < n && numeric_at(s, n, j, &len)) j += len;
         if (pre_split(t, step + 1, s + i, j - i, out, err)) return -1;
         start = i = j;
     }
@@ -237,7 +243,9 @@ static int digits(ic_tokenizer *t, int step, const unsigned char *s, size_t n, i
 static int pre_split(ic_tokenizer *t, int step, const unsigned char *s, size_t n, ic_ids *out,
                      ic_error *err) {
     if (n == 0) return 0;
-    if (step == t->n_pre) return bpe_word(t, s, n, out, err);
+    if (step == t->n_pre)
+        return t->pretok_fn ? t->pretok_fn(t->pretok_ctx, (const char *)s, n)
+                            : bpe_word(t, s, n, out, err);
     if (t->pre[step].kind == IC_PRE_DIGITS) return digits(t, step, s, n, out, err);
     return byte_level(t, step, s, n, out, err);
 }
@@ -260,11 +268,22 @@ int ic_tokenizer_encode(ic_tokenizer *t, const char *text, size_t len, ic_ids *o
         const ic_added_token *a = t->added_first[s[i]] ? match_added(t, s + i, len - i) : NULL;
         if (!a) { i++; continue; }
         if (pre_split(t, 0, s + start, i - start, out, err)) return -1;
-        if (ic_ids_push(out, a->id, err)) return -1;
+        if (t->pretok_fn ? t->pretok_fn(t->pretok_ctx, NULL, a->id) : ic_ids_push(out, a->id, err))
+            return -1;
         i += a->len;
         start = i;
     }
     return pre_split(t, 0, s + start, len - start, out, err);
+}
+
+int ic_tokenizer_pretokenize(ic_tokenizer *t, const char *text, size_t len, ic_pretok_fn fn,
+                             void *ctx, ic_error *err) {
+    t->pretok_fn = fn;
+    t->pretok_ctx = ctx;
+    int rc = ic_tokenizer_encode(t, text, len, NULL, err);
+    t->pretok_fn = NULL;
+    t->pretok_ctx = NULL;
+    return rc;
 }
 
 /* A cut just after a "\n" that has a non-space character on both sides is a

@@ -76,6 +76,9 @@ struct ic_tokenizer {
     int        ignore_merges;
     int64_t    bos_id, eos_id;
 
+    ic_pretok_fn pretok_fn;  /* set during ic_tokenizer_pretokenize: words go here, not to BPE */
+    void      *pretok_ctx;
+
     ic_cache_slot *cache;    /* [IC_CACHE_SLOTS] */
     /* BPE scratch for one word, grown on demand */
     uint32_t  *sym_id;       /* [scratch_cap] */

@@ -9,6 +9,9 @@
  *       -> records of (u32 n, n x u32 ids)
  *   test_tokenizer --decode TOKENIZER.json IN OUT   records of (u32 n, ids)
  *       -> records of (u32 len, bytes)
+ *   test_tokenizer --pretok TOKENIZER.json IN OUT   records of (u32 len, bytes)
+ *       -> records of (u32 n, n x word) with word = (u32 len, bytes) or
+ *          (0xFFFFFFFF, u32 id) for an added token
  *   test_tokenizer --bench TOKENIZER.json TEXT      encode speed, MB/s */
 #include <jansson.h>
 #include <stdio.h>
@@ -377,6 +380,24 @@ END_TEST
 
 static int read_u32(FILE *f, uint32_t *v) { return fread(v, 4, 1, f) == 1; }
 
+/* --pretok: words as (u32 len, bytes); an added token as (0xFFFFFFFF, u32 id). */
+typedef struct { char *buf; size_t n, cap; uint32_t count; } word_list;
+
+static int collect_word(void *ctx, const char *w, size_t len) {
+    word_list *l = ctx;
+    size_t need = l->n + 8 + (w ? len : 0);
+    if (need > l->cap) {
+        l->cap = 2 * need;
+        l->buf = realloc(l->buf, l->cap);
+    }
+    uint32_t head[2] = {w ? (uint32_t)len : UINT32_MAX, (uint32_t)len};
+    memcpy(l->buf + l->n, head, w ? 4 : 8);
+    l->n += w ? 4 : 8;
+    if (w) { memcpy(l->buf + l->n, w, len); l->n += len; }
+    l->count++;
+    return 0;
+}
+
 static int tool(int argc, char **argv) {
     if (argc < 4) { fprintf(stderr, "usage: see the comment at the top of test_tokenizer.c\n"); return 2; }
     ic_error err;
@@ -407,13 +428,19 @@ static int tool(int argc, char **argv) {
     if (argc < 5) { ic_tokenizer_free(t); return 2; }
     FILE *in = fopen(argv[3], "rb"), *out = fopen(argv[4], "wb");
     if (!in || !out) { perror("open"); rc = 1; goto done; }
-    int encode = strcmp(argv[1], "--encode") == 0;
+    int encode = strcmp(argv[1], "--decode") != 0;
     uint32_t n;
     while (rc == 0 && read_u32(in, &n)) {
         size_t unit = encode ? 1 : 4;
         char *buf = malloc((size_t)n * unit + 1);
         if (!buf || fread(buf, unit, n, in) != n) { fprintf(stderr, "short record\n"); free(buf); rc = 1; break; }
-        if (encode) {
+        if (strcmp(argv[1], "--pretok") == 0) {
+            word_list l = {0};
+            rc = ic_tokenizer_pretokenize(t, buf, n, collect_word, &l, &err);
+            fwrite(&l.count, 4, 1, out);
+            fwrite(l.buf, 1, l.n, out);
+            free(l.buf);
+        } else if (encode) {
             ic_ids v = {0};
             rc = ic_tokenizer_encode(t, buf, n, &v, &err);
             uint32_t k = (uint32_t)v.n;
