@@ -83,7 +83,7 @@ struct ic_tokenizer {
     /* BPE scratch for one word, grown on demand */
     uint32_t  *sym_id;       /* [scratch_cap] */
     int32_t   *sym_prev, *sym_next;
-    ic_merge_cand *heap;     /* [heap_cap] */
+    ic_merge_cand *heap;     /* [heap_cap], grown on demand */
     size_t     scratch_cap, heap_cap;
     char      *word_buf;     /* byte-level form of a word (ignore_merges, prefix space) */
     size_t     word_buf_cap;
