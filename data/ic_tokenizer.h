@@ -5,7 +5,8 @@
  * unk_token, ignore_merges); added_tokens (matched verbatim, leftmost-longest,
  * before pre-tokenization, as the `tokenizers` AddedVocabulary does);
  * pre_tokenizer ByteLevel (use_regex with the GPT-2 split pattern,
- * add_prefix_space), Digits (individual_digits) and a Sequence of those;
+ * add_prefix_space), Digits (individual_digits) and a Sequence of those
+ * with ByteLevel last; unk_token / fuse_unk for bytes the vocab lacks;
  * normalizer null; decoder ByteLevel or null. Anything else is refused by
  * name. The post_processor is ignored: encode never adds BOS/EOS by itself.
  *
