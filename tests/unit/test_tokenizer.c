@@ -272,6 +272,27 @@ START_TEST(test_missing_byte_unk) {
 }
 END_TEST
 
+/* ignore_merges: a word that is itself a token is taken whole, even when no
+ * merge builds it; other words still go through the merges. */
+START_TEST(test_ignore_merges) {
+    static const char *extra[] = {"aa", "ab"};
+    static const char *merges[] = {"a a"};
+    for (int ignore = 0; ignore < 2; ignore++) {
+        json_t *d = tiny_doc(extra, 2, merges, 1);
+        json_object_set_new(json_object_get(d, "model"), "ignore_merges", json_boolean(ignore));
+        const char *path = write_doc(d, "tokign");
+        ic_tokenizer *t = NULL;
+        ic_error err;
+        ic_error_clear(&err);
+        ck_assert_msg(ic_tokenizer_init(&t, path, &err) == 0, "%s", err.msg);
+        if (ignore) expect_ids(t, "ab", (uint32_t[]){257}, 1);
+        else expect_ids(t, "ab", (uint32_t[]){97, 98}, 2);
+        expect_ids(t, "aab", (uint32_t[]){256, 98}, 2);
+        ic_tokenizer_free(t);
+    }
+}
+END_TEST
+
 /* BOS/EOS from the files beside tokenizer.json, in their order of precedence. */
 START_TEST(test_special_ids) {
     const char *path = write_doc(tiny_doc(EXTRA, 4, MERGES, 4), "tokspecial");
@@ -476,6 +497,7 @@ int main(int argc, char **argv) {
     tcase_add_test(tc, test_tiny_bpe);
     tcase_add_test(tc, test_missing_byte_unk);
     tcase_add_test(tc, test_special_ids);
+    tcase_add_test(tc, test_ignore_merges);
     tcase_add_test(tc, test_any_bytes_round_trip);
     tcase_add_test(tc, test_safe_cut);
     suite_add_tcase(s, tc);
