@@ -195,6 +195,17 @@ static int parse_vocab(ic_tokenizer *t, json_t *model, json_t *added, ic_error *
         t->token_len[id] = (uint32_t)strlen(key);
         smap_put(t, id);
     }
+    /* unk_token must be in model.vocab itself, as `tokenizers` requires */
+    json_t *unk = json_object_get(model, "unk_token");
+    t->unk_id = -1;
+    if (json_is_string(unk)) {
+        t->unk_id = ic_tok_smap_get(t, json_string_value(unk), json_string_length(unk));
+        if (t->unk_id < 0)
+            return ic_error_set(err, "%s: unk_token \"%s\" is not in model.vocab", path,
+                                json_string_value(unk));
+    } else if (unk && !json_is_null(unk)) {
+        return ic_error_set(err, "%s: unk_token is not a string", path);
+    }
     t->n_added = (int)json_array_size(added);
     t->added = calloc((size_t)t->n_added + 1, sizeof *t->added);
     if (!t->added) return ic_error_set(err, "%s: out of memory", path);
@@ -245,16 +256,6 @@ static int parse_vocab(ic_tokenizer *t, json_t *model, json_t *added, ic_error *
     if (n_bytes < 128)
         return ic_error_set(err, "%s: vocab has tokens for only %d of the 256 byte-level "
                             "characters (not a byte-level BPE vocab)", path, n_bytes);
-    json_t *unk = json_object_get(model, "unk_token");
-    t->unk_id = -1;
-    if (json_is_string(unk)) {
-        t->unk_id = ic_tok_smap_get(t, json_string_value(unk), json_string_length(unk));
-        if (t->unk_id < 0)
-            return ic_error_set(err, "%s: unk_token \"%s\" is not in the vocab", path,
-                                json_string_value(unk));
-    } else if (unk && !json_is_null(unk)) {
-        return ic_error_set(err, "%s: unk_token is not a string", path);
-    }
     t->fuse_unk = json_is_true(json_object_get(model, "fuse_unk"));
     return 0;
 }

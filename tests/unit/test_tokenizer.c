@@ -172,7 +172,10 @@ START_TEST(test_malformed) {
 
     d = tiny_doc(EXTRA, 4, MERGES, 4);
     json_object_set_new(json_object_get(d, "model"), "unk_token", json_string("<nope>"));
-    expect_refused(d, "unk_token \"<nope>\" is not in the vocab");
+    expect_refused(d, "unk_token \"<nope>\" is not in model.vocab");
+    d = tiny_doc(EXTRA, 4, MERGES, 4);   /* an added token is not enough */
+    json_object_set_new(json_object_get(d, "model"), "unk_token", json_string("<|eot|>"));
+    expect_refused(d, "unk_token \"<|eot|>\" is not in model.vocab");
 
     d = tiny_doc(EXTRA, 4, MERGES, 4);
     json_object_set_new(json_object_get(json_object_get(d, "model"), "vocab"), "zz", json_integer(3));
@@ -256,6 +259,8 @@ START_TEST(test_missing_byte_unk) {
         json_t *d = tiny_doc(EXTRA, 4, MERGES, 4);
         json_t *model = json_object_get(d, "model");
         json_object_del(json_object_get(model, "vocab"), "x");
+        /* unk_token must be in model.vocab, not only an added token */
+        json_object_set_new(json_object_get(model, "vocab"), "<|eot|>", json_integer(260));
         if (mode > 0) json_object_set_new(model, "unk_token", json_string("<|eot|>"));
         if (mode == 2) json_object_set_new(model, "fuse_unk", json_true());
         const char *path = write_doc(d, "tokunk");
