@@ -464,14 +464,14 @@ static int tool(int argc, char **argv) {
             word_list l = {0};
             rc = ic_tokenizer_pretokenize(t, buf, n, collect_word, &l, &err);
             fwrite(&l.count, 4, 1, out);
-            fwrite(l.buf, 1, l.n, out);
+            if (l.n) fwrite(l.buf, 1, l.n, out);
             free(l.buf);
         } else if (encode) {
             ic_ids v = {0};
             rc = ic_tokenizer_encode(t, buf, n, &v, &err);
             uint32_t k = (uint32_t)v.n;
             fwrite(&k, 4, 1, out);
-            fwrite(v.ids, 4, v.n, out);
+            if (v.n) fwrite(v.ids, 4, v.n, out);
             ic_ids_free(&v);
         } else {
             size_t len;
