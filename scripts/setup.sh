@@ -24,12 +24,12 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-PY_PACKAGES=(numpy safetensors gguf h5py)
+PY_PACKAGES=(numpy safetensors gguf h5py tokenizers)
 if [ ! -x .venv/bin/python ]; then
   echo "setup: creating .venv"
   python3 -m venv .venv
 fi
-if ! .venv/bin/python -c "import numpy, safetensors, gguf, h5py" 2>/dev/null; then
+if ! .venv/bin/python -c "import numpy, safetensors, gguf, h5py, tokenizers" 2>/dev/null; then
   echo "setup: installing Python packages: ${PY_PACKAGES[*]}"
   .venv/bin/pip install -q --disable-pip-version-check "${PY_PACKAGES[@]}"
 fi

@@ -1,0 +1,132 @@
+#!/usr/bin/env python3
+"""The C byte-level BPE (data/ic_tokenizer.c) against Hugging Face
+`tokenizers` loading the same tokenizer.json (SmolLM2's vocab and merges,
+built from the GGUF by make_hf_tokenizer.py):
+  - ids equal on hand-picked mixed texts (punctuation, digits, whitespace
+    runs, tabs/newlines, accents, CJK, emoji, special tokens) and on fresh
+    random mixtures of those pieces;
+  - ids equal on every KJV verse and on the whole KJV as one string;
+  - decode(encode(x)) == x on the whole KJV, and on texts with invalid UTF-8
+    (which the oracle cannot take: its input is a Rust String);
+  - the [a, b] merge form gives the same ids as the "a b" form.
+"""
+import os
+import random
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+import tok_common as tc  # noqa: E402
+
+import tokenizers  # noqa: E402
+
+MIXED = [
+    "Hello, world! It's a test: don't we'll they're I've I'm he'd.",
+    "Numbers 1234567890, 3.14159, -42, 1e10, 2024-11-29, $100.00 and 99%",
+    "Whitespace   runs\t\ttabs\nnewlines\n\n\nand   trailing   ",
+    "  leading spaces, \t mixed \t\n \n  indentation",
+    "Accents: café, naïve, Ærøskøbing, São Paulo, Dvořák, Ελληνικά, русский",
+    "CJK: 中文字符测试，日本語のテキスト、한국어 텍스트",
+    "Emoji: 😀🎉👍🏽 family: 👨‍👩‍👧‍👦 flags: 🇫🇷🇯🇵",
+    "Symbols: ~!@#$%^&*()_+-=[]{}|;':\",./<>? «quotes» “curly” — dash … ellipsis",
+    "Unicode digits: ٣٤٥ ५६ ① ½ Ⅻ and superscripts x² y³",
+    "<|im_start|>user\nWhat is 2+2?<|im_end|>\n<|im_start|>assistant\n4<|endoftext|>",
+    "Special tokens glued:<|im_end|><|im_end|>x<|endoftext|>'s",
+    "Combining marks: e\u0301 a\u0308 n\u0303, zero width\u200bspace, nbsp\u00a0here, "
+    "ideographic\u3000space, line\u2028sep",
+    "Contractions in caps: IT'S DON'T 'S 'T 'RE",
+    "\r\n\r\nCRLF lines\r\nend\r\n",
+    "a" * 300 + " " + "=" * 200 + " " + "9" * 50 + "\n" * 20 + " " * 17,
+    "",
+    " ",
+    "\u00e9\u00e8\u00ea" * 40,
+]
+
+PIECES = ["the", " The", "God", "'s", "'ll", "'", " ", "  ", "\t", "\n", "\n\n", "0", "12",
+          "345", ".", ",", "!?", "...", "é", "ü", "中", "文", "😀", "👍🏽", "\u200b", "\u00a0",
+          "<|im_start|>", "<|endoftext|>", "<", "|", "-", "x²", "٣", "Ω", "\u0301", "\r\n"]
+
+
+def gpt2_byte_chars():
+    """GPT-2's bytes_to_unicode, written out here for the test."""
+    keep = [b for b in range(256) if 33 <= b <= 126 or 161 <= b <= 172 or b >= 174]
+    out, n = {}, 0
+    for b in range(256):
+        if b in keep:
+            out[b] = chr(b)
+        else:
+            out[b] = chr(256 + n)
+            n += 1
+    return out
+
+
+def main():
+    d = tc.fixture_dir()
+    tj = os.path.join(d, "tokenizer.json")
+    oracle = tokenizers.Tokenizer.from_file(tj)
+    failures = 0
+
+    def compare(name, texts):
+        nonlocal failures
+        want = [e.ids for e in oracle.encode_batch(texts, add_special_tokens=False)]
+        got = tc.c_encode(tj, [t.encode("utf-8") for t in texts])
+        bad = [i for i in range(len(texts)) if want[i] != got[i]]
+        print(f"{name}: {len(texts)} texts, {sum(map(len, want))} tokens, {len(bad)} differ")
+        for i in bad[:5]:
+            print(f"  text {texts[i][:80]!r}\n  oracle {want[i][:40]}\n  C      {got[i][:40]}")
+        failures += len(bad)
+        return got
+
+    compare("mixed", MIXED)
+    seed = random.SystemRandom().randrange(1 << 30)
+    rng = random.Random(seed)
+    print("random seed", seed)
+    compare("random mixtures", ["".join(rng.choice(PIECES) for _ in range(rng.randrange(1, 40)))
+                                for _ in range(3000)])
+
+    if not os.path.exists(tc.KJV):
+        tc.skip(f"{tc.KJV} missing (scripts/fetch-text.sh)")
+    kjv = open(tc.KJV, encoding="utf-8").read()
+    lines = kjv.split("\n")
+    compare("KJV verses", lines)
+    t0 = time.time()
+    whole = compare("KJV whole", [kjv])[0]
+    print(f"KJV: {len(kjv.encode())} bytes -> {len(whole)} tokens "
+          f"(C + oracle compare {time.time() - t0:.1f} s)")
+
+    back = tc.c_decode(tj, [whole])[0]
+    ok = back == kjv.encode("utf-8")
+    print("KJV decode(encode) round trip:", "equal" if ok else "DIFFERENT")
+    failures += not ok
+
+    # invalid UTF-8: C must not crash and must give the bytes back, except the
+    # bytes SmolLM2's vocab has no token for: those are unk_token (fuse_unk
+    # false), as the oracle does for them in valid text.
+    vocab = oracle.get_vocab()
+    unk = b"<|endoftext|>"
+    missing = {b for b, ch in gpt2_byte_chars().items() if ch not in vocab}
+    print(f"bytes without a token: {sorted(missing)}")
+    ctrl = "".join(chr(b) for b in sorted(missing) if b < 0x80)
+    compare("missing bytes in valid text", ["a" + ctrl + "b " + ctrl, ctrl * 3])
+    bad_texts = [b"\xff\xfe abc \x80\x80 caf\xc3", b"\xed\xa0\x80 surrogate \xf4\x90\x80\x80 too big",
+                 b"\xc0\xaf overlong \xe2\x82 truncated \xf0\x9f\x98", bytes(range(256)) * 3]
+    bad_texts += [bytes(rng.randrange(256) for _ in range(rng.randrange(200))) for _ in range(500)]
+    got = tc.c_encode(tj, bad_texts)
+    back = tc.c_decode(tj, got)
+    want = [b"".join(unk if b in missing else bytes([b]) for b in t) for t in bad_texts]
+    nbad = sum(b != w for b, w in zip(back, want))
+    print(f"invalid UTF-8: {len(bad_texts)} byte strings, {nbad} fail the round trip")
+    failures += nbad
+
+    d2 = tc.fixture_dir(pair_merges=True)
+    sample = [t.encode() for t in MIXED + lines[:2000]]
+    same = tc.c_encode(os.path.join(d2, "tokenizer.json"), sample) == tc.c_encode(tj, sample)
+    print("[a, b] merge form gives the same ids:", same)
+    failures += not same
+
+    print("FAIL" if failures else "PASS", f"({failures} failures)")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
