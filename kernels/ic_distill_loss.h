@@ -1,0 +1,86 @@
+/* IndexCache multi-layer distillation loss of one F layer's indexer
+ * (DESIGN.md section 3, IndexCache Proposition 1), for one sequence of L
+ * tokens.
+ *
+ * For F layer l serving G(l) (m+1 = n_served layers, l itself included):
+ *   loss = sum_t sum_{j in G(l)} 1/(m+1) * KL( p_j[t,:] || softmax_s I_l[t,:] )
+ *   dL/dI_l[t,s] = q[t,s] - pbar[t,s],  q = softmax_s I_l[t,:], pbar = mean_j p_j
+ * and the indexer score backward pushes dL/dI into dqI, dkI, dw.
+ *
+ *   dense stage : keys s <= t; p_j uses the teacher's saved dense LSE.
+ *   sparse stage: every distribution is restricted to T_t = idx[t, :cnt[t]]
+ *                 (the F layer's top-k); p_j is the sparse attention's own
+ *                 per-head softmax over T_t, normalised here from q and k.
+ *   --loss multi : served = the saved tensors of every layer of G(l), i.e.
+ *                  of the layers ic_pattern_served() (model/ic_pattern.h) lists;
+ *   --loss single: served = the saved tensors of layer l alone (n_served 1).
+ *
+ * Memory: rows are streamed in blocks and keys in tiles; nothing L x L is
+ * held. Extra memory per thread is about 2 * row_block * L floats (the
+ * block's scores, and the shared indexer-score op's scratch) plus
+ * L * d_I floats (private dkI accumulator, summed in thread order after the
+ * parallel loop, so results are deterministic for a fixed thread count).
+ *
+ * Threads: OpenMP over row blocks (all of omp_get_max_threads()); OpenBLAS is
+ * set to one thread per call for the duration of the op and restored after,
+ * so call it from one host thread at a time (not from inside another
+ * parallel region that also calls OpenBLAS). */
+#ifndef IC_DISTILL_LOSS_H
+#define IC_DISTILL_LOSS_H
+
+#include <stdint.h>
+
+#include "core/ic_error.h"
+
+typedef enum { IC_DISTILL_DENSE = 0, IC_DISTILL_SPARSE = 1 } ic_distill_stage;
+
+/* Saved (detached) tensors of one served teacher layer j (CONVENTIONS.md). */
+typedef struct {
+    const float *q;    /* [L, H, d]   roped queries */
+    const float *k;    /* [L, Hkv, d] roped keys */
+    const float *lse;  /* [H, L] dense-attention LSE (natural log) of q.k/sqrt(d)
+                          over s <= t; read by the dense stage only, may be NULL
+                          for the sparse stage */
+} ic_distill_teacher;
+
+typedef struct {
+    int L;                /* tokens of the sequence */
+    int n_idx_heads;      /* H_I */
+    int idx_head_dim;     /* d_I */
+    int n_heads;          /* H   (teacher, same for every served layer) */
+    int n_kv_heads;       /* Hkv (H % Hkv == 0, g(h) = h / (H / Hkv)) */
+    int head_dim;         /* d */
+    ic_distill_stage stage;
+    /* sparse stage only: the F layer's index sets (CONVENTIONS.md). Row t
+     * holds 1 <= cnt[t] <= min(topk, t+1) distinct positions in [0, t]. */
+    const int32_t *idx;   /* [L, topk] */
+    const int32_t *cnt;   /* [L] */
+    int topk;             /* K */
+    int row_block;        /* query rows per block; 0 = default (64) */
+    int key_block;        /* keys per tile in the dense stage; 0 = default (256) */
+} ic_distill_desc;
+
+typedef struct {
+    double  loss;      /* sum over tokens of L_multi(l)[t] (the reported loss) */
+    double  kl_pbar;   /* sum over tokens of KL(pbar[t,:] || q[t,:]) (logging) */
+    int64_t n_tokens;  /* tokens summed (= L); report loss / n_tokens */
+} ic_distill_stats;
+
+/* Loss value only (evaluation). Inputs (CONVENTIONS.md):
+ *   qI [L, H_I, d_I], kI [L, d_I], w [L, H_I], served [n_served].
+ * Returns 0, or -1 with err filled when this op's scratch cannot be had
+ * (the shared indexer-score op used by the dense stage IC_ASSERTs its own
+ * per-block scratch instead). Shape/pointer preconditions are IC_ASSERTed. */
+int ic_distill_loss_forward(const ic_distill_desc *desc, const float *qI, const float *kI,
+                            const float *w, const ic_distill_teacher *served, int n_served,
+                            ic_distill_stats *out, ic_error *err);
+
+/* Loss value and the indexer gradients, ACCUMULATED (+=) into
+ *   dqI [L, H_I, d_I], dkI [L, d_I], dw [L, H_I]
+ * (each may be NULL when not wanted). Same return convention. */
+int ic_distill_loss_backward(const ic_distill_desc *desc, const float *qI, const float *kI,
+                             const float *w, const ic_distill_teacher *served, int n_served,
+                             float *dqI, float *dkI, float *dw,
+                             ic_distill_stats *out, ic_error *err);
+
+#endif
