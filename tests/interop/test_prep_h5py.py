@@ -12,6 +12,7 @@ on the same tokenizer.json:
   - bad invocations fail with a message and leave no output file.
 """
 import hashlib
+import json
 import os
 import random
 import subprocess
@@ -58,13 +59,25 @@ def val_start_byte(data):
             return p
 
 
+def model_eos(d, oracle):
+    """EOS as a HF model dir names it: tokenizer_config.json, else config.json."""
+    p = os.path.join(d, "tokenizer_config.json")
+    if os.path.exists(p):
+        e = json.load(open(p)).get("eos_token")
+        e = e.get("content") if isinstance(e, dict) else e
+        if e is not None:
+            return oracle.token_to_id(e)
+    e = json.load(open(os.path.join(d, "config.json")))["eos_token_id"]
+    return e[0] if isinstance(e, list) else e
+
+
 def main():
     if not os.path.exists(tc.KJV):
         tc.skip(f"{tc.KJV} missing (scripts/fetch-text.sh)")
     d = tc.fixture_dir()
     tj = os.path.join(d, "tokenizer.json")
     oracle = tokenizers.Tokenizer.from_file(tj)
-    eos = oracle.token_to_id("<|im_end|>")   # tokenizer_config.json's eos_token
+    eos = model_eos(d, oracle)
     work = tempfile.mkdtemp(prefix="ic_prep_")
 
     seed = random.SystemRandom().randrange(1 << 30)
