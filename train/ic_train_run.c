@@ -272,9 +272,12 @@ int ic_train_run(const ic_train_opts *o, ic_error *err) {
         double t0 = now_s();
         ic_sampler_next(&samp, starts);
         if (verbose) {
-            fprintf(stderr, "[rank %d] step %" PRId64 " windows:", d->rank, step + 1);
-            for (int b = 0; b < o->batch; b++) fprintf(stderr, " %" PRIu64, starts[b]);
-            fputc('\n', stderr);
+            /* one write per line: the ranks share the terminal */
+            char line[4096];
+            int n = snprintf(line, sizeof line, "[rank %d] step %" PRId64 " windows:", d->rank, step + 1);
+            for (int b = 0; b < o->batch && n < (int)sizeof line - 24; b++)
+                n += snprintf(line + n, sizeof line - (size_t)n, " %" PRIu64, starts[b]);
+            fprintf(stderr, "%s\n", line);
         }
         ic_trainer_zero_grads(&t);
         ic_trainer_stats s = { 0 };
