@@ -62,6 +62,7 @@ static int evaluate(ic_trainer *t, const ic_h5tokens *r, int L, long n, uint32_t
 }
 
 static void print_val(int64_t step, double kl, double kl_pbar, double lm, double secs) {
+    if (ic_log_get_level() < IC_LOG_INFO) return;
     printf("val   step %5" PRId64 " | kl %.6f | kl(pbar) %.6f", step, kl, kl_pbar);
     if (!isnan(lm)) printf(" | lm loss %.4f", lm);
     printf(" | %.1f s\n", secs);
@@ -80,6 +81,18 @@ static json_t *run_config(const ic_train_opts *o, const ic_pattern *pat, int top
                      "min_lr", o->min_lr, "warmup", (json_int_t)o->warmup,
                      "weight_decay", o->weight_decay, "clip", o->clip,
                      "topk", (json_int_t)topk, "seed_hex", "");
+}
+
+static int precheck_config(const char *ckpt, const json_t *cur, ic_error *err) {
+    char p[PATH_MAX + 16];
+    snprintf(p, sizeof p, "%s/state.json", ckpt);
+    json_error_t je;
+    json_t *st = json_load_file(p, 0, &je);
+    if (!st) return ic_error_set(err, "%s: %s (line %d)", p, je.text, je.line);
+    const json_t *c = json_object_get(st, "config");
+    int rc = c ? ic_checkpoint_config_check(c, cur, err) : 0;
+    json_decref(st);
+    return rc;
 }
 
 typedef struct {
@@ -211,6 +224,9 @@ int ic_train_run(const ic_train_opts *o, ic_error *err) {
     if (have) {
         ic_sampler_state sst;
         ic_checkpoint ck = { .weights = nl.w, .n_weights = nl.n, .opt = &opt, .sampler = &sst };
+        /* the run-config guard first: a changed pattern would otherwise show
+         * up as a confusing missing-tensor error */
+        if (precheck_config(path, cfgj, err) != 0) goto out;
         if (ic_checkpoint_load(path, &ck, &saved, err) != 0) goto out;
         if (ic_checkpoint_config_check(saved, cfgj, err) != 0) goto out;
         if (ic_sampler_restore(&samp, &sst, err) != 0) goto out;
@@ -305,13 +321,15 @@ int ic_train_run(const ic_train_opts *o, ic_error *err) {
         double dt = ic_dist_max_f64(now_s() - t0);
         double tps = tok_step / dt;
         if (step > start) { tps_sum += tps; tps_n++; }   /* the first step warms caches */
-        if (rank0) {
+        if (rank0 && ic_log_get_level() >= IC_LOG_INFO) {
             char eta[32];
             fmt_eta(eta, sizeof eta, (now_s() - t_run) / (double)(step + 1 - start) *
                                          (double)(o->steps - step - 1));
             printf("step %5" PRId64 "/%ld | loss %.6f | norm %.4f | lr %.2e | %8.1f ms | %7.0f tok/s | eta %s\n",
                    step + 1, o->steps, loss, norm, lr, 1e3 * dt, tps, eta);
             fflush(stdout);
+        }
+        if (rank0) {
             fprintf(logf, "{\"step\": %" PRId64 ", \"loss\": %.17g, \"grad_norm\": %.17g, \"lr\": %.17g, "
                     "\"ms\": %.3f}\n", step + 1, loss, norm, lr, 1e3 * dt);
             fflush(logf);
@@ -355,7 +373,7 @@ int ic_train_run(const ic_train_opts *o, ic_error *err) {
     int wok = 1;
     if (rank0) {
         wok = ic_model_dir_write(o->model_dir, o->out_dir, &m.w.cfg, &pat, m.topk, m.ix, err) == 0;
-        if (wok) {
+        if (wok && ic_log_get_level() >= IC_LOG_INFO) {
             printf("\n%-28s %-12s %-12s\n", "summary", "before", "after");
             printf("%-28s %-12.6f %-12.6f\n", "val KL (per token)", kl0, kl_last);
             if (o->stage == IC_DISTILL_SPARSE)
