@@ -1,0 +1,186 @@
+/* The per-window part of the distillation trainer (see ic_trainer.h). */
+#include "train/ic_trainer.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ic_check.h"
+#include "launch/ic_dist.h"
+#include "model/ic_pattern.h"
+
+static void *xcalloc(size_t n, size_t sz) { return calloc(n ? n : 1, sz); }
+
+/* Which tensors the loss reads: x_norm at F layers, q/k(/lse) at the layers
+ * an F layer serves (all of G(l) for multi, l alone for single). */
+static void needs(const ic_trainer *t, int l, int *want_x, int *want_qk) {
+    const int f = ic_pattern_source(&t->pat, l);
+    *want_x = ic_pattern_is_full(&t->pat, l);
+    *want_qk = t->single ? *want_x : f >= 0;
+}
+
+int ic_trainer_init(ic_trainer *t, ic_dsa_model *m, const ic_pattern *pat,
+                    ic_distill_stage stage, int single, int L_max, ic_error *err) {
+    memset(t, 0, sizeof *t);
+    const ic_config *c = &m->w.cfg;
+    const int nl = c->n_layers;
+    if (pat->dense) return ic_error_set(err, "--pattern dense has no F layer to train");
+    if (ic_dsa_model_check_pattern(m, pat, NULL, err) != 0) return -1;
+    t->m = m;
+    t->pat = *pat;
+    t->stage = stage;
+    t->single = single;
+    t->L_max = L_max;
+    const size_t L = (size_t)L_max, D = (size_t)c->hidden_size;
+    const size_t Hd = (size_t)c->n_heads * c->head_dim, Kd = (size_t)c->n_kv_heads * c->head_dim;
+    const ic_indexer_dims *id = &m->idims;
+    t->save = xcalloc((size_t)nl, sizeof *t->save);
+    t->keep = xcalloc((size_t)nl, sizeof *t->keep);
+    t->grads = xcalloc((size_t)nl, sizeof *t->grads);
+    if (!t->save || !t->keep || !t->grads) goto oom;
+    for (int l = 0; l < nl; l++) {
+        int wx, wqk;
+        needs(t, l, &wx, &wqk);
+        if (wx) {
+            if (!(t->save[l].x_norm = malloc(L * D * sizeof(float)))) goto oom;
+            if (ic_indexer_grads_init(&t->grads[l], id, err) != 0) goto fail;
+            t->n_params += IC_INDEXER_N_TENSORS;
+            if (stage == IC_DISTILL_SPARSE) {
+                t->keep[l].idx = malloc(L * (size_t)m->topk * sizeof(int32_t));
+                t->keep[l].cnt = malloc(L * sizeof(int32_t));
+                if (!t->keep[l].idx || !t->keep[l].cnt) goto oom;
+            }
+        }
+        if (wqk) {
+            t->save[l].q = malloc(L * Hd * sizeof(float));
+            t->save[l].k = malloc(L * Kd * sizeof(float));
+            if (!t->save[l].q || !t->save[l].k) goto oom;
+            /* the sparse stage renormalises over T_t from q and k itself */
+            if (stage == IC_DISTILL_DENSE &&
+                !(t->save[l].lse = malloc((size_t)c->n_heads * L * sizeof(float))))
+                goto oom;
+        }
+        if (wx || wqk) t->layer_end = l + 1;
+    }
+    if (ic_dsa_state_init(&t->st, m, L_max, err) != 0) goto fail;
+    if (ic_indexer_acts_init(&t->acts, id, L_max, err) != 0) goto fail;
+    t->dqI = malloc(L * (size_t)id->n_heads * id->head_dim * sizeof(float));
+    t->dkI = malloc(L * (size_t)id->head_dim * sizeof(float));
+    t->dw = malloc(L * (size_t)id->n_heads * sizeof(float));
+    t->params = xcalloc((size_t)t->n_params, sizeof *t->params);
+    t->names = xcalloc((size_t)t->n_params, sizeof *t->names);
+    if (!t->dqI || !t->dkI || !t->dw || !t->params || !t->names) goto oom;
+    int p = 0;
+    for (int l = 0; l < nl; l++) {
+        if (!ic_pattern_is_full(pat, l)) continue;
+        ic_indexer_tensor tv[IC_INDEXER_N_TENSORS];
+        ic_indexer_tensors(&m->ix[l], tv);
+        for (int i = 0; i < IC_INDEXER_N_TENSORS; i++, p++) {
+            ic_indexer_tensor_name(t->names[p], sizeof t->names[p], l, tv[i].suffix);
+            int64_t n = tv[i].shape[0] * (tv[i].ndim == 2 ? tv[i].shape[1] : 1);
+            /* grads share the parameters' block layout */
+            float *g = t->grads[l].data + (tv[i].data - m->ix[l].data);
+            /* no decay on the LayerNorm's weight and bias (usual practice) */
+            int decay = strncmp(tv[i].suffix, "k_norm", 6) != 0;
+            t->params[p] = (ic_param){ t->names[p], tv[i].data, g, n, decay };
+        }
+    }
+    return 0;
+oom:
+    ic_error_set(err, "trainer: out of memory for L = %d", L_max);
+fail:
+    ic_trainer_free(t);
+    return -1;
+}
+
+void ic_trainer_free(ic_trainer *t) {
+    if (t->m) {
+        const int nl = t->m->w.cfg.n_layers;
+        for (int l = 0; l < nl; l++) {
+            if (t->save) {
+                free(t->save[l].x_norm); free(t->save[l].q);
+                free(t->save[l].k); free(t->save[l].lse);
+            }
+            if (t->keep) { free(t->keep[l].idx); free(t->keep[l].cnt); }
+            if (t->grads && t->grads[l].data) ic_indexer_grads_free(&t->grads[l]);
+        }
+        ic_dsa_state_free(&t->st);
+        ic_indexer_acts_free(&t->acts);
+    }
+    free(t->save); free(t->keep); free(t->grads);
+    free(t->dqI); free(t->dkI); free(t->dw);
+    free(t->params); free(t->names);
+    memset(t, 0, sizeof *t);
+}
+
+void ic_trainer_zero_grads(ic_trainer *t) {
+    for (int l = 0; l < t->m->w.cfg.n_layers; l++)
+        if (t->grads[l].data) ic_indexer_grads_zero(&t->grads[l]);
+}
+
+void ic_trainer_scale_grads(ic_trainer *t, float s) {
+    for (int l = 0; l < t->m->w.cfg.n_layers; l++)
+        for (size_t i = 0; t->grads[l].data && i < t->grads[l].numel; i++) t->grads[l].data[i] *= s;
+}
+
+void ic_trainer_allreduce_grads(ic_trainer *t) {
+    for (int l = 0; l < t->m->w.cfg.n_layers; l++)
+        if (t->grads[l].data) ic_dist_allreduce_mean_f32(t->grads[l].data, t->grads[l].numel);
+}
+
+int ic_trainer_window(ic_trainer *t, const int32_t *tokens, const int32_t *targets, int L,
+                      int want_grad, ic_trainer_stats *acc, ic_error *err) {
+    IC_ASSERT(L >= 1 && L <= t->L_max);
+    const ic_dsa_model *m = t->m;
+    const ic_config *c = &m->w.cfg;
+    const int nl = c->n_layers;
+    ic_dsa_fwd_opts fo = {
+        .pattern = &t->pat,
+        .mode = t->stage == IC_DISTILL_SPARSE ? IC_DSA_MODE_PATTERN : IC_DSA_MODE_DENSE,
+        .layer_begin = 0,
+        .layer_end = targets ? nl : t->layer_end,
+        .save = t->save,
+        .keep = t->stage == IC_DISTILL_SPARSE ? t->keep : NULL,
+    };
+    ic_dsa_result res = { 0, 0 };
+    if (ic_dsa_forward(m, &t->st, tokens, targets, L, &fo, &res, err) != 0) return -1;
+    if (targets) { acc->nll += res.sum_nll; acc->n_targets += res.n_targets; }
+
+    const ic_indexer_dims *id = &m->idims;
+    int served[IC_MAX_LAYERS];
+    ic_distill_teacher tch[IC_MAX_LAYERS];
+    for (int l = 0; l < nl; l++) {
+        if (!ic_pattern_is_full(&t->pat, l)) continue;
+        int ns = t->single ? 1 : ic_pattern_served(&t->pat, l, served, IC_MAX_LAYERS);
+        if (t->single) served[0] = l;
+        for (int j = 0; j < ns; j++)
+            tch[j] = (ic_distill_teacher){ t->save[served[j]].q, t->save[served[j]].k,
+                                           t->save[served[j]].lse };
+        ic_indexer_forward(&m->ix[l], t->save[l].x_norm, L, 0, &t->acts);
+        ic_distill_desc d = {
+            .L = L, .n_idx_heads = id->n_heads, .idx_head_dim = id->head_dim,
+            .n_heads = c->n_heads, .n_kv_heads = c->n_kv_heads, .head_dim = c->head_dim,
+            .stage = t->stage,
+            .idx = t->stage == IC_DISTILL_SPARSE ? t->keep[l].idx : NULL,
+            .cnt = t->stage == IC_DISTILL_SPARSE ? t->keep[l].cnt : NULL,
+            .topk = t->stage == IC_DISTILL_SPARSE ? m->topk : 0,
+        };
+        ic_distill_stats s;
+        if (want_grad) {
+            memset(t->dqI, 0, (size_t)L * id->n_heads * id->head_dim * sizeof(float));
+            memset(t->dkI, 0, (size_t)L * id->head_dim * sizeof(float));
+            memset(t->dw, 0, (size_t)L * id->n_heads * sizeof(float));
+            if (ic_distill_loss_backward(&d, t->acts.qI, t->acts.kI, t->acts.w, tch, ns, t->dqI,
+                                         t->dkI, t->dw, &s, err) != 0)
+                return ic_error_wrap(err, "layer %d", l);
+            ic_indexer_backward(&m->ix[l], &t->acts, t->dqI, t->dkI, t->dw, &t->grads[l]);
+        } else if (ic_distill_loss_forward(&d, t->acts.qI, t->acts.kI, t->acts.w, tch, ns, &s,
+                                           err) != 0) {
+            return ic_error_wrap(err, "layer %d", l);
+        }
+        acc->kl += s.loss;
+        acc->kl_pbar += s.kl_pbar;
+    }
+    acc->tokens += L;
+    return 0;
+}

@@ -1,0 +1,102 @@
+/* The IndexCache distillation trainer (DESIGN.md s3, s5; issue 5).
+ *
+ * One window of L tokens:
+ *   1. teacher forward, frozen: the dense teacher (dense stage) or the DSA
+ *      forward with the pattern (sparse stage), stopped after the last layer
+ *      the loss reads; it saves x_norm at F layers and q, k (and, dense
+ *      stage, the attention LSE) at served layers; the sparse stage also
+ *      keeps each F layer's top-k sets;
+ *   2. per F layer l: indexer forward on x_norm, the distillation loss of
+ *      kernels/ic_distill_loss.h over G(l) (--loss multi) or {l} (single),
+ *      and the indexer backward into l's parameter gradients (+=).
+ * The reported loss is sum over F layers of L_multi(l), divided by tokens.
+ *
+ * Memory per window: the saved tensors, L*(D per F layer +
+ * (2*H*d... ) per served layer), the teacher's state, one set of indexer
+ * activations and gradient scratch; nothing L x L.
+ *
+ * A step: B windows of this rank (ic_sampler over the train split), the
+ * gradients divided by this rank's tokens and averaged over ranks
+ * (ic_dist_allreduce_mean_f32; every rank holds the same token count), the
+ * global-norm clip, AdamW with warm-up + cosine. Every rank takes the same
+ * step; only rank 0 writes (log, checkpoints, the output model dir). */
+#ifndef IC_TRAINER_H
+#define IC_TRAINER_H
+
+#include <stdint.h>
+
+#include "ic_error.h"
+#include "kernels/ic_distill_loss.h"
+#include "model/ic_dsa.h"
+#include "optim/ic_adamw.h"
+
+/* Per-window work state for a model, a pattern and a stage. */
+typedef struct {
+    ic_dsa_model    *m;        /* borrowed; its F-layer indexers are trained */
+    ic_pattern       pat;
+    ic_distill_stage stage;
+    int              single;   /* 1: --loss single (G(l) = {l}) */
+    int              L_max;
+    int              layer_end;        /* forward stops here (last layer read + 1) */
+    ic_teacher_saved *save;            /* [n_layers] buffers (NULL pointers where unused) */
+    ic_dsa_index_set *keep;            /* [n_layers] sparse stage: F layers' sets */
+    ic_dsa_state     st;
+    ic_indexer_acts  acts;
+    float           *dqI, *dkI, *dw;   /* [L_max, H_I*d_I], [L_max, d_I], [L_max, H_I] */
+    ic_indexer_grads *grads;           /* [n_layers], allocated for F layers */
+    /* AdamW's view: five tensors per F layer, names = the model-dir names. */
+    int              n_params;
+    ic_param        *params;           /* [n_params] */
+    char           (*names)[128];      /* [n_params] */
+} ic_trainer;
+
+typedef struct {
+    double  kl;         /* sum over F layers and tokens of L_multi(l)[t] */
+    double  kl_pbar;    /* the same for KL(pbar || q) (diagnostics) */
+    int64_t tokens;     /* tokens of the window(s) */
+    double  nll;        /* LM loss sum (when targets were given) */
+    long    n_targets;
+} ic_trainer_stats;
+
+/* Every F layer of pat must have an indexer in m. */
+int  ic_trainer_init(ic_trainer *t, ic_dsa_model *m, const ic_pattern *pat,
+                     ic_distill_stage stage, int single, int L_max, ic_error *err);
+void ic_trainer_free(ic_trainer *t);
+
+/* Zero every F layer's gradients. */
+void ic_trainer_zero_grads(ic_trainer *t);
+
+/* One window: tokens [L]. want_grad: accumulate (+=) the gradients of the
+ * summed loss (not divided by tokens). targets [L] (next tokens) or NULL:
+ * with targets the forward runs the whole stack and adds the LM loss of the
+ * forward that was run (the pattern's DSA forward in the sparse stage, the
+ * dense teacher in the dense stage). Stats are ADDED to *acc. */
+int  ic_trainer_window(ic_trainer *t, const int32_t *tokens, const int32_t *targets, int L,
+                       int want_grad, ic_trainer_stats *acc, ic_error *err);
+
+/* Multiply every gradient by s. */
+void ic_trainer_scale_grads(ic_trainer *t, float s);
+/* Average the gradients over ranks (no-op in a single process). */
+void ic_trainer_allreduce_grads(ic_trainer *t);
+
+/* ---- the `indexcache train` driver ------------------------------------- */
+typedef struct {
+    const char *model_dir, *data_path, *pattern, *out_dir;
+    ic_distill_stage stage;
+    int    single;
+    long   steps;
+    int    seq_len, batch;
+    double lr, min_lr, weight_decay, clip;
+    long   warmup;
+    int    topk;            /* <= 0: the config's */
+    long   eval_every;      /* <= 0: only at the end */
+    long   eval_batches;    /* val windows per evaluation */
+    uint64_t seed;
+    int    resume;
+    long   stop_after;      /* > 0: stop (with a checkpoint) after this step, as if killed */
+    int    keep_ckpts;
+} ic_train_opts;
+
+int ic_train_run(const ic_train_opts *o, ic_error *err);
+
+#endif
