@@ -122,7 +122,7 @@ static int resolve_keep(const search_args *a, int n_layers, int *keep, ic_error 
 static int read_tokens(const search_args *a, int vocab, int32_t **out, ic_error *err) {
     ic_h5tokens r;
     ic_split split;
-    if (ic_split_from_name(a->split, &split, err) != 0) return ic_error_wrap(err, "--split: %s", err->msg);
+    if (ic_split_from_name(a->split, &split, err) != 0) return -1;
     if (ic_h5tokens_open(&r, a->data, err) != 0) return -1;
     size_t n = (size_t)a->batches * (size_t)a->seq_len + 1;
     uint64_t have = ic_h5tokens_len(&r, split);
@@ -169,7 +169,12 @@ static int run(const search_args *a, ic_error *err) {
     snprintf(path, sizeof path, "%s/config.json", a->model);
     if (ic_config_load(&cfg, path, err) != 0) return 2;
     int keep = 0;
+    ic_split split;
     if (resolve_keep(a, cfg.n_layers, &keep, err) != 0) return 2;
+    if (ic_split_from_name(a->split, &split, err) != 0) {
+        ic_error_wrap(err, "--split: %s", err->msg);
+        return 2;
+    }
     const char *trace_path = a->trace;
     if (!trace_path && a->json) {
         snprintf(trace_buf, sizeof trace_buf, "%s.json", a->out);

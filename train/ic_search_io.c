@@ -114,21 +114,8 @@ static const char *get_str(json_t *o, const char *key) {
 /* Refuse a trace made with other inputs, naming what differs. */
 static int check_meta(json_t *o, const ic_search_trace *t, const ic_search_meta *e,
                       const char *path, ic_error *err) {
-    char want[24];
-    snprintf(want, sizeof want, "%016" PRIx64, e->model_hash);
-    if (strcmp(get_str(o, "model_hash"), want) != 0)
-        return ic_error_set(err, "%s was made on another model (%s, weights hash %s; this model "
-                            "%s has %s): start a new search without --resume", path,
-                            get_str(o, "model"), get_str(o, "model_hash"),
-                            e->model_dir ? e->model_dir : "", want);
-    if (strcmp(get_str(o, "split"), e->split ? e->split : "") != 0)
-        return ic_error_set(err, "%s was made on split '%s', not '%s'", path, get_str(o, "split"),
-                            e->split ? e->split : "");
-    snprintf(want, sizeof want, "%016" PRIx64, e->data_hash);
-    if (strcmp(get_str(o, "data_hash"), want) != 0)
-        return ic_error_set(err, "%s was made on other calibration tokens (%s, hash %s; now %s, "
-                            "hash %s)", path, get_str(o, "data"), get_str(o, "data_hash"),
-                            e->data_path ? e->data_path : "", want);
+    /* shapes first: another L or B also changes the token hash, and the
+     * flag is the more useful thing to name */
     struct { const char *key; long long want; const char *flag; } ints[] = {
         {"n_layers", t->n_layers, "the model's layer count"},
         {"seq_len", e->seq_len, "--seq-len"},
@@ -143,6 +130,21 @@ static int check_meta(json_t *o, const ic_search_trace *t, const ic_search_meta 
                                 "with the same value or start a new search", path, ints[i].key,
                                 v, ints[i].flag, ints[i].want);
     }
+    if (strcmp(get_str(o, "split"), e->split ? e->split : "") != 0)
+        return ic_error_set(err, "%s was made on split '%s', not '%s'", path, get_str(o, "split"),
+                            e->split ? e->split : "");
+    char want[24];
+    snprintf(want, sizeof want, "%016" PRIx64, e->model_hash);
+    if (strcmp(get_str(o, "model_hash"), want) != 0)
+        return ic_error_set(err, "%s was made on another model (%s, weights hash %s; this model "
+                            "%s has %s): start a new search without --resume", path,
+                            get_str(o, "model"), get_str(o, "model_hash"),
+                            e->model_dir ? e->model_dir : "", want);
+    snprintf(want, sizeof want, "%016" PRIx64, e->data_hash);
+    if (strcmp(get_str(o, "data_hash"), want) != 0)
+        return ic_error_set(err, "%s was made on other calibration tokens (%s, hash %s; now %s, "
+                            "hash %s)", path, get_str(o, "data"), get_str(o, "data_hash"),
+                            e->data_path ? e->data_path : "", want);
     return 0;
 }
 
