@@ -229,7 +229,8 @@ int ic_cmd_eval(int argc, char **argv) {
                 goto out;
             o.topts = &topts;
         }
-        ic_log_info("eval %d/%d: pattern %s%s, %s split '%s' (%llu tokens), L = %lld, K = %d",
+        if (!want_json)   /* --json: stdout carries the JSON only */
+            ic_log_info("eval %d/%d: pattern %s%s, %s split '%s' (%llu tokens), L = %lld, K = %d",
                     i + 1, pl->n, pl->spec[i], pl->pat[i].dense ? " (dense teacher)" : "",
                     data_path, split_name, (unsigned long long)n_total, seq_len, m.topk);
         if (ic_eval_run(&m.w, h5_read, &src, n_total, &o, &res[i], &err) != 0) {
