@@ -44,7 +44,7 @@ rm -rf "$OUT/trained"
 "$BIN" train --model "$OUT/smollm2" --data "$OUT/kjv.h5" --pattern uniform:4 --stage dense \
     --loss multi --steps "$STEPS" --seq-len "$SEQ_LEN" --batch "$BATCH" --lr "$LR" \
     --warmup $((STEPS / 10)) --topk "$TOPK" --eval-every "$STEPS" --eval-batches 8 --seed 0 \
-    --out "$OUT/trained" | awk '!/^step +[0-9]+\// || /^step +[0-9]*0\//'   # every 10th step line
+    --out "$OUT/trained" | grep --line-buffered -Ev '^step +[0-9]*[1-9]/'   # every 10th step line
 grep '"loss"' "$OUT/trained/train_log.jsonl" | awk 'NR % 10 == 1' | head -20 | sed 's/^/  log: /'
 
 stamp "untrained indexers (the trainer's seeded starting point)"
