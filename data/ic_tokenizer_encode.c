@@ -5,6 +5,7 @@
  *   's|'t|'re|'ve|'m|'ll|'d | ?\p{L}+ | ?\p{N}+ | ?[^\s\p{L}\p{N}]+ | \s+(?!\S) | \s+
  * Nothing here keeps per-character arrays: the splitter decodes UTF-8 as it
  * scans, so memory does not grow with the length of a piece. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -139,6 +140,8 @@ static int bpe_word(ic_tokenizer *t, const unsigned char *w, size_t n, ic_ids *o
         int64_t id = ic_tok_smap_get(t, t->word_buf, k);
         if (id >= 0) return ic_ids_push(out, (uint32_t)id, err);
     }
+    if (n > INT32_MAX)   /* symbol links are int32 */
+        return ic_error_set(err, "encode: a single pre-tokenizer word of %zu bytes is too long", n);
     if (grow_scratch(t, n, err)) return -1;
     /* A byte without a token becomes unk_token (consecutive ones fused into
      * one with fuse_unk), or is dropped when there is no unk_token: what

@@ -145,7 +145,7 @@ static void print_json(const pattern_list *pl, const ic_eval_result *res, int K)
     if (pl->n > 1) printf("[\n");
     for (int i = 0; i < pl->n; i++) {
         const ic_pattern *p = &pl->pat[i];
-        printf("%s{\"loss\": %.6f, \"ppl\": %.6f, \"tokens\": %ld, \"seq_len\": %d, "
+        printf("%s{\"loss\": %.8f, \"ppl\": %.8f, \"tokens\": %ld, \"seq_len\": %d, "
                "\"pattern\": \"%s\", \"spec\": \"%s\", \"n_full\": %d, \"topk\": %d, "
                "\"windows\": %ld, \"split\": \"%s\", \"tok_per_s\": %.1f}%s\n",
                pl->n > 1 ? "  " : "", res[i].loss, res[i].ppl, res[i].tokens, res[i].seq_len,
@@ -231,8 +231,8 @@ int ic_cmd_eval(int argc, char **argv) {
         }
         if (!want_json)   /* --json: stdout carries the JSON only */
             ic_log_info("eval %d/%d: pattern %s%s, %s split '%s' (%llu tokens), L = %lld, K = %d",
-                    i + 1, pl->n, pl->spec[i], pl->pat[i].dense ? " (dense teacher)" : "",
-                    data_path, split_name, (unsigned long long)n_total, seq_len, m.topk);
+                        i + 1, pl->n, pl->spec[i], pl->pat[i].dense ? " (dense teacher)" : "",
+                        data_path, split_name, (unsigned long long)n_total, seq_len, m.topk);
         if (ic_eval_run(&m.w, h5_read, &src, n_total, &o, &res[i], &err) != 0) {
             ic_error_wrap(&err, "pattern %s", pl->spec[i]);
             goto out;

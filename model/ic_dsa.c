@@ -62,7 +62,7 @@ int ic_dsa_model_load(ic_dsa_model *m, const char *dir, const char *pattern_spec
     if (snprintf(path, sizeof path, "%s/config.json", dir) >= (int)sizeof path)
         return ic_error_set(err, "%s: model dir path too long", dir);
     if (ic_config_load(&cfg, path, err) != 0) return -1;
-    if (dims_of(&cfg, &m->idims, err) != 0) return ic_error_wrap(err, "%s: %s", path, err->msg);
+    if (dims_of(&cfg, &m->idims, err) != 0) return ic_error_wrap(err, "%s", path);
     const char *spec = pattern_spec;
     if (!spec) spec = cfg.index_topk_pattern[0] ? cfg.index_topk_pattern : "uniform:1";
     if (ic_pattern_parse(&m->pattern, spec, cfg.n_layers, err) != 0) return -1;

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 DEB_PACKAGES=(
   build-essential cmake ninja-build pkg-config git
-  check libjansson-dev libhdf5-dev hdf5-tools libopenblas-dev
+  check libjansson-dev libhdf5-dev hdf5-tools libopenblas-dev libopenblas-openmp-dev
   libopenmpi-dev openmpi-bin libpng-dev
   clang libclang-rt-14-dev   # libFuzzer + sanitizers for tests/fuzz
 )

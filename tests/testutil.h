@@ -22,7 +22,7 @@ double ic_rel_err_f32(const float *a, const float *b, size_t n);
 double ic_rel_err_f64(const double *a, const double *b, size_t n);
 double ic_max_abs_diff_f32(const float *a, const float *b, size_t n);
 
-/* mkdtemp under $TMPDIR (or /tmp); returns a static-lifetime copy. */
+/* mkdtemp under $TMPDIR (or /tmp); the path lives until exit: never free it. */
 const char *ic_test_tmpdir(const char *tag);
 
 /* Run a suite, return EXIT_SUCCESS / EXIT_FAILURE (for main()). */

@@ -3,15 +3,35 @@
  * dequantisation against independent double loops, the q/k permutation
  * against a brute-force reshape and against RoPE itself, Llama names, and
  * the tokenizer arrays. */
+#define _GNU_SOURCE   /* nftw */
+#include <ftw.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "gguf_build.h"
 #include "model/ic_gguf.h"
 #include "testutil.h"
 
 #define FNAME "unit.gguf"
+
+/* ic_test_tmpdir's string lives until exit; keeping it reachable here tells
+ * LeakSanitizer so. */
+/* Remove a scratch tree once a test has passed (failures keep theirs). */
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
+    (void)sb, (void)flag, (void)ftw;
+    return remove(path);
+}
+static void rm_tree(const char *dir) { nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS); }
+
+static const char *kept_dirs[16];
+static int n_kept_dirs;
+static const char *keep_tmpdir(const char *tag) {
+    const char *d = ic_test_tmpdir(tag);
+    if (n_kept_dirs < 16) kept_dirs[n_kept_dirs++] = d;
+    return d;
+}
 
 /* ---- a valid file with every value type and every importable tensor type ---- */
 
@@ -83,7 +103,8 @@ START_TEST(test_valid_file) {
     size_t data_off = build_valid(&b, &r, tdata);
     /* through a real file and mmap */
     char path[4096];
-    snprintf(path, sizeof path, "%s/valid.gguf", ic_test_tmpdir("gguf"));
+    const char *tdir = keep_tmpdir("gguf");
+    snprintf(path, sizeof path, "%s/valid.gguf", tdir);
     FILE *f = fopen(path, "wb");
     ck_assert_ptr_nonnull(f);
     ck_assert_uint_eq(fwrite(b.p, 1, b.n, f), b.n);
@@ -153,6 +174,7 @@ START_TEST(test_valid_file) {
     ck_assert_msg(ic_gguf_open_buffer(&g, b.p, b.n, FNAME, &err) == 0, "%s", err.msg);
     ic_gguf_free(&g);
     gb_free(&b);
+    rm_tree(tdir);
 }
 END_TEST
 

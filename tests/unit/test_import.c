@@ -1,6 +1,8 @@
 /* model/ic_config (config.json load/save) and model/ic_import (GGUF / HF dir
  * -> model dir, tokenizer.json) on small files built in the test. */
+#define _GNU_SOURCE   /* nftw */
 #include <jansson.h>
+#include <ftw.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -13,6 +15,23 @@
 #include "model/ic_safetensors.h"
 #include "testutil.h"
 
+/* ic_test_tmpdir's string lives until exit; keeping it reachable here tells
+ * LeakSanitizer so. */
+/* Remove a scratch tree once a test has passed (failures keep theirs). */
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
+    (void)sb, (void)flag, (void)ftw;
+    return remove(path);
+}
+static void rm_tree(const char *dir) { nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS); }
+
+static const char *kept_dirs[16];
+static int n_kept_dirs;
+static const char *keep_tmpdir(const char *tag) {
+    const char *d = ic_test_tmpdir(tag);
+    if (n_kept_dirs < 16) kept_dirs[n_kept_dirs++] = d;
+    return d;
+}
+
 static const char *write_tmp(const char *dir, const char *name, const char *text) {
     static char path[4096];
     snprintf(path, sizeof path, "%s/%s", dir, name);
@@ -23,8 +42,10 @@ static const char *write_tmp(const char *dir, const char *name, const char *text
     return path;
 }
 
+static const char *cfg_dir;   /* one scratch dir per test process */
 static int load_text(ic_config *c, const char *text, ic_error *err) {
-    const char *p = write_tmp(ic_test_tmpdir("cfg"), "config.json", text);
+    if (!cfg_dir) cfg_dir = keep_tmpdir("cfg");
+    const char *p = write_tmp(cfg_dir, "config.json", text);
     ic_error_clear(err);
     return ic_config_load(c, p, err);
 }
@@ -90,6 +111,7 @@ START_TEST(test_config_load) {
         ck_assert_msg(strstr(err.msg, bad[i].needle) && strstr(err.msg, "config.json"), "'%s' lacks '%s'",
                       err.msg, bad[i].needle);
     }
+    rm_tree(cfg_dir);
 }
 END_TEST
 
@@ -106,7 +128,8 @@ START_TEST(test_config_save_roundtrip) {
     c.use_index_cache = 1;
     strcpy(c.index_topk_pattern, "FSFS");
     char path[4096];
-    snprintf(path, sizeof path, "%s/config.json", ic_test_tmpdir("cfgsave"));
+    const char *tdir = keep_tmpdir("cfgsave");
+    snprintf(path, sizeof path, "%s/config.json", tdir);
     ic_error err;
     ic_error_clear(&err);
     ck_assert_msg(ic_config_save(&c, path, &err) == 0, "%s", err.msg);
@@ -139,6 +162,7 @@ START_TEST(test_config_save_roundtrip) {
     ck_assert_int_eq(ic_config_save(&c, path, &err), -1);
     ck_assert(strstr(err.msg, "3 characters") != NULL);
     ck_assert_int_eq(ic_config_load(&d, path, &err), 0);
+    rm_tree(tdir);
 }
 END_TEST
 
@@ -317,7 +341,7 @@ static const char *hf_of(const char *g, char *buf) {
 START_TEST(test_import_tiny_gguf) {
     ic_rng r;
     ic_rng_seed(&r, 21);
-    const char *dir = ic_test_tmpdir("import");
+    const char *dir = keep_tmpdir("import");
     char src[2048], out[2048], hf_out[2048], st_path[4096];
     snprintf(src, sizeof src, "%s/tiny.gguf", dir);
     snprintf(out, sizeof out, "%s/model", dir);
@@ -405,13 +429,14 @@ START_TEST(test_import_tiny_gguf) {
     ic_safetensors_close(&a);
     ic_safetensors_close(&b);
     for (int i = 0; i < n; i++) free(t[i].data);
+    rm_tree(dir);
 }
 END_TEST
 
 START_TEST(test_import_refusals) {
     ic_rng r;
     ic_rng_seed(&r, 22);
-    const char *dir = ic_test_tmpdir("import_bad");
+    const char *dir = keep_tmpdir("import_bad");
     struct { const char *arch, *skip, *extra, *needle; } cases[] = {
         {"gpt2", NULL, NULL, "architecture 'gpt2' is not supported"},
         {"llama", "blk.1.ffn_up.weight", NULL, "model.layers.1.mlp.up_proj.weight is missing"},
@@ -433,6 +458,89 @@ START_TEST(test_import_refusals) {
         ck_assert_msg(!ic_path_exists(out), "case %zu left %s behind", i, out);
         for (int k = 0; k < n; k++) free(t[k].data);
     }
+    rm_tree(dir);
+}
+END_TEST
+
+/* A Qwen2-style HF dir (q/k/v biases, tied head, a stray RoPE buffer):
+ * teacher tensors copied exactly, the buffer dropped, a missing bias refused. */
+START_TEST(test_import_hf_qwen2) {
+    ic_rng r;
+    ic_rng_seed(&r, 23);
+    const char *dir = keep_tmpdir("import_hf");
+    enum { QD = H * HD, KVD = HKV * HD };
+    struct { const char *name; int64_t s0, s1; } spec[] = {
+        {"model.embed_tokens.weight", V, D}, {"model.norm.weight", D, 0},
+        {"model.layers.0.self_attn.q_proj.weight", QD, D}, {"model.layers.0.self_attn.k_proj.weight", KVD, D},
+        {"model.layers.0.self_attn.v_proj.weight", KVD, D}, {"model.layers.0.self_attn.o_proj.weight", D, QD},
+        {"model.layers.0.self_attn.q_proj.bias", QD, 0}, {"model.layers.0.self_attn.k_proj.bias", KVD, 0},
+        {"model.layers.0.self_attn.v_proj.bias", KVD, 0}, {"model.layers.0.mlp.gate_proj.weight", F, D},
+        {"model.layers.0.mlp.up_proj.weight", F, D}, {"model.layers.0.mlp.down_proj.weight", D, F},
+        {"model.layers.0.input_layernorm.weight", D, 0}, {"model.layers.0.post_attention_layernorm.weight", D, 0},
+        {"model.layers.0.self_attn.rotary_emb.inv_freq", HD / 2, 0},
+    };
+    enum { NS = sizeof spec / sizeof spec[0] };
+    for (int variant = 0; variant < 2; variant++) {   /* 1: the k bias is missing */
+        char src[2048], out[2048], path[4096];
+        snprintf(src, sizeof src, "%s/qwen%d", dir, variant);
+        snprintf(out, sizeof out, "%s/out%d", dir, variant);
+        ic_error err;
+        ic_error_clear(&err);
+        ck_assert_int_eq(ic_mkdir_p(src, &err), 0);
+        write_tmp(src, "config.json",
+                  "{\"architectures\": [\"Qwen2ForCausalLM\"], \"vocab_size\": 7, \"hidden_size\": 64, "
+                  "\"intermediate_size\": 96, \"num_hidden_layers\": 1, \"num_attention_heads\": 4, "
+                  "\"num_key_value_heads\": 2, \"tie_word_embeddings\": true, \"rope_theta\": 1000000.0}");
+        const char *tok_text = "{\"version\": \"1.0\", \"model\": {\"type\": \"BPE\"}}\n";
+        write_tmp(src, "tokenizer.json", tok_text);
+        ic_st_tensor_in in[NS];
+        float *bufs[NS];
+        int64_t shapes[NS][2];
+        int n = 0;
+        for (int i = 0; i < NS; i++) {
+            if (variant == 1 && strstr(spec[i].name, "k_proj.bias")) continue;
+            int64_t numel = spec[i].s0 * (spec[i].s1 ? spec[i].s1 : 1);
+            bufs[n] = malloc((size_t)numel * 4);
+            ic_fill_normal(&r, bufs[n], (size_t)numel, 1.0f);
+            shapes[n][0] = spec[i].s0, shapes[n][1] = spec[i].s1;
+            in[n] = (ic_st_tensor_in){spec[i].name, IC_ST_F32, spec[i].s1 ? 2 : 1, shapes[n], bufs[n]};
+            n++;
+        }
+        snprintf(path, sizeof path, "%s/model.safetensors", src);
+        ck_assert_msg(ic_safetensors_write(path, in, n, NULL, 0, &err) == 0, "%s", err.msg);
+        ic_import_opts o = {IC_F32, 0};
+        int rc = ic_import(src, out, &o, &err);
+        if (variant == 1) {
+            ck_assert_int_eq(rc, -1);
+            ck_assert_msg(strstr(err.msg, "model.layers.0.self_attn.k_proj.bias is missing"), "%s", err.msg);
+        } else {
+            ck_assert_msg(rc == 0, "%s", err.msg);
+            ic_safetensors st;
+            snprintf(path, sizeof path, "%s/model.safetensors", out);
+            ck_assert_int_eq(ic_safetensors_open(&st, path, &err), 0);
+            ck_assert_int_eq(st.n, n - 1);   /* inv_freq dropped */
+            for (int i = 0; i < n; i++) {
+                int e = ic_safetensors_find(&st, in[i].name);
+                if (strstr(in[i].name, "inv_freq")) { ck_assert_int_eq(e, -1); continue; }
+                ck_assert_msg(e >= 0, "%s missing", in[i].name);
+                ck_assert(st.entries[e].end - st.entries[e].begin == (uint64_t)st.entries[e].numel * 4);
+                ck_assert(memcmp(ic_safetensors_entry_data(&st, e), bufs[i], (size_t)st.entries[e].numel * 4) == 0);
+            }
+            ic_safetensors_close(&st);
+            ic_config c;
+            snprintf(path, sizeof path, "%s/config.json", out);
+            ck_assert_int_eq(ic_config_load(&c, path, &err), 0);
+            ck_assert(c.arch == IC_ARCH_QWEN2 && c.attention_bias == 1 && c.tie_word_embeddings == 1 &&
+                      c.rope_theta == 1e6f);
+            snprintf(path, sizeof path, "%s/tokenizer.json", out);
+            size_t len;
+            char *copied = ic_read_file(path, &len, &err);
+            ck_assert(copied && len == strlen(tok_text) && !memcmp(copied, tok_text, len));
+            free(copied);
+        }
+        for (int i = 0; i < n; i++) free(bufs[i]);
+    }
+    rm_tree(dir);
 }
 END_TEST
 
@@ -445,6 +553,7 @@ int main(void) {
     tcase_add_test(tc, test_tokenizer_json);
     tcase_add_test(tc, test_import_tiny_gguf);
     tcase_add_test(tc, test_import_refusals);
+    tcase_add_test(tc, test_import_hf_qwen2);
     suite_add_tcase(s, tc);
     return ic_test_run_suite(s);
 }
