@@ -6,7 +6,9 @@
  * `test_safetensors --write-sample PATH` writes PATH (every dtype + metadata),
  * PATH.nometa.safetensors (same tensors, no metadata) and PATH.json (the
  * values as text) for tests/interop/test_safetensors_interop.py. */
+#define _GNU_SOURCE  /* nftw, mkfifo */
 #include <dirent.h>
+#include <ftw.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -19,6 +21,14 @@
 #include "core/ic_half.h"
 #include "model/ic_safetensors.h"
 #include "testutil.h"
+
+static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw) {
+    (void)sb; (void)flag; (void)ftw;
+    return remove(p);
+}
+
+/* Tests leave nothing in $TMPDIR. */
+static void rm_tree(const char *dir) { nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS); }
 
 /* ---- independent decoders (the oracle for read_f32) ----------------------- */
 
@@ -151,6 +161,7 @@ START_TEST(test_roundtrip_all_dtypes) {
     ic_safetensors_close(&st);
     free(file); free(img);
     sample_free(&s);
+    rm_tree(dir);
 }
 END_TEST
 
@@ -366,7 +377,18 @@ START_TEST(test_malformed) {
         ck_assert_ptr_null(strchr(err.msg, '\n'));
         free(b);
     }
-    unlink(path);
+    /* not a regular file (a dir; a FIFO would be refused the same way, unblocked) */
+    ic_safetensors st;
+    ic_error err; ic_error_clear(&err);
+    ck_assert_int_eq(ic_safetensors_open(&st, dir, &err), -1);
+    ck_assert_ptr_nonnull(strstr(err.msg, "not a regular file"));
+    char fifo[4200];
+    snprintf(fifo, sizeof fifo, "%s/fifo", dir);
+    ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+    ic_error_clear(&err);
+    ck_assert_int_eq(ic_safetensors_open(&st, fifo, &err), -1);
+    ck_assert_ptr_nonnull(strstr(err.msg, "not a regular file"));
+    rm_tree(dir);
 }
 END_TEST
 
@@ -506,6 +528,8 @@ START_TEST(test_sharded_dir) {
     expect_dir_fault(empty, "has neither model.safetensors nor model.safetensors.index.json");
     expect_dir_fault("/nonexistent/dir", "not a directory");
     sample_free(&s);
+    rm_tree(dir);
+    rm_tree(empty);
 }
 END_TEST
 
