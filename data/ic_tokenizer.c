@@ -195,6 +195,17 @@ static int parse_vocab(ic_tokenizer *t, json_t *model, json_t *added, ic_error *
         t->token_len[id] = (uint32_t)strlen(key);
         smap_put(t, id);
     }
+    /* unk_token must be in model.vocab itself, as `tokenizers` requires */
+    json_t *unk = json_object_get(model, "unk_token");
+    t->unk_id = -1;
+    if (json_is_string(unk)) {
+        t->unk_id = ic_tok_smap_get(t, json_string_value(unk), json_string_length(unk));
+        if (t->unk_id < 0)
+            return ic_error_set(err, "%s: unk_token \"%s\" is not in model.vocab", path,
+                                json_string_value(unk));
+    } else if (unk && !json_is_null(unk)) {
+        return ic_error_set(err, "%s: unk_token is not a string", path);
+    }
     t->n_added = (int)json_array_size(added);
     t->added = calloc((size_t)t->n_added + 1, sizeof *t->added);
     if (!t->added) return ic_error_set(err, "%s: out of memory", path);
@@ -245,16 +256,6 @@ static int parse_vocab(ic_tokenizer *t, json_t *model, json_t *added, ic_error *
     if (n_bytes < 128)
         return ic_error_set(err, "%s: vocab has tokens for only %d of the 256 byte-level "
                             "characters (not a byte-level BPE vocab)", path, n_bytes);
-    json_t *unk = json_object_get(model, "unk_token");
-    t->unk_id = -1;
-    if (json_is_string(unk)) {
-        t->unk_id = ic_tok_smap_get(t, json_string_value(unk), json_string_length(unk));
-        if (t->unk_id < 0)
-            return ic_error_set(err, "%s: unk_token \"%s\" is not in the vocab", path,
-                                json_string_value(unk));
-    } else if (unk && !json_is_null(unk)) {
-        return ic_error_set(err, "%s: unk_token is not a string", path);
-    }
     t->fuse_unk = json_is_true(json_object_get(model, "fuse_unk"));
     return 0;
 }
@@ -317,27 +318,44 @@ static int parse_merges(ic_tokenizer *t, json_t *model, ic_error *err) {
     return rc;
 }
 
-/* bos_token / eos_token of a tokenizer_config.json beside the file: a string
- * or {"content": ...}. */
-static void read_special_config(ic_tokenizer *t) {
-    int64_t eot = ic_tok_smap_get(t, "<|endoftext|>", 13);
-    t->bos_id = t->eos_id = eot;
+/* The model dir's files beside tokenizer.json name BOS/EOS: first
+ * tokenizer_config.json (bos_token / eos_token: a string or {"content": ...}),
+ * else config.json (bos_token_id / eos_token_id: an id or a list whose first
+ * id counts), else "<|endoftext|>" when the vocab has it. */
+static json_t *load_beside(const ic_tokenizer *t, const char *name) {
     const char *slash = strrchr(t->path, '/');
     size_t dir_len = slash ? (size_t)(slash - t->path + 1) : 0;
-    char cfg[4096];
-    if (dir_len + 32 > sizeof cfg) return;
-    memcpy(cfg, t->path, dir_len);
-    strcpy(cfg + dir_len, "tokenizer_config.json");
-    json_t *root = json_load_file(cfg, 0, NULL);
-    if (!root) return;
-    const char *names[2] = {"bos_token", "eos_token"};
-    int64_t *dst[2] = {&t->bos_id, &t->eos_id};
+    char path[4096];
+    if (dir_len + strlen(name) + 1 > sizeof path) return NULL;
+    memcpy(path, t->path, dir_len);
+    strcpy(path + dir_len, name);
+    json_t *root = json_load_file(path, 0, NULL);
+    if (root && !json_is_object(root)) { json_decref(root); root = NULL; }
+    return root;
+}
+
+static void read_special_config(ic_tokenizer *t) {
+    int64_t eot = ic_tok_smap_get(t, "<|endoftext|>", 13);
+    int64_t found[2] = {-1, -1};
+    json_t *tc = load_beside(t, "tokenizer_config.json");
+    json_t *mc = load_beside(t, "config.json");
+    static const char *names[2] = {"bos_token", "eos_token"};
+    static const char *id_names[2] = {"bos_token_id", "eos_token_id"};
     for (int k = 0; k < 2; k++) {
-        json_t *v = json_object_get(root, names[k]);
+        json_t *v = tc ? json_object_get(tc, names[k]) : NULL;
         if (json_is_object(v)) v = json_object_get(v, "content");
-        if (json_is_string(v)) *dst[k] = ic_tok_smap_get(t, json_string_value(v), json_string_length(v));
+        if (json_is_string(v))
+            found[k] = ic_tok_smap_get(t, json_string_value(v), json_string_length(v));
+        v = mc ? json_object_get(mc, id_names[k]) : NULL;
+        if (json_is_array(v)) v = json_array_get(v, 0);
+        if (found[k] < 0 && json_is_integer(v) && json_integer_value(v) >= 0 &&
+            json_integer_value(v) < (json_int_t)t->vocab_size && t->tokens[json_integer_value(v)])
+            found[k] = json_integer_value(v);
     }
-    json_decref(root);
+    t->bos_id = found[0] >= 0 ? found[0] : eot;
+    t->eos_id = found[1] >= 0 ? found[1] : eot;
+    json_decref(tc);
+    json_decref(mc);
 }
 
 static int parse_root(ic_tokenizer *t, json_t *root, ic_error *err) {

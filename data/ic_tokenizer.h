@@ -5,7 +5,8 @@
  * unk_token, ignore_merges); added_tokens (matched verbatim, leftmost-longest,
  * before pre-tokenization, as the `tokenizers` AddedVocabulary does);
  * pre_tokenizer ByteLevel (use_regex with the GPT-2 split pattern,
- * add_prefix_space), Digits (individual_digits) and a Sequence of those;
+ * add_prefix_space), Digits (individual_digits) and a Sequence of those
+ * with ByteLevel last; unk_token / fuse_unk for bytes the vocab lacks;
  * normalizer null; decoder ByteLevel or null. Anything else is refused by
  * name. The post_processor is ignored: encode never adds BOS/EOS by itself.
  *
@@ -35,9 +36,10 @@ typedef struct {
 void ic_ids_free(ic_ids *v);
 int  ic_ids_push(ic_ids *v, uint32_t id, ic_error *err);
 
-/* Loads `path` (a tokenizer.json). When a `tokenizer_config.json` sits beside
- * it, its bos_token / eos_token name the BOS/EOS ids; otherwise both default
- * to "<|endoftext|>" when that token exists, else -1. */
+/* Loads `path` (a tokenizer.json). BOS/EOS come from the files beside it:
+ * tokenizer_config.json's bos_token / eos_token, else config.json's
+ * bos_token_id / eos_token_id, else "<|endoftext|>" when that token exists,
+ * else -1. */
 int  ic_tokenizer_init(ic_tokenizer **tok, const char *path, ic_error *err);
 void ic_tokenizer_free(ic_tokenizer *tok);
 
@@ -46,6 +48,14 @@ void ic_tokenizer_free(ic_tokenizer *tok);
  * are valid input. Returns 0, or -1 only when memory runs out. */
 int ic_tokenizer_encode(ic_tokenizer *tok, const char *text, size_t len,
                         ic_ids *out, ic_error *err);
+
+/* Pre-tokenization alone: calls fn(ctx, word, len) for each word the BPE
+ * would see, in order (raw bytes, before the byte-level mapping), and
+ * fn(ctx, NULL, id) for each added token. A non-zero return from fn stops
+ * and is returned. For tests and inspection. */
+typedef int (*ic_pretok_fn)(void *ctx, const char *word, size_t len);
+int ic_tokenizer_pretokenize(ic_tokenizer *tok, const char *text, size_t len, ic_pretok_fn fn,
+                             void *ctx, ic_error *err);
 
 /* The largest p in [2, min(n - 1, max_cut)] such that, for text[0..n) and
  * for any longer text that starts with it, encoding the bytes before p and

@@ -5,6 +5,7 @@
  *   's|'t|'re|'ve|'m|'ll|'d | ?\p{L}+ | ?\p{N}+ | ?[^\s\p{L}\p{N}]+ | \s+(?!\S) | \s+
  * Nothing here keeps per-character arrays: the splitter decodes UTF-8 as it
  * scans, so memory does not grow with the length of a piece. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,20 +52,15 @@ static size_t gpt2_match(const unsigned char *s, size_t n) {
 
 static int grow_scratch(ic_tokenizer *t, size_t n, ic_error *err) {
     if (n <= t->scratch_cap) return 0;
-    size_t cap = n < 256 ? 256 : 2 * n;
-    /* the heap receives n - 1 pairs, then at most 2 per merge (< n merges) */
-    size_t heap_cap = 3 * cap;
+    size_t cap = n < 256 ? 256 : n + n / 2;
     uint32_t *a = realloc(t->sym_id, cap * sizeof *a);
     if (a) t->sym_id = a;
     int32_t *b = realloc(t->sym_prev, cap * sizeof *b);
     if (b) t->sym_prev = b;
     int32_t *c = realloc(t->sym_next, cap * sizeof *c);
     if (c) t->sym_next = c;
-    ic_merge_cand *h = realloc(t->heap, heap_cap * sizeof *h);
-    if (h) t->heap = h;
-    if (!a || !b || !c || !h) return ic_error_set(err, "encode: out of memory for a %zu-byte word", n);
+    if (!a || !b || !c) return ic_error_set(err, "encode: out of memory for a %zu-byte word", n);
     t->scratch_cap = cap;
-    t->heap_cap = heap_cap;
     return 0;
 }
 
@@ -98,11 +94,22 @@ static ic_merge_cand heap_pop(ic_merge_cand *h, size_t *n) {
     return top;
 }
 
-static void push_pair(ic_tokenizer *t, size_t *hn, int32_t pos) {
+/* Queues the merge of the symbol at pos with its right neighbour, if any.
+ * The heap grows on demand: a word of n bytes queues at most 3n candidates
+ * (n - 1 pairs, then at most 2 per merge), usually far fewer. */
+static int push_pair(ic_tokenizer *t, size_t *hn, int32_t pos, ic_error *err) {
     int32_t nx = t->sym_next[pos];
     uint32_t rank, id;
-    if (nx >= 0 && ic_tok_pair_get(t, t->sym_id[pos], t->sym_id[nx], &rank, &id))
-        heap_push(t->heap, hn, (ic_merge_cand){rank, pos, id});
+    if (nx < 0 || !ic_tok_pair_get(t, t->sym_id[pos], t->sym_id[nx], &rank, &id)) return 0;
+    if (*hn == t->heap_cap) {
+        size_t cap = t->heap_cap ? 2 * t->heap_cap : 256;
+        ic_merge_cand *h = realloc(t->heap, cap * sizeof *h);
+        if (!h) return ic_error_set(err, "encode: out of memory for %zu merge candidates", cap);
+        t->heap = h;
+        t->heap_cap = cap;
+    }
+    heap_push(t->heap, hn, (ic_merge_cand){rank, pos, id});
+    return 0;
 }
 
 /* BPE as `tokenizers` does it: repeatedly apply the lowest-rank merge among
@@ -133,6 +140,8 @@ static int bpe_word(ic_tokenizer *t, const unsigned char *w, size_t n, ic_ids *o
         int64_t id = ic_tok_smap_get(t, t->word_buf, k);
         if (id >= 0) return ic_ids_push(out, (uint32_t)id, err);
     }
+    if (n > INT32_MAX)   /* symbol links are int32 */
+        return ic_error_set(err, "encode: a single pre-tokenizer word of %zu bytes is too long", n);
     if (grow_scratch(t, n, err)) return -1;
     /* A byte without a token becomes unk_token (consecutive ones fused into
      * one with fuse_unk), or is dropped when there is no unk_token: what
@@ -156,7 +165,8 @@ static int bpe_word(ic_tokenizer *t, const unsigned char *w, size_t n, ic_ids *o
     }
     if (ns == 0) return 0;
     size_t hn = 0;
-    for (size_t i = 0; i + 1 < ns; i++) push_pair(t, &hn, (int32_t)i);
+    for (size_t i = 0; i + 1 < ns; i++)
+        if (push_pair(t, &hn, (int32_t)i, err)) return -1;
     while (hn > 0) {
         ic_merge_cand c = heap_pop(t->heap, &hn);
         int32_t nx = t->sym_next[c.pos];
@@ -169,8 +179,9 @@ static int bpe_word(ic_tokenizer *t, const unsigned char *w, size_t n, ic_ids *o
         int32_t nn = t->sym_next[nx];
         t->sym_next[c.pos] = nn;
         if (nn >= 0) t->sym_prev[nn] = c.pos;
-        if (t->sym_prev[c.pos] >= 0) push_pair(t, &hn, t->sym_prev[c.pos]);
-        push_pair(t, &hn, c.pos);
+        if ((t->sym_prev[c.pos] >= 0 && push_pair(t, &hn, t->sym_prev[c.pos], err)) ||
+            push_pair(t, &hn, c.pos, err))
+            return -1;
     }
     size_t first = out->n;
     for (int32_t i = 0; i >= 0; i = t->sym_next[i])
@@ -213,20 +224,26 @@ static int byte_level(ic_tokenizer *t, int step, const unsigned char *s, size_t 
     return rc;
 }
 
+static int numeric_at(const unsigned char *s, size_t n, size_t i, size_t *len) {
+    uint32_t cp;
+    *len = (size_t)ic_utf8_decode(s + i, n - i, &cp);
+    return ic_unicode_is_numeric(cp);
+}
+
 /* Digits: every number character alone (individual_digits) or each run of
- * them, isolated from the text around it. Number = \p{N}, as Rust's
- * char::is_numeric that `tokenizers` uses. */
+ * them, isolated from the text around it. Number = Rust's char::is_numeric
+ * (general category N), which `tokenizers` uses. */
 static int digits(ic_tokenizer *t, int step, const unsigned char *s, size_t n, ic_ids *out,
                   ic_error *err) {
     int individual = t->pre[step].individual_digits;
     size_t start = 0, i = 0;
     while (i < n) {
         size_t len;
-        if (class_at(s, n, i, &len) != IC_UC_NUMBER) { i += len; continue; }
+        if (!numeric_at(s, n, i, &len)) { i += len; continue; }
         if (i > start && pre_split(t, step + 1, s + start, i - start, out, err)) return -1;
         size_t j = i + len;
         if (!individual)
-            while (j < n && class_at(s, n, j, &len) == IC_UC_NUMBER) j += len;
+            while (j < n && numeric_at(s, n, j, &len)) j += len;
         if (pre_split(t, step + 1, s + i, j - i, out, err)) return -1;
         start = i = j;
     }
@@ -237,7 +254,9 @@ static int digits(ic_tokenizer *t, int step, const unsigned char *s, size_t n, i
 static int pre_split(ic_tokenizer *t, int step, const unsigned char *s, size_t n, ic_ids *out,
                      ic_error *err) {
     if (n == 0) return 0;
-    if (step == t->n_pre) return bpe_word(t, s, n, out, err);
+    if (step == t->n_pre)
+        return t->pretok_fn ? t->pretok_fn(t->pretok_ctx, (const char *)s, n)
+                            : bpe_word(t, s, n, out, err);
     if (t->pre[step].kind == IC_PRE_DIGITS) return digits(t, step, s, n, out, err);
     return byte_level(t, step, s, n, out, err);
 }
@@ -260,11 +279,22 @@ int ic_tokenizer_encode(ic_tokenizer *t, const char *text, size_t len, ic_ids *o
         const ic_added_token *a = t->added_first[s[i]] ? match_added(t, s + i, len - i) : NULL;
         if (!a) { i++; continue; }
         if (pre_split(t, 0, s + start, i - start, out, err)) return -1;
-        if (ic_ids_push(out, a->id, err)) return -1;
+        if (t->pretok_fn ? t->pretok_fn(t->pretok_ctx, NULL, a->id) : ic_ids_push(out, a->id, err))
+            return -1;
         i += a->len;
         start = i;
     }
     return pre_split(t, 0, s + start, len - start, out, err);
+}
+
+int ic_tokenizer_pretokenize(ic_tokenizer *t, const char *text, size_t len, ic_pretok_fn fn,
+                             void *ctx, ic_error *err) {
+    t->pretok_fn = fn;
+    t->pretok_ctx = ctx;
+    int rc = ic_tokenizer_encode(t, text, len, NULL, err);
+    t->pretok_fn = NULL;
+    t->pretok_ctx = NULL;
+    return rc;
 }
 
 /* A cut just after a "\n" that has a non-space character on both sides is a

@@ -76,11 +76,14 @@ struct ic_tokenizer {
     int        ignore_merges;
     int64_t    bos_id, eos_id;
 
+    ic_pretok_fn pretok_fn;  /* set during ic_tokenizer_pretokenize: words go here, not to BPE */
+    void      *pretok_ctx;
+
     ic_cache_slot *cache;    /* [IC_CACHE_SLOTS] */
     /* BPE scratch for one word, grown on demand */
     uint32_t  *sym_id;       /* [scratch_cap] */
     int32_t   *sym_prev, *sym_next;
-    ic_merge_cand *heap;     /* [heap_cap] */
+    ic_merge_cand *heap;     /* [heap_cap], grown on demand */
     size_t     scratch_cap, heap_cap;
     char      *word_buf;     /* byte-level form of a word (ignore_merges, prefix space) */
     size_t     word_buf_cap;

@@ -62,3 +62,10 @@ ic_unicode_class ic_unicode_classify(uint32_t cp) {
     }
     return IC_UC_OTHER;
 }
+
+int ic_unicode_is_numeric(uint32_t cp) {
+    if (ic_unicode_classify(cp) == IC_UC_NUMBER) return 1;
+    for (int i = 0; i < ic_unicode_n_digits_extra; i++)
+        if (cp >= ic_unicode_digits_extra[i].first && cp <= ic_unicode_digits_extra[i].last) return 1;
+    return 0;
+}

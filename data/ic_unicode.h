@@ -1,8 +1,8 @@
 /* The little Unicode the byte-level BPE pre-tokenizer needs: a UTF-8 decoder
  * that never reads past its input and never fails (a byte that does not start
  * a valid sequence is one "invalid" unit), and the letter / number / space
- * classes of the GPT-2 split regex. The class table is generated from
- * Python's unicodedata by data/gen_unicode_tables.py. */
+ * classes of the GPT-2 split regex. The class tables are generated from
+ * Python's unicodedata / unicodedata2 by data/gen_unicode_tables.py. */
 #ifndef IC_UNICODE_H
 #define IC_UNICODE_H
 
@@ -23,6 +23,8 @@ typedef struct {
 
 extern const ic_unicode_range ic_unicode_ranges[];
 extern const int ic_unicode_n_ranges;
+extern const ic_unicode_range ic_unicode_digits_extra[];
+extern const int ic_unicode_n_digits_extra;
 extern const char ic_unicode_version[];
 
 #define IC_UTF8_INVALID 0xFFFFFFFFu
@@ -35,6 +37,10 @@ int ic_utf8_decode(const unsigned char *s, size_t n, uint32_t *cp);
 
 /* Class of a code point; IC_UTF8_INVALID is IC_UC_OTHER. */
 ic_unicode_class ic_unicode_classify(uint32_t cp);
+
+/* Numeric as the Digits pre-tokenizer of `tokenizers` sees it (Rust's
+ * char::is_numeric, whose Unicode version may be newer than the regex's). */
+int ic_unicode_is_numeric(uint32_t cp);
 
 /* Appends the UTF-8 encoding of cp (< 0x110000) to out; returns its length. */
 int ic_utf8_encode(uint32_t cp, unsigned char out[4]);

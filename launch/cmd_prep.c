@@ -6,7 +6,10 @@
  * the file size and the ids equal those of the whole file. The val split of a
  * file is its tail from the last such cut at or before byte (1 - F) * size:
  * no line is shared by the two splits, and train + val of a file are exactly
- * its tokens. */
+ * its tokens. (A file with no such line start, e.g. one huge line, is read
+ * whole before it is encoded: memory then grows with that file.)
+ * --eos-between-docs appends the tokenizer's EOS after each file, in the
+ * split its tail went to. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

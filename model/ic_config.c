@@ -192,6 +192,7 @@ static int load_root(ic_config *c, json_t *root, const char *path, ic_error *err
 }
 
 int ic_config_load(ic_config *cfg, const char *path, ic_error *err) {
+    if (!ic_path_exists(path)) return ic_error_set(err, "%s: no such file", path);
     json_error_t je;
     json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
     if (!root)

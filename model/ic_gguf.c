@@ -301,6 +301,25 @@ static int check_unique_names(ic_gguf *g, ic_error *err) {
     return rc;
 }
 
+static int cmp_key(const void *a, const void *b) {
+    return strcmp((*(const ic_gguf_kv *const *)a)->key, (*(const ic_gguf_kv *const *)b)->key);
+}
+
+/* Sorted, so a file with millions of tiny keys costs n log n, not n^2. */
+static int check_unique_keys(ic_gguf *g, ic_error *err) {
+    if (g->n_kv < 2) return 0;
+    ic_gguf_kv **order = malloc(g->n_kv * sizeof *order);
+    if (!order) return ic_error_set(err, "%s: out of memory", g->path);
+    for (uint64_t i = 0; i < g->n_kv; i++) order[i] = &g->kv[i];
+    qsort(order, g->n_kv, sizeof *order, cmp_key);
+    int rc = 0;
+    for (uint64_t i = 1; i < g->n_kv && !rc; i++)
+        if (!strcmp(order[i - 1]->key, order[i]->key))
+            rc = ic_error_set(err, "%s: duplicate metadata key '%s'", g->path, order[i]->key);
+    free(order);
+    return rc;
+}
+
 /* ---- open -------------------------------------------------------------- */
 
 static int parse(ic_gguf *g, ic_error *err) {
@@ -340,11 +359,9 @@ static int parse(ic_gguf *g, ic_error *err) {
             return ic_error_set(err, "%s: metadata entry %llu: key is empty, too long (%llu bytes) or has a NUL byte",
                                 g->path, (unsigned long long)i, (unsigned long long)key.len);
         if (!(kv->key = ic_gguf_strdup(key))) return ic_error_set(err, "%s: out of memory", g->path);
-        for (uint64_t j = 0; j < i; j++)
-            if (!strcmp(g->kv[j].key, kv->key))
-                return ic_error_set(err, "%s: duplicate metadata key '%s'", g->path, kv->key);
         if (rd_u32(&c, &kv->type, kv->key) || read_value(&c, kv)) return -1;
     }
+    if (check_unique_keys(g, err)) return -1;
 
     g->alignment = IC_GGUF_DEFAULT_ALIGNMENT;
     const ic_gguf_kv *al = ic_gguf_find_kv(g, "general.alignment");

@@ -291,6 +291,9 @@ static int import_gguf(const char *src, const char *stage, const ic_import_opts 
     for (uint64_t i = 0; i < g.n_tensors; i++) {
         if (gguf_tensor_out(&g, &cfg, &g.tensors[i], opts->dtype, &ts, err)) goto done_ts;
         ic_log_debug("import: %s -> %s", g.tensors[i].name, ts.names[ts.n - 1]);
+        if ((i + 1) * 4 / g.n_tensors != i * 4 / g.n_tensors)   /* a line per quarter */
+            ic_log_info("import: dequantised %llu/%llu tensors", (unsigned long long)(i + 1),
+                        (unsigned long long)g.n_tensors);
     }
     if (check_complete(&cfg, &ts, src, err)) goto done_ts;
     join(path, sizeof path, stage, "model.safetensors");
@@ -328,6 +331,8 @@ static int import_hf_dir(const char *src, const char *stage, const ic_import_opt
     char path[4096], tok_src[4096];
     ic_config cfg;
     join(path, sizeof path, src, "config.json");
+    if (!ic_path_exists(path))
+        return ic_error_set(err, "%s: a directory without config.json is not a Hugging Face model dir", src);
     if (ic_config_load(&cfg, path, err)) return -1;
     join(tok_src, sizeof tok_src, src, "tokenizer.json");
     if (!ic_path_exists(tok_src))

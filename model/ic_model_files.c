@@ -116,22 +116,29 @@ static int open_index(ic_model_files *mf, const char *ipath, ic_error *err) {
         mf->n_tensors++;
     }
     qsort(mf->names, (size_t)mf->n_tensors, sizeof *mf->names, cmp_str);
+    /* distinct shard names, sorted, so shard i is the i-th file of the set */
+    json_object_foreach(wm, k, v) {
+        const char *shard = json_string_value(v);
+        int s = 0;
+        while (s < mf->n_shards && strcmp(mf->shard_names[s], shard)) s++;
+        if (s < mf->n_shards) continue;
+        if (!(mf->shard_names[s] = strdup(shard))) { ic_error_set(err, "%s: out of memory", ipath); goto done; }
+        mf->n_shards++;
+    }
+    qsort(mf->shard_names, (size_t)mf->n_shards, sizeof *mf->shard_names, cmp_str);
+    for (int s = 0; s < mf->n_shards; s++) {
+        char sp[4096];
+        if (join(sp, sizeof sp, mf->dir, mf->shard_names[s], err)) goto done;
+        if (!ic_path_exists(sp)) {
+            ic_error_set(err, "%s: weight_map names shard %s, which does not exist", ipath, sp);
+            goto done;
+        }
+        if (ic_safetensors_open(&mf->shards[s], sp, err)) goto done;
+    }
     for (int i = 0; i < mf->n_tensors; i++) {
         const char *shard = json_string_value(json_object_get(wm, mf->names[i]));
         int s = 0;
-        while (s < mf->n_shards && strcmp(mf->shard_names[s], shard)) s++;
-        if (s == mf->n_shards) {
-            if (!(mf->shard_names[s] = strdup(shard))) { ic_error_set(err, "%s: out of memory", ipath); goto done; }
-            mf->n_shards++;
-            char sp[4096];
-            if (join(sp, sizeof sp, mf->dir, shard, err)) goto done;
-            if (!ic_path_exists(sp)) {
-                ic_error_set(err, "%s: weight_map sends \"%.200s\" to shard %s, which does not exist",
-                             ipath, mf->names[i], sp);
-                goto done;
-            }
-            if (ic_safetensors_open(&mf->shards[s], sp, err)) goto done;
-        }
+        while (strcmp(mf->shard_names[s], shard)) s++;
         mf->shard_of[i] = s;
         mf->entry_of[i] = ic_safetensors_find(&mf->shards[s], mf->names[i]);
         if (mf->entry_of[i] < 0) {

@@ -1,5 +1,5 @@
 /* safetensors reader: validation mirrors the reference crate's
- * SafeTensors::read_metadata (size checks, UTF-8, '{', JSON, per-entry
+ * SafeTensors::read_metadata (size checks, UTF-8, JSON object, per-entry
  * types, offsets sorted and contiguous from 0, span == numel x size, file
  * size == end of the last tensor), in that order, so the first fault we
  * report is the one the reference would hit first. */
@@ -283,7 +283,6 @@ static int validate_layout(ic_safetensors *st, uint64_t *data_end, ic_error *err
 static int parse_header(ic_safetensors *st, const uint8_t *hdr, size_t n, ic_error *err) {
     size_t bad = utf8_bad_at(hdr, n);
     if (bad < n) return st_fault(err, st->path, "header is not valid UTF-8 (header byte %zu)", bad);
-    if (n == 0 || hdr[0] != '{') return st_fault(err, st->path, "header does not start with '{'");
     json_error_t jerr;
     json_t *root = json_loadb((const char *)hdr, n, JSON_REJECT_DUPLICATES, &jerr);
     if (!root) {
@@ -293,6 +292,10 @@ static int parse_header(ic_safetensors *st, const uint8_t *hdr, size_t n, ic_err
                         jerr.position);
     }
     int rc = -1;
+    if (!json_is_object(root)) {  /* jansson also takes a top-level array */
+        st_fault(err, st->path, "header is not a JSON object");
+        goto done;
+    }
     size_t nkeys = json_object_size(root), ndims = 0;
     const char *k;
     json_t *v;
@@ -375,7 +378,9 @@ fail:
 
 int ic_safetensors_open(ic_safetensors *st, const char *path, ic_error *err) {
     memset(st, 0, sizeof *st);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO given by mistake must not hang the open; the
+     * regular-file check below refuses it. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) return ic_error_set(err, "%s: cannot open: %s", path, strerror(errno));
     struct stat sb;
     if (fstat(fd, &sb) != 0) {

@@ -5,12 +5,15 @@
  * {"dtype", "shape", "data_offsets": [begin, end]}), then the data section;
  * offsets are relative to the data section.
  *
- * The reader accepts exactly what the reference Rust crate (`safetensors`,
- * used by the Python package) accepts, and reports the first fault as
- * "FILE: fault" in the ic_error. Deliberately stricter in three places the
- * reference leaves loose: duplicate JSON keys (serde keeps the last one
- * silently), unknown keys inside a tensor entry, and integers above
- * INT64_MAX (jansson cannot hold them; no valid file needs them).
+ * The reader accepts what the reference Rust crate (`safetensors`, used by
+ * the Python package) accepts, and reports the first fault as "FILE: fault"
+ * in the ic_error. Deliberately stricter where the reference is loose:
+ * duplicate JSON keys (serde keeps the last one silently), unknown keys
+ * inside a tensor entry (serde ignores them), "\u0000" in names (ours are C
+ * strings), integers above INT64_MAX (jansson cannot hold them; only a
+ * zero-size tensor could carry one), and the dtypes added in crate 0.6
+ * (F4, F6_E2M3, F6_E3M2, F8_E8M0, C64). jansson reads "-0" as 0 where
+ * serde refuses it: that one file shape is accepted here and not there.
  * Zero-byte tensors may share an offset with their neighbour (the reference
  * and the Python writer produce that); non-empty tensors may not overlap.
  *

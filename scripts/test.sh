@@ -17,3 +17,6 @@ IC_BUILD_DIR=build bash scripts/build.sh
 echo "== asan build: unit label =="
 IC_BUILD_DIR=build-asan bash scripts/build.sh -DIC_ASAN=ON -DIC_CUDA=OFF
 (cd build-asan && ASAN_OPTIONS=detect_leaks=0 ctest --output-on-failure -j 2 -L unit --timeout 1800)
+
+echo "== fuzz: safetensors header parser, 30 s =="
+bash scripts/fuzz.sh 30

@@ -3,8 +3,8 @@
 on the same tokenizer.json:
   - /train and /val: 1-D, uint32 little-endian, chunked; attributes
     vocab_size, format_version, tokenizer == sha256 of tokenizer.json;
-  - several documents (a random multi-block text, the KJV when present, a
-    tiny file), --val-fraction 0.2, --eos-between-docs: for every file,
+  - several documents (a random multi-block text, the KJV when
+    scripts/fetch-text.sh has run, a tiny file without a line break), --val-fraction 0.2, --eos-between-docs: for every file,
     its val part starts at the last "safe" line start at or before byte
     (1 - F) * size (the rule is re-implemented here), and train / val equal
     the oracle's ids of the two parts (+ EOS), which together equal the
@@ -12,6 +12,7 @@ on the same tokenizer.json:
   - bad invocations fail with a message and leave no output file.
 """
 import hashlib
+import json
 import os
 import random
 import subprocess
@@ -58,13 +59,23 @@ def val_start_byte(data):
             return p
 
 
+def model_eos(d, oracle):
+    """EOS as a HF model dir names it: tokenizer_config.json, else config.json."""
+    p = os.path.join(d, "tokenizer_config.json")
+    if os.path.exists(p):
+        e = json.load(open(p)).get("eos_token")
+        e = e.get("content") if isinstance(e, dict) else e
+        if e is not None:
+            return oracle.token_to_id(e)
+    e = json.load(open(os.path.join(d, "config.json")))["eos_token_id"]
+    return e[0] if isinstance(e, list) else e
+
+
 def main():
-    if not os.path.exists(tc.KJV):
-        tc.skip(f"{tc.KJV} missing (scripts/fetch-text.sh)")
     d = tc.fixture_dir()
     tj = os.path.join(d, "tokenizer.json")
     oracle = tokenizers.Tokenizer.from_file(tj)
-    eos = oracle.token_to_id("<|im_end|>")   # tokenizer_config.json's eos_token
+    eos = model_eos(d, oracle)
     work = tempfile.mkdtemp(prefix="ic_prep_")
 
     seed = random.SystemRandom().randrange(1 << 30)
@@ -78,11 +89,13 @@ def main():
         w = rng.choice(words) + rng.choice(seps)
         parts.append(w)
         size += len(w.encode())
-    files = {
-        "random.txt": "".join(parts).encode(),
-        "kjv.txt": open(tc.KJV, "rb").read(),
-        "tiny.txt": "No newline here at all, 123.".encode(),
-    }
+    files = {"random.txt": "".join(parts).encode()}
+    have_kjv = os.path.exists(tc.KJV)
+    if have_kjv:
+        files["kjv.txt"] = open(tc.KJV, "rb").read()
+    else:
+        print(f"{tc.KJV} missing (scripts/fetch-text.sh): prep runs without it")
+    files["tiny.txt"] = "No newline here at all, 123.".encode()
     paths = []
     for name, data in files.items():
         p = os.path.join(work, name)
@@ -135,10 +148,10 @@ def main():
     bin_ = os.environ.get("IC_BIN", "indexcache")
     bad_out = os.path.join(work, "bad.h5")
     for args, needle in [
-        (["--model", work, "--out", bad_out, paths[2]], "tokenizer.json"),
+        (["--model", work, "--out", bad_out, paths[-1]], "tokenizer.json"),
         (["--model", d, "--out", bad_out, os.path.join(work, "nope.txt")], "nope.txt"),
-        (["--model", d, "--out", bad_out, "--val-fraction", "1.5", paths[2]], "--val-fraction"),
-        (["--model", d, paths[2]], "--out"),
+        (["--model", d, "--out", bad_out, "--val-fraction", "1.5", paths[-1]], "--val-fraction"),
+        (["--model", d, paths[-1]], "--out"),
     ]:
         r = subprocess.run([bin_, "prep", *args], capture_output=True, text=True)
         check(f"prep {' '.join(args[-2:])}: exit {r.returncode}, says {needle!r}",

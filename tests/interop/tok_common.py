@@ -20,7 +20,10 @@ def skip(why):
 
 
 def fixture_dir(pair_merges=False):
-    """A model-dir-like folder with tokenizer.json built from the GGUF."""
+    """A model-dir-like folder with tokenizer.json built from the GGUF, or
+    $IC_TOKENIZER_DIR when set (e.g. a model dir from `indexcache import`)."""
+    if os.environ.get("IC_TOKENIZER_DIR") and not pair_merges:
+        return os.environ["IC_TOKENIZER_DIR"]
     if not os.path.exists(GGUF):
         skip(f"{GGUF} missing (scripts/fetch-smollm2.sh)")
     d = tempfile.mkdtemp(prefix="ic_tok_")
@@ -63,3 +66,44 @@ def c_decode(tokenizer_json, id_lists):
         res.append(data[k + 4:k + 4 + n])
         k += 4 + n
     return res
+
+
+def c_pretok(tokenizer_json, texts):
+    """texts: list of bytes -> per text, the list of pre-tokenizer words (bytes)
+    or ints (added token ids), via the C tokenizer."""
+    with tempfile.TemporaryDirectory() as d:
+        inp, out = os.path.join(d, "in"), os.path.join(d, "out")
+        with open(inp, "wb") as f:
+            for t in texts:
+                f.write(struct.pack("<I", len(t)))
+                f.write(t)
+        subprocess.run([TOOL, "--pretok", tokenizer_json, inp, out], check=True)
+        data = open(out, "rb").read()
+    res, k = [], 0
+    while k < len(data):
+        (n,) = struct.unpack_from("<I", data, k)
+        k += 4
+        words = []
+        for _ in range(n):
+            (m,) = struct.unpack_from("<I", data, k)
+            if m == 0xFFFFFFFF:
+                words.append(struct.unpack_from("<I", data, k + 4)[0])
+                k += 8
+            else:
+                words.append(data[k + 4:k + 4 + m])
+                k += 4 + m
+        res.append(words)
+    return res
+
+
+def gpt2_byte_chars():
+    """GPT-2's bytes_to_unicode, written out here for the tests."""
+    keep = [b for b in range(256) if 33 <= b <= 126 or 161 <= b <= 172 or b >= 174]
+    out, n = {}, 0
+    for b in range(256):
+        if b in keep:
+            out[b] = chr(b)
+        else:
+            out[b] = chr(256 + n)
+            n += 1
+    return out

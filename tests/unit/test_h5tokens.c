@@ -15,6 +15,13 @@
 
 #define VOCAB 49152u
 
+/* One scratch dir per process (ic_test_tmpdir's buffer lives until exit). */
+static const char *scratch_dir(void) {
+    static const char *dir = NULL;
+    if (!dir) dir = ic_test_tmpdir("h5tok");
+    return dir;
+}
+
 static uint32_t *random_ids(ic_rng *r, size_t n) {
     uint32_t *v = malloc(n * sizeof *v);
     for (size_t i = 0; i < n; i++) v[i] = (uint32_t)(ic_rng_next(r) % VOCAB);
@@ -27,7 +34,7 @@ START_TEST(test_write_read_back) {
     const size_t n_train = 2 * IC_H5TOKENS_CHUNK + 777777, n_val = 12345;
     uint32_t *train = random_ids(&r, n_train), *val = random_ids(&r, n_val);
     char path[4200];
-    snprintf(path, sizeof path, "%s/tok.h5", ic_test_tmpdir("h5w"));
+    snprintf(path, sizeof path, "%s/tok.h5", scratch_dir());
     ic_h5tokens_writer w;
     ic_error err;
     ic_error_clear(&err);
@@ -137,7 +144,7 @@ static hid_t make_file(const char *path, hid_t type, hsize_t n_train, int with_v
  * fill value makes the rest free, so offsets past 32 bits cost nothing. */
 START_TEST(test_64bit_offsets) {
     char path[4200];
-    snprintf(path, sizeof path, "%s/big.h5", ic_test_tmpdir("h5big"));
+    snprintf(path, sizeof path, "%s/big.h5", scratch_dir());
     const hsize_t n = (1ull << 32) + 3ull * IC_H5TOKENS_CHUNK;
     hid_t f = make_file(path, H5T_STD_U32LE, n, 1, IC_H5TOKENS_FORMAT_VERSION, 1);
     ic_rng r;
@@ -185,7 +192,7 @@ static void expect_open_fails(const char *path, const char *needle) {
 }
 
 START_TEST(test_bad_files) {
-    const char *dir = ic_test_tmpdir("h5bad");
+    const char *dir = scratch_dir();
     char path[4200];
     snprintf(path, sizeof path, "%s/missing.h5", dir);
     expect_open_fails(path, "cannot read");

@@ -9,6 +9,9 @@
  *       -> records of (u32 n, n x u32 ids)
  *   test_tokenizer --decode TOKENIZER.json IN OUT   records of (u32 n, ids)
  *       -> records of (u32 len, bytes)
+ *   test_tokenizer --pretok TOKENIZER.json IN OUT   records of (u32 len, bytes)
+ *       -> records of (u32 n, n x word) with word = (u32 len, bytes) or
+ *          (0xFFFFFFFF, u32 id) for an added token
  *   test_tokenizer --bench TOKENIZER.json TEXT      encode speed, MB/s */
 #include <jansson.h>
 #include <stdio.h>
@@ -59,9 +62,22 @@ static json_t *tiny_doc(const char **extra, int n_extra, const char **merges, in
                      "added_tokens", added, "normalizer", "decoder", "type", "ByteLevel");
 }
 
+/* One scratch dir per process (ic_test_tmpdir's buffer lives until exit),
+ * a fresh file name per call. */
+static const char *scratch(const char *name) {
+    static const char *dir = NULL;
+    static char path[4200];
+    static int counter = 0;
+    if (!dir) dir = ic_test_tmpdir("tok");
+    snprintf(path, sizeof path, "%s/%d_%s", dir, counter++, name);
+    return path;
+}
+
 static const char *write_doc(json_t *doc, const char *tag) {
     static char path[4200];
-    snprintf(path, sizeof path, "%s/tokenizer.json", ic_test_tmpdir(tag));
+    snprintf(path, sizeof path, "%s", scratch(tag));
+    ic_mkdir_p(path, NULL);
+    strcat(path, "/tokenizer.json");
     ck_assert_int_eq(json_dump_file(doc, path, 0), 0);
     json_decref(doc);
     return path;
@@ -83,9 +99,8 @@ static const char *MERGES[] = {"a a", "aa a", "Ġ a", "Ġa a"};
 
 START_TEST(test_malformed) {
     /* not JSON at all */
-    const char *dir = ic_test_tmpdir("tokjson");
     char path[4200];
-    snprintf(path, sizeof path, "%s/tokenizer.json", dir);
+    snprintf(path, sizeof path, "%s", scratch("notjson.json"));
     ic_error err;
     ic_error_clear(&err);
     ck_assert_int_eq(ic_write_file_atomic(path, "{\"model\": [1, 2", 15, &err), 0);
@@ -157,7 +172,10 @@ START_TEST(test_malformed) {
 
     d = tiny_doc(EXTRA, 4, MERGES, 4);
     json_object_set_new(json_object_get(d, "model"), "unk_token", json_string("<nope>"));
-    expect_refused(d, "unk_token \"<nope>\" is not in the vocab");
+    expect_refused(d, "unk_token \"<nope>\" is not in model.vocab");
+    d = tiny_doc(EXTRA, 4, MERGES, 4);   /* an added token is not enough */
+    json_object_set_new(json_object_get(d, "model"), "unk_token", json_string("<|eot|>"));
+    expect_refused(d, "unk_token \"<|eot|>\" is not in model.vocab");
 
     d = tiny_doc(EXTRA, 4, MERGES, 4);
     json_object_set_new(json_object_get(json_object_get(d, "model"), "vocab"), "zz", json_integer(3));
@@ -241,6 +259,8 @@ START_TEST(test_missing_byte_unk) {
         json_t *d = tiny_doc(EXTRA, 4, MERGES, 4);
         json_t *model = json_object_get(d, "model");
         json_object_del(json_object_get(model, "vocab"), "x");
+        /* unk_token must be in model.vocab, not only an added token */
+        json_object_set_new(json_object_get(model, "vocab"), "<|eot|>", json_integer(260));
         if (mode > 0) json_object_set_new(model, "unk_token", json_string("<|eot|>"));
         if (mode == 2) json_object_set_new(model, "fuse_unk", json_true());
         const char *path = write_doc(d, "tokunk");
@@ -254,6 +274,53 @@ START_TEST(test_missing_byte_unk) {
         expect_ids(t, "xx", (uint32_t[]){260, 260}, mode == 0 ? 0 : 3 - (size_t)mode);
         ic_tokenizer_free(t);
     }
+}
+END_TEST
+
+/* ignore_merges: a word that is itself a token is taken whole, even when no
+ * merge builds it; other words still go through the merges. */
+START_TEST(test_ignore_merges) {
+    static const char *extra[] = {"aa", "ab"};
+    static const char *merges[] = {"a a"};
+    for (int ignore = 0; ignore < 2; ignore++) {
+        json_t *d = tiny_doc(extra, 2, merges, 1);
+        json_object_set_new(json_object_get(d, "model"), "ignore_merges", json_boolean(ignore));
+        const char *path = write_doc(d, "tokign");
+        ic_tokenizer *t = NULL;
+        ic_error err;
+        ic_error_clear(&err);
+        ck_assert_msg(ic_tokenizer_init(&t, path, &err) == 0, "%s", err.msg);
+        if (ignore) expect_ids(t, "ab", (uint32_t[]){257}, 1);
+        else expect_ids(t, "ab", (uint32_t[]){97, 98}, 2);
+        expect_ids(t, "aab", (uint32_t[]){256, 98}, 2);
+        ic_tokenizer_free(t);
+    }
+}
+END_TEST
+
+/* BOS/EOS from the files beside tokenizer.json, in their order of precedence. */
+START_TEST(test_special_ids) {
+    const char *path = write_doc(tiny_doc(EXTRA, 4, MERGES, 4), "tokspecial");
+    char dir[4200], side[4300];
+    snprintf(dir, sizeof dir, "%s", path);
+    *strrchr(dir, '/') = 0;
+    ic_error err;
+    ic_error_clear(&err);
+    snprintf(side, sizeof side, "%s/config.json", dir);
+    const char *cfg = "{\"bos_token_id\": 257, \"eos_token_id\": [260, 1]}";
+    ck_assert_int_eq(ic_write_file_atomic(side, cfg, strlen(cfg), &err), 0);
+    ic_tokenizer *t = NULL;
+    ck_assert_int_eq(ic_tokenizer_init(&t, path, &err), 0);
+    ck_assert_int_eq(ic_tokenizer_bos_id(t), 257);
+    ck_assert_int_eq(ic_tokenizer_eos_id(t), 260);
+    ic_tokenizer_free(t);
+    snprintf(side, sizeof side, "%s/tokenizer_config.json", dir);
+    cfg = "{\"eos_token\": {\"content\": \"aa\"}}";
+    ck_assert_int_eq(ic_write_file_atomic(side, cfg, strlen(cfg), &err), 0);
+    ck_assert_int_eq(ic_tokenizer_init(&t, path, &err), 0);
+    ck_assert_int_eq(ic_tokenizer_bos_id(t), 257);
+    ck_assert_int_eq(ic_tokenizer_eos_id(t), 256);
+    ic_tokenizer_free(t);
 }
 END_TEST
 
@@ -339,6 +406,24 @@ END_TEST
 
 static int read_u32(FILE *f, uint32_t *v) { return fread(v, 4, 1, f) == 1; }
 
+/* --pretok: words as (u32 len, bytes); an added token as (0xFFFFFFFF, u32 id). */
+typedef struct { char *buf; size_t n, cap; uint32_t count; } word_list;
+
+static int collect_word(void *ctx, const char *w, size_t len) {
+    word_list *l = ctx;
+    size_t need = l->n + 8 + (w ? len : 0);
+    if (need > l->cap) {
+        l->cap = 2 * need;
+        l->buf = realloc(l->buf, l->cap);
+    }
+    uint32_t head[2] = {w ? (uint32_t)len : UINT32_MAX, (uint32_t)len};
+    memcpy(l->buf + l->n, head, w ? 4 : 8);
+    l->n += w ? 4 : 8;
+    if (w) { memcpy(l->buf + l->n, w, len); l->n += len; }
+    l->count++;
+    return 0;
+}
+
 static int tool(int argc, char **argv) {
     if (argc < 4) { fprintf(stderr, "usage: see the comment at the top of test_tokenizer.c\n"); return 2; }
     ic_error err;
@@ -369,18 +454,24 @@ static int tool(int argc, char **argv) {
     if (argc < 5) { ic_tokenizer_free(t); return 2; }
     FILE *in = fopen(argv[3], "rb"), *out = fopen(argv[4], "wb");
     if (!in || !out) { perror("open"); rc = 1; goto done; }
-    int encode = strcmp(argv[1], "--encode") == 0;
+    int encode = strcmp(argv[1], "--decode") != 0;
     uint32_t n;
     while (rc == 0 && read_u32(in, &n)) {
         size_t unit = encode ? 1 : 4;
         char *buf = malloc((size_t)n * unit + 1);
         if (!buf || fread(buf, unit, n, in) != n) { fprintf(stderr, "short record\n"); free(buf); rc = 1; break; }
-        if (encode) {
+        if (strcmp(argv[1], "--pretok") == 0) {
+            word_list l = {0};
+            rc = ic_tokenizer_pretokenize(t, buf, n, collect_word, &l, &err);
+            fwrite(&l.count, 4, 1, out);
+            if (l.n) fwrite(l.buf, 1, l.n, out);
+            free(l.buf);
+        } else if (encode) {
             ic_ids v = {0};
             rc = ic_tokenizer_encode(t, buf, n, &v, &err);
             uint32_t k = (uint32_t)v.n;
             fwrite(&k, 4, 1, out);
-            fwrite(v.ids, 4, v.n, out);
+            if (v.n) fwrite(v.ids, 4, v.n, out);
             ic_ids_free(&v);
         } else {
             size_t len;
@@ -410,6 +501,8 @@ int main(int argc, char **argv) {
     tcase_add_test(tc, test_malformed);
     tcase_add_test(tc, test_tiny_bpe);
     tcase_add_test(tc, test_missing_byte_unk);
+    tcase_add_test(tc, test_special_ids);
+    tcase_add_test(tc, test_ignore_merges);
     tcase_add_test(tc, test_any_bytes_round_trip);
     tcase_add_test(tc, test_safe_cut);
     suite_add_tcase(s, tc);
