@@ -1,9 +1,48 @@
-/* CPU reference of the linear layer (kernels/ic_matmul.h) on OpenBLAS. */
-#include <cblas.h>
+/* CPU reference of the linear layer (kernels/ic_matmul.h) on OpenBLAS, and
+ * the threaded GEMM every CPU op uses (ic_cpu_blas.h). */
+#include <omp.h>
 #include <stddef.h>
 
 #include "ic_check.h"
+#include "kernels/cpu/ic_cpu_blas.h"
 #include "kernels/ic_matmul.h"
+
+void ic_cpu_blas_init(void) {
+    static int done = 0;
+    if (!done) {
+        openblas_set_num_threads(1);
+        done = 1;
+    }
+}
+
+void ic_cpu_sgemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, float alpha,
+                  const float *A, int lda, const float *B, int ldb, float beta,
+                  float *C, int ldc) {
+    ic_cpu_blas_init();
+    const int nt = omp_in_parallel() ? 1 : omp_get_max_threads();
+    if (nt <= 1 || (long)M * N * K < (1L << 20)) {   /* small: a fork/join costs more than it saves */
+        cblas_sgemm(CblasRowMajor, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+    const int by_rows = M >= 8 * nt;   /* else split the columns (decode: M = 1) */
+    #pragma omp parallel num_threads(nt)
+    {
+        int id = omp_get_thread_num(), n = omp_get_num_threads();
+        int total = by_rows ? M : N;
+        int lo = (int)((long)total * id / n), hi = (int)((long)total * (id + 1) / n);
+        if (hi > lo) {
+            if (by_rows) {
+                const float *a = ta == CblasNoTrans ? A + (size_t)lo * lda : A + lo;
+                cblas_sgemm(CblasRowMajor, ta, tb, hi - lo, N, K, alpha, a, lda, B, ldb, beta,
+                            C + (size_t)lo * ldc, ldc);
+            } else {
+                const float *b = tb == CblasNoTrans ? B + lo : B + (size_t)lo * ldb;
+                cblas_sgemm(CblasRowMajor, ta, tb, M, hi - lo, K, alpha, A, lda, b, ldb, beta,
+                            C + lo, ldc);
+            }
+        }
+    }
+}
 
 void ic_matmul_forward(float *out, const float *x, const float *w, const float *bias,
                        int M, int N, int K) {
@@ -12,13 +51,12 @@ void ic_matmul_forward(float *out, const float *x, const float *w, const float *
     float beta = 0.0f;
     if (bias) {
         /* seed every row with the bias and let the GEMM accumulate onto it */
-        #pragma omp parallel for schedule(static)
+        #pragma omp parallel for schedule(static) if ((long)M * N > 4096)
         for (int i = 0; i < M; i++)
             for (int j = 0; j < N; j++) out[(size_t)i * N + j] = bias[j];
         beta = 1.0f;
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K,
-                1.0f, x, K, w, K, beta, out, N);
+    ic_cpu_sgemm(CblasNoTrans, CblasTrans, M, N, K, 1.0f, x, K, w, K, beta, out, N);
 }
 
 void ic_matmul_backward(float *dx, float *dw, float *dbias, const float *dout,
@@ -27,13 +65,11 @@ void ic_matmul_backward(float *dx, float *dw, float *dbias, const float *dout,
     if (M == 0) return;
     if (dx) {
         IC_ASSERT(w != NULL);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, K, N,
-                    1.0f, dout, N, w, K, 1.0f, dx, K);
+        ic_cpu_sgemm(CblasNoTrans, CblasNoTrans, M, K, N, 1.0f, dout, N, w, K, 1.0f, dx, K);
     }
     if (dw) {
         IC_ASSERT(x != NULL);
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, K, M,
-                    1.0f, dout, N, x, K, 1.0f, dw, K);
+        ic_cpu_sgemm(CblasTrans, CblasNoTrans, N, K, M, 1.0f, dout, N, x, K, 1.0f, dw, K);
     }
     if (dbias) {
         #pragma omp parallel for schedule(static)

@@ -14,7 +14,7 @@ static void rope_apply(float *x, int L, int n_heads, int head_dim, int rot_dim,
     IC_ASSERT(rot_dim > 0 && rot_dim % 2 == 0 && rot_dim <= head_dim);
     IC_ASSERT(pos0 >= 0 && theta > 0.0f);
     const int half = rot_dim / 2;
-    #pragma omp parallel
+    #pragma omp parallel if ((long)L * n_heads * head_dim >= 32768)
     {
         float *cs = malloc(sizeof(float) * 2 * (size_t)half); /* cos | sin */
         IC_ASSERT(cs != NULL);

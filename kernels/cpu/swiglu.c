@@ -1,0 +1,14 @@
+/* CPU reference of SwiGLU (kernels/ic_swiglu.h). */
+#include <math.h>
+
+#include "ic_check.h"
+#include "kernels/ic_swiglu.h"
+
+void ic_swiglu_forward(float *out, const float *gate, const float *up, size_t n) {
+    IC_ASSERT(out && gate && up);
+    #pragma omp parallel for schedule(static) if (n >= 32768)
+    for (size_t i = 0; i < n; i++) {
+        float a = gate[i];
+        out[i] = a / (1.0f + expf(-a)) * up[i];
+    }
+}

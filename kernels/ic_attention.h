@@ -1,0 +1,28 @@
+/* Causal grouped-query attention of the teacher (softmax(q.k / sqrt(d)) v),
+ * dense. Query head h reads key/value head g(h) = h / (H / Hkv). */
+#ifndef IC_ATTENTION_H
+#define IC_ATTENTION_H
+
+/* Query rows are processed IC_ATTENTION_BLOCK at a time (all heads of one
+ * KV group together), so the largest score buffer is
+ * (H/Hkv) * IC_ATTENTION_BLOCK * L floats, never L x L. */
+#define IC_ATTENTION_BLOCK 64
+
+/* Full causal forward of one sequence (key s visible to query t iff s <= t).
+ *   out [L, H, d]     attention output (heads concatenated per token)
+ *   lse [H, L]        natural-log log-sum-exp of the scaled scores of each
+ *                     query row (CONVENTIONS.md), or NULL
+ *   q [L, H, d], k [L, Hkv, d], v [L, Hkv, d]   (roped q and k)
+ * H must be a multiple of Hkv. */
+void ic_attention_forward(float *out, float *lse, const float *q, const float *k,
+                          const float *v, int L, int H, int Hkv, int d);
+
+/* One decoding step: the query of the newest token attends to all T cached
+ * keys (the newest token's own key already appended at row T-1).
+ *   out [H, d], lse [H] or NULL, q [H, d],
+ *   k_cache [T, Hkv, d], v_cache [T, Hkv, d] (rows past T are not read). */
+void ic_attention_decode_forward(float *out, float *lse, const float *q,
+                                 const float *k_cache, const float *v_cache,
+                                 int T, int H, int Hkv, int d);
+
+#endif

@@ -1,0 +1,18 @@
+/* Next-token cross-entropy on a block of rows of logits. The teacher calls
+ * it per row block of the LM head, so [L, V] logits never exist at once. */
+#ifndef IC_CROSS_ENTROPY_H
+#define IC_CROSS_ENTROPY_H
+
+#include <stdint.h>
+
+/* nll [n] = logsumexp(logits[i]) - logits[i][targets[i]] (natural log);
+ * logits [n, V]; a target < 0 marks a row without a target (nll = 0). */
+void ic_cross_entropy_forward(float *nll, const float *logits, const int32_t *targets,
+                              int n, int V);
+
+/* dlogits [n, V] = scale * (softmax(logits[i]) - onehot(targets[i])), rows
+ * with target < 0 get zeros. Overwrites dlogits (may equal logits). */
+void ic_cross_entropy_backward(float *dlogits, const float *logits, const int32_t *targets,
+                               int n, int V, float scale);
+
+#endif

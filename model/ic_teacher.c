@@ -1,0 +1,229 @@
+/* The teacher forward on the op API (see ic_teacher.h). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "ic_alloc.h"
+#include "ic_check.h"
+#include "kernels/ic_attention.h"
+#include "kernels/ic_cross_entropy.h"
+#include "kernels/ic_embedding.h"
+#include "kernels/ic_matmul.h"
+#include "kernels/ic_rmsnorm.h"
+#include "kernels/ic_rope.h"
+#include "kernels/ic_swiglu.h"
+#include "model/ic_teacher.h"
+
+/* floats of each state buffer, in declaration order */
+static void state_sizes(const ic_config *c, int L, size_t sz[11]) {
+    size_t D = c->hidden_size, F = c->intermediate_size;
+    size_t qd = (size_t)c->n_heads * c->head_dim, kd = (size_t)c->n_kv_heads * c->head_dim;
+    sz[0] = L * D; sz[1] = L * qd; sz[2] = L * kd; sz[3] = L * kd; sz[4] = L * qd;
+    sz[5] = (size_t)c->n_heads * L; sz[6] = L * D; sz[7] = L * F; sz[8] = L * F;
+    sz[9] = (size_t)IC_TEACHER_HEAD_BLOCK * c->vocab_size; sz[10] = L;
+}
+
+size_t ic_teacher_state_bytes(const ic_config *cfg, int L_max) {
+    size_t sz[11], n = 0;
+    state_sizes(cfg, L_max, sz);
+    for (int i = 0; i < 11; i++) n += sz[i];
+    return n * sizeof(float);
+}
+
+int ic_teacher_state_init(ic_teacher_state *s, const ic_config *cfg, int L_max, ic_error *err) {
+    memset(s, 0, sizeof *s);
+    if (L_max <= 0)
+        return ic_error_set(err, "teacher state: sequence length must be positive, got %d", L_max);
+    size_t sz[11];
+    state_sizes(cfg, L_max, sz);
+    float **bufs[11] = {&s->x_norm, &s->q, &s->k, &s->v, &s->att, &s->lse, &s->proj,
+                        &s->gate, &s->up, &s->logits, &s->nll};
+    for (int i = 0; i < 11; i++) {
+        *bufs[i] = ic_aligned_alloc(sz[i] * sizeof(float));
+        if (!*bufs[i]) {
+            ic_teacher_state_free(s);
+            return ic_error_set(err, "teacher state: out of memory for L = %d (%zu MiB)", L_max,
+                                ic_teacher_state_bytes(cfg, L_max) >> 20);
+        }
+    }
+    s->L_max = L_max;
+    return 0;
+}
+
+void ic_teacher_state_free(ic_teacher_state *s) {
+    float *bufs[11] = {s->x_norm, s->q, s->k, s->v, s->att, s->lse, s->proj,
+                       s->gate, s->up, s->logits, s->nll};
+    for (int i = 0; i < 11; i++) ic_aligned_free(bufs[i]);
+    memset(s, 0, sizeof *s);
+}
+
+int ic_teacher_embed(const ic_weights *w, const int32_t *tokens, int L, float *hidden,
+                     ic_error *err) {
+    const ic_config *c = &w->cfg;
+    for (int t = 0; t < L; t++)
+        if (tokens[t] < 0 || tokens[t] >= c->vocab_size)
+            return ic_error_set(err, "token %d at position %d is outside the vocabulary [0, %d)",
+                                tokens[t], t, c->vocab_size);
+    ic_embedding_forward(hidden, tokens, w->embed, L, c->hidden_size, c->vocab_size);
+    return 0;
+}
+
+static void add_inplace(float *h, const float *x, size_t n) {
+    #pragma omp parallel for schedule(static) if (n >= 32768)
+    for (size_t i = 0; i < n; i++) h[i] += x[i];
+}
+
+/* SwiGLU MLP sub-block on x_norm rows; leaves its output in s->proj. */
+static void mlp(const ic_layer_weights *lw, const ic_config *c, ic_teacher_state *s, int L) {
+    const int D = c->hidden_size, F = c->intermediate_size;
+    ic_matmul_forward(s->gate, s->x_norm, lw->w_gate, NULL, L, F, D);
+    ic_matmul_forward(s->up, s->x_norm, lw->w_up, NULL, L, F, D);
+    ic_swiglu_forward(s->gate, s->gate, s->up, (size_t)L * F);
+    ic_matmul_forward(s->proj, s->gate, lw->w_down, NULL, L, D, F);
+}
+
+int ic_teacher_layers(const ic_weights *w, ic_teacher_state *s, float *hidden, int L,
+                      int layer_begin, int layer_end, const ic_teacher_opts *opts,
+                      ic_error *err) {
+    const ic_config *c = &w->cfg;
+    const int D = c->hidden_size, H = c->n_heads, Hkv = c->n_kv_heads, d = c->head_dim;
+    if (L <= 0 || L > s->L_max)
+        return ic_error_set(err, "teacher: window of %d tokens does not fit the state (max %d)",
+                            L, s->L_max);
+    if (layer_begin < 0 || layer_end > c->n_layers || layer_begin > layer_end)
+        return ic_error_set(err, "teacher: layer range [%d, %d) outside [0, %d)",
+                            layer_begin, layer_end, c->n_layers);
+    for (int l = layer_begin; l < layer_end; l++) {
+        const ic_layer_weights *lw = &w->layers[l];
+        const ic_teacher_saved *sv = opts && opts->save ? &opts->save[l] : NULL;
+        ic_rmsnorm_forward(s->x_norm, hidden, lw->attn_norm, L, D, c->rms_norm_eps);
+        if (sv && sv->x_norm) memcpy(sv->x_norm, s->x_norm, sizeof(float) * (size_t)L * D);
+        ic_matmul_forward(s->q, s->x_norm, lw->wq, lw->bq, L, H * d, D);
+        ic_matmul_forward(s->k, s->x_norm, lw->wk, lw->bk, L, Hkv * d, D);
+        ic_matmul_forward(s->v, s->x_norm, lw->wv, lw->bv, L, Hkv * d, D);
+        ic_rope_forward(s->q, L, H, d, d, 0, c->rope_theta);
+        ic_rope_forward(s->k, L, Hkv, d, d, 0, c->rope_theta);
+        if (sv && sv->q) memcpy(sv->q, s->q, sizeof(float) * (size_t)L * H * d);
+        if (sv && sv->k) memcpy(sv->k, s->k, sizeof(float) * (size_t)L * Hkv * d);
+
+        int sparse = 0, K = 0;
+        const int32_t *idx = NULL, *cnt = NULL;
+        if (opts && opts->select) {
+            sparse = opts->select(opts->select_ctx, l, s->x_norm, L, &idx, &cnt, &K);
+            if (sparse < 0)
+                return ic_error_set(err, "teacher: index selection failed at layer %d", l);
+            if (sparse && (!opts->sparse_attn || !idx || !cnt || K <= 0))
+                return ic_error_set(err, "teacher: layer %d selected sparse attention without "
+                                    "an index set (K = %d) or a sparse attention kernel", l, K);
+        }
+        if (sparse)
+            opts->sparse_attn(s->att, s->lse, s->q, s->k, s->v, L, H, Hkv, d, idx, cnt, K);
+        else
+            ic_attention_forward(s->att, s->lse, s->q, s->k, s->v, L, H, Hkv, d);
+        if (sv && sv->lse) memcpy(sv->lse, s->lse, sizeof(float) * (size_t)H * L);
+
+        ic_matmul_forward(s->proj, s->att, lw->wo, NULL, L, D, H * d);
+        add_inplace(hidden, s->proj, (size_t)L * D);
+        ic_rmsnorm_forward(s->x_norm, hidden, lw->mlp_norm, L, D, c->rms_norm_eps);
+        mlp(lw, c, s, L);
+        add_inplace(hidden, s->proj, (size_t)L * D);
+    }
+    return 0;
+}
+
+void ic_teacher_logits(const ic_weights *w, ic_teacher_state *s, const float *hidden, int L,
+                       float *logits) {
+    const ic_config *c = &w->cfg;
+    IC_ASSERT(L > 0 && L <= s->L_max);
+    ic_rmsnorm_forward(s->x_norm, hidden, w->final_norm, L, c->hidden_size, c->rms_norm_eps);
+    for (int t0 = 0; t0 < L; t0 += IC_TEACHER_HEAD_BLOCK) {
+        int nb = L - t0 < IC_TEACHER_HEAD_BLOCK ? L - t0 : IC_TEACHER_HEAD_BLOCK;
+        ic_matmul_forward(logits + (size_t)t0 * c->vocab_size,
+                          s->x_norm + (size_t)t0 * c->hidden_size, w->lm_head, NULL,
+                          nb, c->vocab_size, c->hidden_size);
+    }
+}
+
+void ic_teacher_loss(const ic_weights *w, ic_teacher_state *s, const float *hidden, int L,
+                     const int32_t *targets, double *sum_nll, long *n_targets) {
+    const ic_config *c = &w->cfg;
+    IC_ASSERT(L > 0 && L <= s->L_max);
+    ic_rmsnorm_forward(s->x_norm, hidden, w->final_norm, L, c->hidden_size, c->rms_norm_eps);
+    double sum = 0.0;
+    long n = 0;
+    for (int t0 = 0; t0 < L; t0 += IC_TEACHER_HEAD_BLOCK) {
+        int nb = L - t0 < IC_TEACHER_HEAD_BLOCK ? L - t0 : IC_TEACHER_HEAD_BLOCK;
+        ic_matmul_forward(s->logits, s->x_norm + (size_t)t0 * c->hidden_size, w->lm_head, NULL,
+                          nb, c->vocab_size, c->hidden_size);
+        ic_cross_entropy_forward(s->nll + t0, s->logits, targets + t0, nb, c->vocab_size);
+        for (int i = 0; i < nb; i++)
+            if (targets[t0 + i] >= 0) { sum += s->nll[t0 + i]; n++; }
+    }
+    *sum_nll = sum;
+    *n_targets = n;
+}
+
+/* ---- decoding with a KV cache ------------------------------------------ */
+
+int ic_kv_cache_init(ic_kv_cache *c, const ic_config *cfg, int T_max, ic_error *err) {
+    memset(c, 0, sizeof *c);
+    if (T_max <= 0) return ic_error_set(err, "KV cache: capacity must be positive, got %d", T_max);
+    size_t kv = (size_t)cfg->n_layers * T_max * cfg->n_kv_heads * cfg->head_dim;
+    size_t D = cfg->hidden_size, qd = (size_t)cfg->n_heads * cfg->head_dim, F = cfg->intermediate_size;
+    c->k = ic_aligned_alloc(kv * sizeof(float));
+    c->v = ic_aligned_alloc(kv * sizeof(float));
+    c->x = ic_aligned_alloc(D * sizeof(float));
+    c->xn = ic_aligned_alloc(D * sizeof(float));
+    c->q = ic_aligned_alloc(qd * sizeof(float));
+    c->att = ic_aligned_alloc(qd * sizeof(float));
+    c->gate = ic_aligned_alloc(F * sizeof(float));
+    c->up = ic_aligned_alloc(F * sizeof(float));
+    c->proj = ic_aligned_alloc(D * sizeof(float));
+    if (!c->k || !c->v || !c->x || !c->xn || !c->q || !c->att || !c->gate || !c->up || !c->proj) {
+        ic_kv_cache_free(c);
+        return ic_error_set(err, "KV cache: out of memory for %d tokens", T_max);
+    }
+    c->T_max = T_max;
+    return 0;
+}
+
+void ic_kv_cache_free(ic_kv_cache *c) {
+    float *b[9] = {c->k, c->v, c->x, c->xn, c->q, c->att, c->gate, c->up, c->proj};
+    for (int i = 0; i < 9; i++) ic_aligned_free(b[i]);
+    memset(c, 0, sizeof *c);
+}
+
+int ic_teacher_decode_step(const ic_weights *w, ic_kv_cache *kc, int32_t token, float *logits,
+                           ic_error *err) {
+    const ic_config *c = &w->cfg;
+    const int D = c->hidden_size, H = c->n_heads, Hkv = c->n_kv_heads, d = c->head_dim;
+    const int F = c->intermediate_size;
+    if (kc->T >= kc->T_max)
+        return ic_error_set(err, "KV cache full (%d tokens)", kc->T_max);
+    if (ic_teacher_embed(w, &token, 1, kc->x, err) != 0) return -1;
+    const int pos = kc->T;
+    const size_t layer_stride = (size_t)kc->T_max * Hkv * d;
+    for (int l = 0; l < c->n_layers; l++) {
+        const ic_layer_weights *lw = &w->layers[l];
+        float *kl = kc->k + l * layer_stride, *vl = kc->v + l * layer_stride;
+        float *krow = kl + (size_t)pos * Hkv * d, *vrow = vl + (size_t)pos * Hkv * d;
+        ic_rmsnorm_forward(kc->xn, kc->x, lw->attn_norm, 1, D, c->rms_norm_eps);
+        ic_matmul_forward(kc->q, kc->xn, lw->wq, lw->bq, 1, H * d, D);
+        ic_matmul_forward(krow, kc->xn, lw->wk, lw->bk, 1, Hkv * d, D);
+        ic_matmul_forward(vrow, kc->xn, lw->wv, lw->bv, 1, Hkv * d, D);
+        ic_rope_forward(kc->q, 1, H, d, d, pos, c->rope_theta);
+        ic_rope_forward(krow, 1, Hkv, d, d, pos, c->rope_theta);
+        ic_attention_decode_forward(kc->att, NULL, kc->q, kl, vl, pos + 1, H, Hkv, d);
+        ic_matmul_forward(kc->proj, kc->att, lw->wo, NULL, 1, D, H * d);
+        for (int i = 0; i < D; i++) kc->x[i] += kc->proj[i];
+        ic_rmsnorm_forward(kc->xn, kc->x, lw->mlp_norm, 1, D, c->rms_norm_eps);
+        ic_matmul_forward(kc->gate, kc->xn, lw->w_gate, NULL, 1, F, D);
+        ic_matmul_forward(kc->up, kc->xn, lw->w_up, NULL, 1, F, D);
+        ic_swiglu_forward(kc->gate, kc->gate, kc->up, (size_t)F);
+        ic_matmul_forward(kc->proj, kc->gate, lw->w_down, NULL, 1, D, F);
+        for (int i = 0; i < D; i++) kc->x[i] += kc->proj[i];
+    }
+    ic_rmsnorm_forward(kc->xn, kc->x, w->final_norm, 1, D, c->rms_norm_eps);
+    ic_matmul_forward(logits, kc->xn, w->lm_head, NULL, 1, c->vocab_size, D);
+    kc->T++;
+    return 0;
+}

@@ -1,0 +1,119 @@
+/* Forward of the frozen dense teacher (Llama family: RMSNorm, NeoX RoPE over
+ * the full head_dim, GQA, SwiGLU, final norm, LM head), fp32 on the CPU op
+ * API. The stack can be entered at any layer with a given hidden state and
+ * left after any layer (greedy search resumes mid-stack); per layer it can
+ * hand x_norm, q, k and the attention lse to the distillation loss and can
+ * swap dense attention for sparse attention over a caller's index set. */
+#ifndef IC_TEACHER_H
+#define IC_TEACHER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ic_error.h"
+#include "model/ic_weights.h"
+
+/* Rows of the LM head computed at once: logits never exceed
+ * IC_TEACHER_HEAD_BLOCK x V floats. */
+#define IC_TEACHER_HEAD_BLOCK 64
+
+/* Activations of one window of up to L_max tokens, reused across windows
+ * and layers. Peak memory of a forward at length L (fp32):
+ *   state:  L*(2*D + 2*H*d + 2*Hkv*d + 2*F + 1) + H*L + 64*V floats
+ *           (ic_teacher_state_bytes)
+ *   attention scratch (inside the op), per OpenMP thread:
+ *           (H/Hkv) * IC_ATTENTION_BLOCK * (L + 2d) floats
+ *   plus the caller's hidden state L*D, any saved tensors, and the weights.
+ * SmolLM2-135M (weights 513 MiB fp32): state 23.3 MiB at L = 512,
+ * 57.1 MiB at 2048, 192 MiB at 8192; attention scratch 1.7 MiB per thread
+ * at L = 2048. Nothing grows as L^2. */
+typedef struct {
+    int    L_max;
+    float *x_norm;  /* [L, D]      normed input of the current sub-block */
+    float *q;       /* [L, H, d]   roped queries */
+    float *k;       /* [L, Hkv, d] roped keys */
+    float *v;       /* [L, Hkv, d] */
+    float *att;     /* [L, H, d]   attention output */
+    float *lse;     /* [H, L]      attention log-sum-exp */
+    float *proj;    /* [L, D]      o_proj / down_proj output before the residual add */
+    float *gate;    /* [L, F]      gate_proj, then silu(gate)*up in place */
+    float *up;      /* [L, F] */
+    float *logits;  /* [IC_TEACHER_HEAD_BLOCK, V] one row block of the LM head */
+    float *nll;     /* [L]         per-token loss of the head */
+} ic_teacher_state;
+
+int    ic_teacher_state_init(ic_teacher_state *s, const ic_config *cfg, int L_max, ic_error *err);
+void   ic_teacher_state_free(ic_teacher_state *s);
+size_t ic_teacher_state_bytes(const ic_config *cfg, int L_max);
+
+/* Per-layer outputs the caller wants kept (CONVENTIONS.md layouts); any
+ * pointer may be NULL. Buffers are the caller's, sized for L. */
+typedef struct {
+    float *x_norm;  /* [L, D] input_layernorm(hidden) */
+    float *q;       /* [L, H, d] */
+    float *k;       /* [L, Hkv, d] */
+    float *lse;     /* [H, L] of the attention the layer actually ran */
+} ic_teacher_saved;
+
+/* Index-set selection for a layer. Returns 1 with *idx [L, K], *cnt [L],
+ * *K set (CONVENTIONS.md; the buffers stay the callee's and must live until
+ * the layer is done), 0 for dense attention, -1 on failure. */
+typedef int (*ic_select_fn)(void *ctx, int layer, const float *x_norm /*[L,D]*/, int L,
+                            const int32_t **idx, const int32_t **cnt, int *K);
+
+/* Sparse attention over index sets (the DSA kernel's signature). */
+typedef void (*ic_sparse_attn_fn)(float *out /*[L,H,d]*/, float *lse /*[H,L]*/,
+                                  const float *q, const float *k, const float *v,
+                                  int L, int H, int Hkv, int d,
+                                  const int32_t *idx, const int32_t *cnt, int K);
+
+typedef struct {
+    ic_teacher_saved *save;        /* [n_layers] (indexed by absolute layer) or NULL */
+    ic_select_fn      select;      /* NULL: every layer dense */
+    void             *select_ctx;
+    ic_sparse_attn_fn sparse_attn; /* required when select can return 1 */
+} ic_teacher_opts;
+
+/* hidden [L, D] = embedding of tokens [L]; tokens outside [0, V) are an
+ * error naming the position. */
+int ic_teacher_embed(const ic_weights *w, const int32_t *tokens, int L, float *hidden,
+                     ic_error *err);
+
+/* Run layers [layer_begin, layer_end) in place on hidden [L, D] (positions
+ * 0..L-1). opts may be NULL (dense, nothing saved). */
+int ic_teacher_layers(const ic_weights *w, ic_teacher_state *s, float *hidden, int L,
+                      int layer_begin, int layer_end, const ic_teacher_opts *opts,
+                      ic_error *err);
+
+/* Final norm + LM head of the hidden state after the last layer.
+ * logits [L, V] (the caller's buffer). Uses s->x_norm as scratch. */
+void ic_teacher_logits(const ic_weights *w, ic_teacher_state *s, const float *hidden, int L,
+                       float *logits);
+
+/* Final norm + LM head + cross-entropy in row blocks (no [L, V] buffer).
+ * targets [L] (< 0: no target). Returns the sum of the per-token losses in
+ * *sum_nll and their count in *n_targets; s->nll holds them per token. */
+void ic_teacher_loss(const ic_weights *w, ic_teacher_state *s, const float *hidden, int L,
+                     const int32_t *targets, double *sum_nll, long *n_targets);
+
+/* Key/value cache for token-by-token decoding. */
+typedef struct {
+    int    T_max, T;    /* capacity, tokens cached */
+    float *k;           /* [n_layers, T_max, Hkv, d] roped keys */
+    float *v;           /* [n_layers, T_max, Hkv, d] */
+    float *x, *xn;      /* [D] residual stream, normed input */
+    float *q, *att;     /* [H*d] */
+    float *gate, *up;   /* [F] */
+    float *proj;        /* [D] */
+} ic_kv_cache;
+
+int  ic_kv_cache_init(ic_kv_cache *c, const ic_config *cfg, int T_max, ic_error *err);
+void ic_kv_cache_free(ic_kv_cache *c);
+
+/* Feed one token at position c->T (appending its keys/values); logits [V]
+ * of the next token. Fails when the cache is full or the token is out of
+ * range. */
+int ic_teacher_decode_step(const ic_weights *w, ic_kv_cache *c, int32_t token, float *logits,
+                           ic_error *err);
+
+#endif

@@ -1,0 +1,101 @@
+/* LM evaluation driver (see ic_eval.h). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ic_alloc.h"
+#include "ic_log.h"
+#include "train/ic_eval.h"
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+int ic_eval_run(const ic_weights *w, ic_token_read_fn read, void *read_ctx, uint64_t n_total,
+                const ic_eval_opts *opts, ic_eval_result *res, ic_error *err) {
+    const ic_config *c = &w->cfg;
+    const int L = opts->seq_len;
+    memset(res, 0, sizeof *res);
+    if (L < 1) return ic_error_set(err, "--seq-len must be at least 1, got %d", L);
+    long fit = n_total > 0 ? (long)((n_total - 1) / (uint64_t)L) : 0;
+    long N = opts->n_windows > 0 ? opts->n_windows : fit;
+    if (N < 1 || (uint64_t)N * L + 1 > n_total)
+        return ic_error_set(err, "the split holds %llu tokens: %ld window(s) of %d fit, %ld asked",
+                            (unsigned long long)n_total, fit, L, N);
+
+    ic_teacher_state st;
+    if (ic_teacher_state_init(&st, c, L, err) != 0) return -1;
+    uint32_t *raw = malloc(sizeof(uint32_t) * ((size_t)L + 1));
+    int32_t *tok = malloc(sizeof(int32_t) * ((size_t)L + 1));
+    float *hidden = ic_aligned_alloc(sizeof(float) * (size_t)L * c->hidden_size);
+    int rc = 0;
+    if (!raw || !tok || !hidden) {
+        rc = ic_error_set(err, "eval: out of memory for L = %d", L);
+        goto done;
+    }
+    double sum = 0.0, t_start = now_s();
+    long scored = 0;
+    for (long i = 0; i < N && rc == 0; i++) {
+        uint64_t off = (uint64_t)i * L;
+        if (read(read_ctx, off, (size_t)L + 1, raw, err) != 0) { rc = -1; break; }
+        for (int t = 0; t <= L; t++) {
+            if (raw[t] >= (uint32_t)c->vocab_size) {
+                rc = ic_error_set(err, "token %u at offset %llu is outside the model's vocabulary "
+                                  "(%d): data and model do not match", raw[t],
+                                  (unsigned long long)(off + t), c->vocab_size);
+                break;
+            }
+            tok[t] = (int32_t)raw[t];
+        }
+        if (rc) break;
+        if (ic_teacher_embed(w, tok, L, hidden, err) != 0 ||
+            ic_teacher_layers(w, &st, hidden, L, 0, c->n_layers, opts->topts, err) != 0) {
+            rc = -1;
+            break;
+        }
+        double s; long n;
+        ic_teacher_loss(w, &st, hidden, L, tok + 1, &s, &n);   /* targets: the next tokens */
+        sum += s;
+        scored += n;
+        if (opts->progress) {
+            double el = now_s() - t_start, tps = (double)(i + 1) * L / el;
+            ic_log_info("eval window %ld/%ld  loss %.4f  %.0f tok/s  ETA %.0fs", i + 1, N,
+                        sum / (double)scored, tps, (double)(N - i - 1) * L / tps);
+        }
+    }
+    if (rc == 0) {
+        res->seconds = now_s() - t_start;
+        res->loss = sum / (double)scored;
+        res->ppl = exp(res->loss);
+        res->tokens = scored;
+        res->n_windows = N;
+        res->seq_len = L;
+        res->tok_per_s = (double)N * L / res->seconds;
+    }
+done:
+    free(raw);
+    free(tok);
+    ic_aligned_free(hidden);
+    ic_teacher_state_free(&st);
+    return rc;
+}
+
+typedef struct { const uint32_t *tok; size_t n; } mem_src;
+
+static int mem_read(void *ctx, uint64_t off, size_t n, uint32_t *dst, ic_error *err) {
+    const mem_src *m = ctx;
+    if (off + n > m->n)
+        return ic_error_set(err, "token range [%llu, %llu) past the end (%zu)",
+                            (unsigned long long)off, (unsigned long long)(off + n), m->n);
+    memcpy(dst, m->tok + off, n * sizeof *dst);
+    return 0;
+}
+
+int ic_eval_tokens(const ic_weights *w, const uint32_t *tokens, size_t n,
+                   const ic_eval_opts *opts, ic_eval_result *res, ic_error *err) {
+    mem_src m = {tokens, n};
+    return ic_eval_run(w, mem_read, &m, n, opts, res, err);
+}

@@ -1,0 +1,49 @@
+/* LM evaluation: mean next-token loss and perplexity of the teacher (dense,
+ * or any DSA pattern through the teacher's selection hook) over N
+ * consecutive non-overlapping windows of L tokens.
+ *
+ * Window i feeds tokens [i*L, i*L + L) and scores the predictions of tokens
+ * [i*L + 1, i*L + L + 1), so N windows read N*L + 1 tokens from the start of
+ * the split and score N*L of them: deterministic, no sampling. */
+#ifndef IC_EVAL_H
+#define IC_EVAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ic_error.h"
+#include "model/ic_teacher.h"
+
+/* Where the tokens come from: read n tokens starting at offset into dst.
+ * Returns 0 or -1 with err set. */
+typedef int (*ic_token_read_fn)(void *ctx, uint64_t offset, size_t n, uint32_t *dst,
+                                ic_error *err);
+
+typedef struct {
+    int  seq_len;                  /* L */
+    long n_windows;                /* N; <= 0: as many as the split holds */
+    int  progress;                 /* print a progress line per window (stderr) */
+    const ic_teacher_opts *topts;  /* selection hook etc.; NULL = dense */
+} ic_eval_opts;
+
+typedef struct {
+    double loss;       /* mean NLL (nats/token) */
+    double ppl;        /* exp(loss) */
+    long   tokens;     /* tokens scored = N * L */
+    long   n_windows;
+    int    seq_len;
+    double seconds;    /* wall time of the forwards */
+    double tok_per_s;  /* tokens fed per second */
+} ic_eval_result;
+
+/* Evaluate over a token source holding n_total tokens. Fails when it holds
+ * fewer than N*L + 1 (saying how many windows fit) or a token is outside
+ * the vocabulary. */
+int ic_eval_run(const ic_weights *w, ic_token_read_fn read, void *read_ctx, uint64_t n_total,
+                const ic_eval_opts *opts, ic_eval_result *res, ic_error *err);
+
+/* The same over an in-memory token array [n]. */
+int ic_eval_tokens(const ic_weights *w, const uint32_t *tokens, size_t n,
+                   const ic_eval_opts *opts, ic_eval_result *res, ic_error *err);
+
+#endif
