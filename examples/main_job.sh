@@ -4,9 +4,9 @@
 #   train the lightning indexers of uniform:4 (8 F layers of 30) with the
 #   IndexCache multi-layer loss (dense stage) -> val LM loss table
 #   (dense teacher / untrained indexers / trained indexers, same K) -> export.
-# Outputs go to runs/main_job/ (git-ignored). About 8 minutes on 2 CPU cores.
+# Outputs go to runs/main_job/ (git-ignored). About 10 minutes on 2 CPU cores (build included).
 #
-# Knobs (environment): STEPS (default 100), SEQ_LEN (512), TOPK (64),
+# Knobs (environment): STEPS (default 250), SEQ_LEN (512), TOPK (64),
 # BATCH (1), LR (3e-3), EVAL_WINDOWS (16). The trainer's CUDA kernels come
 # with the CUDA issue: on a machine with a GPU this version still trains on
 # the CPU path (the `backend:` line says which one runs).
@@ -14,7 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 OUT=${OUT:-runs/main_job}
-STEPS=${STEPS:-100}; SEQ_LEN=${SEQ_LEN:-512}; TOPK=${TOPK:-64}; BATCH=${BATCH:-1}
+STEPS=${STEPS:-250}; SEQ_LEN=${SEQ_LEN:-512}; TOPK=${TOPK:-64}; BATCH=${BATCH:-1}
 LR=${LR:-3e-3}; EVAL_WINDOWS=${EVAL_WINDOWS:-16}
 # One OpenMP team over the cores, OpenBLAS single-threaded inside it (the
 # kernels set that); PASSIVE stops idle OpenMP threads from spinning against
