@@ -15,14 +15,14 @@ int ic_cmd_train(int argc, char **argv) {
     long long steps = 0, seq_len = 512, batch = 1, warmup = 0, topk = 0, eval_every = 0;
     long long eval_batches = 8, seed = 0, stop_after = 0, keep = 2;
     double lr = 1e-3, min_lr = -1, wd = 0.1, clip = 1.0;
-    int resume = 0;
+    int resume = 0, eval_only = 0;
     const ic_arg_spec args[] = {
         {"--model", IC_ARG_STRING, &model, "DIR", "model dir (teacher; indexers of F layers used when present)", 1, 0, 0},
         {"--data", IC_ARG_STRING, &data, "FILE.h5", "token dataset from `indexcache prep` (train + val splits)", 1, 0, 0},
         {"--pattern", IC_ARG_STRING, &pattern, "P", "F/S string (one char per layer) or uniform:R", 1, 0, 0},
         {"--stage", IC_ARG_STRING, &stage, "S", "dense (all causal keys) or sparse (the F layer's top-k, DSA forward) (default dense)", 0, 0, 0},
         {"--loss", IC_ARG_STRING, &loss, "M", "multi (IndexCache: every layer an F layer serves) or single (its own layer) (default multi)", 0, 0, 0},
-        {"--steps", IC_ARG_INT, &steps, "N", "optimizer steps", 1, 1, 1e12},
+        {"--steps", IC_ARG_INT, &steps, "N", "optimizer steps (required unless --eval-only)", 0, 1, 1e12},
         {"--seq-len", IC_ARG_INT, &seq_len, "L", "tokens per window (default 512)", 0, 2, 1 << 24},
         {"--batch", IC_ARG_INT, &batch, "B", "windows per rank per step (default 1)", 0, 1, 1 << 20},
         {"--lr", IC_ARG_DOUBLE, &lr, "LR", "peak learning rate (default 1e-3)", 0, 0, 10},
@@ -34,7 +34,8 @@ int ic_cmd_train(int argc, char **argv) {
         {"--eval-every", IC_ARG_INT, &eval_every, "E", "validate + checkpoint every E steps (default: at the end only)", 0, 0, 1e12},
         {"--eval-batches", IC_ARG_INT, &eval_batches, "N", "val windows per validation (default 8)", 0, 0, 1e9},
         {"--seed", IC_ARG_INT, &seed, "S", "data order and indexer init seed (default 0)", 0, 0, 9.2e18},
-        {"--out", IC_ARG_STRING, &out, "DIR", "output model dir (checkpoints in DIR/checkpoints)", 1, 0, 0},
+        {"--out", IC_ARG_STRING, &out, "DIR", "output model dir (checkpoints in DIR/checkpoints; required unless --eval-only)", 0, 0, 0},
+        {"--eval-only", IC_ARG_FLAG, &eval_only, NULL, "print the val KL (JSON; + LM loss for --stage sparse) of DIR's indexers and exit", 0, 0, 0},
         {"--resume", IC_ARG_FLAG, &resume, NULL, "continue from the newest complete checkpoint in DIR", 0, 0, 0},
         {"--stop-after", IC_ARG_INT, &stop_after, "N", "stop after step N with a checkpoint, as if interrupted (tests)", 0, 0, 1e12},
         {"--keep-checkpoints", IC_ARG_INT, &keep, "N", "complete checkpoints kept (default 2)", 0, 1, 1e6},
@@ -64,8 +65,10 @@ int ic_cmd_train(int argc, char **argv) {
         .min_lr = min_lr < 0 ? lr / 10 : min_lr, .weight_decay = wd, .clip = clip,
         .warmup = (long)warmup, .topk = (int)topk, .eval_every = (long)eval_every,
         .eval_batches = (long)eval_batches, .seed = (uint64_t)seed, .resume = resume,
-        .stop_after = (long)stop_after, .keep_ckpts = (int)keep,
+        .stop_after = (long)stop_after, .keep_ckpts = (int)keep, .eval_only = eval_only,
     };
+    if (!eval_only && (!out || steps <= 0)) ic_error_set(&err, "--steps and --out are required (unless --eval-only)");
+    if (eval_only && !steps) o.steps = 1;   /* the schedule check wants T >= 1 */
     if (strcmp(stage, "dense") == 0) o.stage = IC_DISTILL_DENSE;
     else if (strcmp(stage, "sparse") == 0) o.stage = IC_DISTILL_SPARSE;
     else ic_error_set(&err, "--stage %s: expected dense or sparse", stage);

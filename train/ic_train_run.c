@@ -170,7 +170,7 @@ int ic_train_run(const ic_train_opts *o, ic_error *err) {
     char ckdir[PATH_MAX], path[PATH_MAX];
     snprintf(ckdir, sizeof ckdir, "%s/checkpoints", o->out_dir);
 
-    if (ic_is_dir(o->out_dir) && ic_same_dir(o->model_dir, o->out_dir)) {
+    if (!o->eval_only && ic_is_dir(o->out_dir) && ic_same_dir(o->model_dir, o->out_dir)) {
         ic_error_set(err, "--out %s is the --model dir; write the trained model elsewhere", o->out_dir);
         goto out;
     }
@@ -212,6 +212,21 @@ int ic_train_run(const ic_train_opts *o, ic_error *err) {
     if (!u || !tok || !starts || !cfgj) { ic_error_set(err, "out of memory"); goto out; }
     json_object_set_new(cfgj, "seed_hex", json_sprintf("0x%016" PRIx64, o->seed));
 
+    if (o->eval_only) {   /* val KL of the model's indexers as they are; writes nothing */
+        ic_trainer_stats ev;
+        if (n_val == 0) { ic_error_set(err, "--eval-only: the val split holds no window"); goto out; }
+        if (evaluate(&t, &r, L, n_val, u, tok, &ev, err) != 0) goto out;
+        if (rank0) {
+            printf("{\"val_kl\": %.8f, \"val_kl_pbar\": %.8f, \"tokens\": %lld, \"loss\": \"%s\", "
+                   "\"stage\": \"%s\"", ev.kl / (double)ev.tokens, ev.kl_pbar / (double)ev.tokens,
+                   (long long)ev.tokens, o->single ? "single" : "multi",
+                   o->stage == IC_DISTILL_SPARSE ? "sparse" : "dense");
+            if (ev.n_targets) printf(", \"val_lm\": %.8f", ev.nll / (double)ev.n_targets);
+            printf("}\n");
+        }
+        rc = 0;
+        goto out;
+    }
     /* Where to start: a fresh run, or the newest complete checkpoint. */
     int64_t start = 0, ck_step = 0;
     int have = ic_checkpoint_latest(ckdir, &ck_step, path, sizeof path, err);

@@ -95,6 +95,7 @@ typedef struct {
     int    resume;
     long   stop_after;      /* > 0: stop (with a checkpoint) after this step, as if killed */
     int    keep_ckpts;
+    int    eval_only;       /* print the val KL (JSON) of the model's indexers, train nothing */
 } ic_train_opts;
 
 int ic_train_run(const ic_train_opts *o, ic_error *err);
