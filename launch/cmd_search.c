@@ -55,7 +55,7 @@ static int on_step(void *vctx, const ic_search_trace *t, ic_error *err) {
     int done = ic_pattern_n_full(&t->pattern) <= t->keep;
     if (c->trace_path && c->rank == 0 &&
         ic_search_trace_save(t, c->meta, done, c->trace_path, err) != 0)
-        return ic_error_wrap(err, "writing the trace: %s", err->msg);
+        return ic_error_wrap(err, "writing the trace");
     if (c->a->stop_after > 0 && t->n_steps >= c->a->stop_after && !done) {
         c->stopped = 1;
         return ic_error_set(err, "stopped after step %d (--stop-after)", t->n_steps);
@@ -172,7 +172,7 @@ static int run(const search_args *a, ic_error *err) {
     ic_split split;
     if (resolve_keep(a, cfg.n_layers, &keep, err) != 0) return 2;
     if (ic_split_from_name(a->split, &split, err) != 0) {
-        ic_error_wrap(err, "--split: %s", err->msg);
+        ic_error_wrap(err, "--split");
         return 2;
     }
     const char *trace_path = a->trace;
@@ -188,8 +188,11 @@ static int run(const search_args *a, ic_error *err) {
 
     ic_dsa_model m;
     if (ic_dsa_model_load(&m, a->model, "uniform:1", (int)a->topk, IC_DSA_LOAD_ALL, err) != 0) {
-        ic_error_wrap(err, "%s (search starts from all F, so every layer needs an indexer)",
-                      err->msg);
+        char inner[IC_ERROR_MSG_MAX];
+        snprintf(inner, sizeof inner, "%s", err->msg);
+        ic_error_clear(err);
+        ic_error_set(err, "%.900s (search starts from all F, so every layer needs an indexer)",
+                     inner);
         return 1;
     }
     int32_t *tokens = NULL;
@@ -289,7 +292,8 @@ int ic_cmd_search(int argc, char **argv) {
     ic_error_clear(&err);
     int rc = run(&a, &err);
     if (rc == 0) return 0;
-    if (ic_dist_get()->world > 1 && rc != 2) ic_dist_fail("search: %s", err.msg);
+    if (ic_dist_get()->world > 1 && rc != 2)
+        ic_dist_fail("%s%s", strncmp(err.msg, "search", 6) == 0 ? "" : "search: ", err.msg);
     fprintf(stderr, "indexcache search: %s\n", err.msg);
     if (rc == 2) fprintf(stderr, "(see indexcache search --help)\n");
     return rc;

@@ -204,7 +204,7 @@ static int pattern_loss(search_ctx *x, const ic_pattern *p, int r, int refresh, 
     long cnt = 0;
     for (int w = 0; w < x->W; w++)
         if (window_run(x, w, p, r, refresh, &sum, &cnt, err) != 0)
-            return ic_error_wrap(err, "search: window %d: %s", w, err->msg);
+            return ic_error_wrap(err, "search: window %d", w);
     *loss = sum / (double)cnt;
     return 0;
 }

@@ -173,7 +173,7 @@ static int load_step(ic_search_trace *t, json_t *so, int i, const char *path, ic
     if (layer < 0 || layer >= t->n_layers)
         return ic_error_set(err, "%s: layer %lld is outside 0..%d", where, layer, t->n_layers - 1);
     if (ic_search_trace_push(t, (int)layer, loss, cand, err) != 0)
-        return ic_error_wrap(err, "%s: %s", path, err->msg);
+        return ic_error_wrap(err, "%s", path);
     const char *ps = get_str(so, "pattern");
     if (strcmp(ps, ic_pattern_to_string(&t->pattern, pat, sizeof pat)) != 0)
         return ic_error_set(err, "%s: pattern \"%s\" does not follow from the flips (expected "
