@@ -24,6 +24,11 @@ void ic_log_info(const char *fmt, ...) {
     va_list ap; va_start(ap, fmt); emit(stdout, NULL, fmt, ap); va_end(ap);
 }
 
+void ic_log_note(const char *fmt, ...) {
+    if (g_level < IC_LOG_INFO || (g_rank != 0 && g_level < IC_LOG_VERBOSE)) return;
+    va_list ap; va_start(ap, fmt); emit(stderr, NULL, fmt, ap); va_end(ap);
+}
+
 void ic_log_debug(const char *fmt, ...) {
     if (g_level < IC_LOG_VERBOSE) return;
     va_list ap; va_start(ap, fmt); emit(stderr, "debug: ", fmt, ap); va_end(ap);

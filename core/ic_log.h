@@ -11,6 +11,9 @@ ic_log_level ic_log_get_level(void);
 int  ic_log_rank(void);
 
 void ic_log_info(const char *fmt, ...)  __attribute__((format(printf, 1, 2)));
+/* Like info, but on stderr: diagnostics that must not mix with a command's
+ * machine-readable stdout (e.g. --json). */
+void ic_log_note(const char *fmt, ...)  __attribute__((format(printf, 1, 2)));
 void ic_log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void ic_log_warn(const char *fmt, ...)  __attribute__((format(printf, 1, 2)));
 void ic_log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -27,9 +27,9 @@ void ic_backend_init(int force_cpu, int local_rank) {
         }
     }
     if (g_info.kind == IC_BACKEND_CUDA)
-        ic_log_info("backend: CUDA on GPU %d (%s)", g_info.device, g_info.device_name);
+        ic_log_note("backend: CUDA on GPU %d (%s)", g_info.device, g_info.device_name);
     else
-        ic_log_info("backend: CPU (%s)", g_info.reason);
+        ic_log_note("backend: CPU (%s)", g_info.reason);
 }
 
 const ic_backend_info *ic_backend_get(void) { return &g_info; }

@@ -378,7 +378,9 @@ fail:
 
 int ic_safetensors_open(ic_safetensors *st, const char *path, ic_error *err) {
     memset(st, 0, sizeof *st);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO given by mistake must not hang the open; the
+     * regular-file check below refuses it. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) return ic_error_set(err, "%s: cannot open: %s", path, strerror(errno));
     struct stat sb;
     if (fstat(fd, &sb) != 0) {
