@@ -18,7 +18,7 @@
  * d_I + H_I) gradient scratch, plus the loss op's streamed blocks; nothing
  * is L x L. SmolLM2-135M, uniform:4, L = 512, multi: 57 MiB of saved
  * tensors plus about 25 MiB of forward state, besides the weights. The
- * forward stops after the last layer the loss reads. */
+ * forward stops after the last layer the loss reads.
  *
  * A step: B windows of this rank (ic_sampler over the train split), the
  * gradients divided by this rank's tokens and averaged over ranks
