@@ -11,9 +11,14 @@
  *      and the indexer backward into l's parameter gradients (+=).
  * The reported loss is sum over F layers of L_multi(l), divided by tokens.
  *
- * Memory per window: the saved tensors, L*(D per F layer +
- * (2*H*d... ) per served layer), the teacher's state, one set of indexer
- * activations and gradient scratch; nothing L x L.
+ * Memory (fp32, reused across windows): saved tensors L*D per F layer and
+ * L*(H*d + Hkv*d [+ H for the dense stage's LSE]) per served layer, the
+ * sparse stage's kept sets L*(K+1) int32 per F layer, the DSA forward state
+ * (ic_dsa_state_bytes), one set of indexer activations and L*(H_I*d_I +
+ * d_I + H_I) gradient scratch, plus the loss op's streamed blocks; nothing
+ * is L x L. SmolLM2-135M, uniform:4, L = 512, multi: 57 MiB of saved
+ * tensors plus about 25 MiB of forward state, besides the weights. The
+ * forward stops after the last layer the loss reads.
  *
  * A step: B windows of this rank (ic_sampler over the train split), the
  * gradients divided by this rank's tokens and averaged over ranks
