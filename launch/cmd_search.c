@@ -279,7 +279,7 @@ int ic_cmd_search(int argc, char **argv) {
         "L tokens (the first B*L + 1 tokens of the split) and commits the flip with the lowest\n"
         "loss (ties to the lower layer), until N layers keep indexers. Each candidate resumes\n"
         "from cached hidden states and index buffers at the layer boundaries of the current\n"
-        "pattern (memory: B * layers * L * (4*D + 4*(K+1)) bytes; with less --cache-mb every\n"
+        "pattern (memory: B * (layers-1) * L * (4*D + 4*(K+1)) bytes; with less --cache-mb every\n"
         "s-th boundary, or none). Under mpirun -np N, rank r scores candidates r, r+N, ...\n"
         "Writes the pattern to FILE; the trace (JSON) is rewritten after every step and\n"
         "--resume continues from it. Set OMP_NUM_THREADS per rank.",
