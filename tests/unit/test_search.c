@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "data/ic_h5tokens.h"
 #include "ic_fs.h"
@@ -327,6 +328,108 @@ START_TEST(test_resume) {
 }
 END_TEST
 
+/* ---- two ranks in two processes ---------------------------------------- */
+
+/* A comm over two pipes between a parent (rank 0) and a forked child
+ * (rank 1), so the distribution logic is tested without mpirun: every
+ * collective swaps the two ranks' values and combines them in rank order,
+ * as an MPI reduction would. */
+typedef struct { int rank, rd, wr; } pipe_comm;
+
+static void xfer(pipe_comm *c, const void *mine, void *theirs, size_t n) {
+    ck_assert(write(c->wr, mine, n) == (ssize_t)n);
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = read(c->rd, (char *)theirs + got, n - got);
+        ck_assert(r > 0);
+        got += (size_t)r;
+    }
+}
+
+static void pc_sum(void *ctx, double *buf, size_t n) {
+    pipe_comm *c = ctx;
+    double *other = malloc(sizeof(double) * n);
+    xfer(c, buf, other, sizeof(double) * n);
+    for (size_t i = 0; i < n; i++)   /* rank 0's term first on both ranks */
+        buf[i] = c->rank == 0 ? buf[i] + other[i] : other[i] + buf[i];
+    free(other);
+}
+
+static void pc_minloc(void *ctx, double *v, int *i) {
+    pipe_comm *c = ctx;
+    struct { double v; int i; } mine = {isnan(*v) ? INFINITY : *v, *i}, o;
+    memset(&o, 0, sizeof o);
+    xfer(c, &mine, &o, sizeof mine);
+    if (o.v < mine.v || (o.v == mine.v && o.i < mine.i)) mine = o;
+    *v = mine.v;
+    *i = mine.i;
+}
+
+static int pc_all_ok(void *ctx, int ok) {
+    pipe_comm *c = ctx;
+    int o = 0;
+    xfer(c, &ok, &o, sizeof ok);
+    return ok && o;
+}
+
+START_TEST(test_two_ranks) {
+    int p01[2], p10[2];
+    ck_assert(pipe(p01) == 0 && pipe(p10) == 0);
+    /* fork before this process runs any OpenMP region (libgomp and fork) */
+    pid_t pid = fork();
+    ck_assert(pid >= 0);
+    int rank = pid == 0 ? 1 : 0;
+    pipe_comm pc = {rank, rank ? p01[0] : p10[0], rank ? p10[1] : p01[1]};
+    ic_search_comm comm = {rank, 2, &pc, pc_sum, pc_minloc, pc_all_ok};
+    ic_dsa_model m;
+    make_model(&m, NL, 55);
+    int32_t *tok = random_tokens(W * L + 1, m.w.cfg.vocab_size, 12);
+    ic_error err;
+    ic_error_clear(&err);
+    ic_search_trace t;
+    ic_search_opts o = {.seq_len = L, .n_windows = W, .cache_bytes = (size_t)1 << 30, .comm = &comm};
+    int rc = ic_search_trace_init(&t, NL, 2, &err) == 0 && ic_search_run(&m, tok, &o, &t, &err) == 0;
+    if (rank == 1) {   /* the child reports its trace to rank 0 and leaves */
+        int32_t hdr[2] = {rc, t.n_steps};
+        int ok = write(p10[1], hdr, sizeof hdr) == (ssize_t)sizeof hdr;
+        for (int s = 0; rc && s < t.n_steps; s++)
+            ok &= write(p10[1], &t.steps[s], sizeof t.steps[s]) == (ssize_t)sizeof t.steps[s];
+        _exit(ok ? 0 : 3);
+    }
+    ck_assert_msg(rc, "%s", err.msg);
+    int32_t hdr[2];
+    ck_assert(read(p10[0], hdr, sizeof hdr) == (ssize_t)sizeof hdr);
+    ck_assert_int_eq(hdr[0], 1);
+    ck_assert_int_eq(hdr[1], t.n_steps);
+    brute_trace b;
+    brute_force(&m, tok, 2, &b);
+    expect_same(&t, &b, 1e-6);
+    for (int s = 0; s < t.n_steps; s++) {
+        ic_search_step other;
+        size_t got = 0;
+        while (got < sizeof other) {
+            ssize_t r = read(p10[0], (char *)&other + got, sizeof other - got);
+            ck_assert(r > 0);
+            got += (size_t)r;
+        }
+        /* both ranks hold every candidate's loss, bit for bit */
+        ck_assert(memcmp(&other, &t.steps[s], sizeof other) == 0);
+    }
+    int st;
+    ck_assert(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    /* the candidates were split: run < naive, and the naive count (one
+     * from-layer-0 forward per candidate) is the same as in one process */
+    int64_t run, naive;
+    expected_counts(&b, 1, NL - 1, &run, &naive);
+    ck_assert_int_eq(t.fwd_naive, naive);
+    ck_assert(t.fwd_done > run && t.fwd_done < naive);   /* refreshes run on both ranks */
+    ic_search_trace_free(&t);
+    free(tok);
+    ic_dsa_model_free(&m);
+    close(p01[0]); close(p01[1]); close(p10[0]); close(p10[1]);
+}
+END_TEST
+
 /* ---- library errors --------------------------------------------------- */
 
 START_TEST(test_library_errors) {
@@ -511,6 +614,7 @@ int main(void) {
     tcase_add_test(tc, test_greedy_equals_brute_force);
     tcase_add_test(tc, test_extremes);
     tcase_add_test(tc, test_resume);
+    tcase_add_test(tc, test_two_ranks);
     tcase_add_test(tc, test_library_errors);
     tcase_add_test(tc, test_cli);
     suite_add_tcase(s, tc);
