@@ -45,9 +45,10 @@ static void tile_dots(float *A, const float *qI, const float *kI, int H_I, int d
                 qI + (size_t)r0 * H_I * d_I, d_I, kI + (size_t)s0 * d_I, d_I, 0.0f, A, SC_KEYS);
 }
 
-/* Parallelise only when the block is worth a fork/join (not one decode row). */
+/* Parallelise only when there are several row tiles and enough work to pay
+ * for a fork/join (never for one decode row). */
 static int worth_threads(int rows, int t1, int H_I, int d_I) {
-    return (long)rows * t1 * H_I * d_I >= (1L << 21);
+    return rows > SC_ROWS && (long)rows * t1 * H_I * d_I >= (1L << 21);
 }
 
 void ic_indexer_scores_forward(float *out, int ld, const float *qI, const float *kI,
