@@ -4,11 +4,14 @@
  * the in-process forward, K >= L equal to dense, --patterns-file, the
  * overlap CSV/PNG against its properties and printed summary, and the
  * errors a user meets (bad pattern, missing indexers, L <= k). */
+#define _GNU_SOURCE   /* nftw */
+#include <ftw.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include "data/ic_h5tokens.h"
@@ -19,6 +22,13 @@
 enum { NL = 4, L = 24, NWIN = 3, NTOK = 200 };
 static char g_dir[2048], g_full[4096], g_part[4096], g_h5[4096];
 static uint32_t g_tok[NTOK];
+
+/* Remove a scratch tree once a test has passed (failures keep theirs). */
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
+    (void)sb, (void)flag, (void)ftw;
+    return remove(path);
+}
+static void rm_tree(const char *dir) { nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS); }
 
 /* run a command, capture stdout+stderr, return the exit status */
 static int run(char *out, size_t cap, const char *fmt, ...) {
@@ -156,6 +166,8 @@ START_TEST(test_eval_patterns) {
     ck_assert_msg(rc == 0, "%s", out);
     ck_assert_msg(strchr(out, '[') == NULL && strstr(out, "\"pattern\": \"FSFS\""), "%s", out);
     ck_assert(fabs(json_num(out, "loss", 0) - in_process(g_part, NULL, 0)) < 2e-6);
+    rm_tree(g_dir);
+    g_dir[0] = '\0';   /* the next test (when not forked) makes a fresh one */
 }
 END_TEST
 
@@ -174,6 +186,8 @@ START_TEST(test_eval_errors) {
     rc = run(out, sizeof out, "%s eval --model %s --data %s --patterns-file %s/nope.txt",
              bin(), g_full, g_h5, g_dir);
     ck_assert_msg(rc == 2 && strstr(out, "--patterns-file") && strstr(out, "nope.txt"), "rc %d: %s", rc, out);
+    rm_tree(g_dir);
+    g_dir[0] = '\0';   /* the next test (when not forked) makes a fresh one */
 }
 END_TEST
 
@@ -224,6 +238,8 @@ START_TEST(test_overlap_cli) {
     rc = run(out, sizeof out, "%s overlap --model %s --data %s --seq-len 5 --topk 5 --out %s",
              bin(), g_full, g_h5, csv);
     ck_assert_msg(rc == 1 && strstr(out, "--seq-len 5"), "rc %d: %s", rc, out);
+    rm_tree(g_dir);
+    g_dir[0] = '\0';   /* the next test (when not forked) makes a fresh one */
 }
 END_TEST
 

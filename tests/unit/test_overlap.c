@@ -2,13 +2,23 @@
  * intersection: on random index sets, on constructed sets with known
  * overlap, and end to end on a tiny random DSA model where every layer runs
  * its own indexer. Properties: symmetric, diagonal 1, entries in [0, 1]. */
+#define _GNU_SOURCE   /* nftw */
+#include <ftw.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "ic_fs.h"
 #include "testutil.h"
 #include "train/ic_overlap.h"
+
+/* Remove a scratch tree once a test has passed (failures keep theirs). */
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
+    (void)sb, (void)flag, (void)ftw;
+    return remove(path);
+}
+static void rm_tree(const char *dir) { nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS); }
 
 /* brute force: sum over rows t >= K and pairs of |T_i ∩ T_j| by a double
  * loop, divided by rows * K */
@@ -107,6 +117,7 @@ START_TEST(test_random_sets_brute_force) {
     ck_assert_int_eq(sscanf(row2 + 3, "%lf,%lf", &v0, &v1), 2);
     ck_assert(fabs(v1 - m[2 * N + 1]) < 1e-6);
     free(txt);
+    rm_tree(dir);
     free_sets(s, N);
     ic_overlap_free(&a);
 }
