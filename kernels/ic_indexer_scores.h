@@ -1,13 +1,16 @@
 /* Lightning-indexer scores (DeepSeek-V3.2 Eq. 1, DESIGN.md s3):
  *   I[t,s] = sum_j w[t,j] * ReLU(qI[t,j] . kI[s])   for s <= t
  * computed one block of query rows at a time, so that neither a per-head nor
- * a per-layer L x L array ever exists: the caller chooses the rows, and the
- * extra memory is one [rows, t1] scratch reused by every head.
+ * a per-layer L x L array ever exists: the caller chooses the rows. Extra
+ * memory per OpenMP thread: one [32*H_I, 256] tile of all heads' dot
+ * products (one GEMM per 32-row x 256-key tile), and in the backward a
+ * [t1, d_I] dkI accumulator (O(L*d_I), added in tile order so the result has
+ * the same bits for any thread count).
  *
  * Layouts (CONVENTIONS.md): qI [L, H_I, d_I] roped, kI [L, d_I] normed and
  * roped, w [L, H_I] already scaled by H_I^-1/2 d_I^-1/2.
- * forward/backward allocate that [rows, t1] scratch themselves and abort
- * (IC_ASSERT) if it cannot be had: callers size blocks with
+ * forward/backward allocate that scratch themselves and abort (IC_ASSERT) if
+ * it cannot be had; callers size the output blocks with
  * ic_indexer_scores_block_rows. */
 #ifndef IC_INDEXER_SCORES_H
 #define IC_INDEXER_SCORES_H
@@ -32,8 +35,8 @@ void ic_indexer_scores_backward(float *dqI, float *dkI, float *dw, const float *
 
 /* Streaming driver: computes rows [0, L) in blocks of block_rows and hands
  * each block to fn (ld = t1 of that block; the block is only valid during the
- * call). Memory: block_rows * L floats for the block plus the same again for
- * the per-head scratch. Returns 0, or -1 when memory runs out. */
+ * call). Memory: block_rows * L floats for the block plus the per-thread
+ * tiles above. Returns 0, or -1 when memory runs out. */
 typedef void (*ic_indexer_scores_block_fn)(void *ctx, const float *out, int ld, int t0, int t1);
 int ic_indexer_scores_foreach(const float *qI, const float *kI, const float *w,
                               int L, int H_I, int d_I, int block_rows,

@@ -26,6 +26,7 @@
 
 #include "core/ic_alloc.h"
 #include "core/ic_check.h"
+#include "kernels/cpu/ic_cpu_blas.h"
 #include "kernels/ic_indexer_scores.h"
 
 #define DL_ROW_BLOCK 64
@@ -366,8 +367,7 @@ static int distill_run(const ic_distill_desc *desc, const float *qI, const float
     /* Our GEMMs are small tiles issued from inside the OpenMP loop; the
      * pthread OpenBLAS would serialise concurrent threaded calls, so it runs
      * one thread per call for the duration of this op. */
-    int blas_threads = openblas_get_num_threads();
-    openblas_set_num_threads(1);
+    int blas_threads = ic_cpu_blas_set_threads(1);
     const int nblocks = (L + c.R - 1) / c.R;
     int failed = 0, used = 1;
 
@@ -389,7 +389,7 @@ static int distill_run(const ic_distill_desc *desc, const float *qI, const float
             else for (int t = t0; t < t1; t++) sparse_row(&c, &ws[tid], t);
         }
     }
-    openblas_set_num_threads(blas_threads);
+    ic_cpu_blas_set_threads(blas_threads);
 
     if (!failed && c.dkI) {
         /* fixed thread order: deterministic for a fixed thread count */

@@ -15,6 +15,12 @@
 /* Idempotent; call outside parallel regions, before any GEMM. */
 void ic_cpu_blas_init(void);
 
+/* openblas_set_num_threads(n) that leaves OpenMP's thread count alone. The
+ * OpenMP build of OpenBLAS (the one CMake links) implements it with
+ * omp_set_num_threads(n), which would silently make every later parallel
+ * loop of ours single-threaded. Returns the previous BLAS thread count. */
+int ic_cpu_blas_set_threads(int n);
+
 /* C[M, N] = alpha * op(A) op(B) + beta * C in row-major, with the rows of C
  * (or, when M is small, its columns) split over the OpenMP threads. */
 void ic_cpu_sgemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, float alpha,

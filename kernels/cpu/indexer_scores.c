@@ -1,19 +1,31 @@
 /* CPU reference of the indexer scores (kernels/ic_indexer_scores.h).
- * Per head j, the dot products qI[t,j].kI[s] of a row block are one GEMM
- * (rows x d_I) . (d_I x t1) on OpenBLAS into a [rows, t1] scratch; the ReLU,
- * the w weighting and the causal mask are then applied by a plain loop.
- * That pass is 1/d_I of the GEMM work, and keeping it out of OpenMP matters:
- * OpenBLAS's pthread pool and the OpenMP pool spin-wait against each other
- * when they alternate once per head, which measured 3-10x slower on 2 cores
- * than leaving all threading to the GEMMs. Heads are visited in ascending
- * order, so results do not depend on the thread count beyond the GEMM's. */
+ * A row block is cut into tiles of SC_ROWS query rows x SC_KEYS keys. Since
+ * qI is [L, H_I, d_I], the rows of all heads of a tile's queries are one
+ * contiguous [SC_ROWS * H_I, d_I] matrix, so a single GEMM against the key
+ * tile gives every head's dot products (a [SC_ROWS * H_I, SC_KEYS] scratch
+ * that stays in L2); the ReLU, the w weighting and the causal mask are then
+ * a branch-free pass that -O2 vectorises (omp simd). Row tiles are spread
+ * over OpenMP threads, each running single-threaded GEMMs (the OpenMP
+ * OpenBLAS build runs a GEMM called inside a parallel region on the calling
+ * thread, so the two never fight for the cores).
+ *
+ * Determinism: every output of the forward and dqI/dw of the backward is
+ * computed by one thread in a fixed order (heads ascending, key tiles
+ * ascending). dkI gets contributions from every row tile; each tile's part
+ * is added in ascending tile order (an ordered section), so results are
+ * bitwise the same for any thread count. */
 #include <cblas.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "ic_alloc.h"
 #include "ic_check.h"
 #include "kernels/ic_indexer_scores.h"
+
+#define SC_ROWS 32    /* query rows per tile: [32 * H_I, 256] floats = 512 KiB at H_I = 16 */
+#define SC_KEYS 256   /* keys per tile */
 
 static void check_args(int ld, const float *qI, const float *kI, const float *w,
                        int L, int H_I, int d_I, int t0, int t1) {
@@ -22,12 +34,21 @@ static void check_args(int ld, const float *qI, const float *kI, const float *w,
     IC_ASSERT(0 <= t0 && t0 <= t1 && t1 <= L && ld >= t1);
 }
 
-/* A[r, s] = qI[t0 + r, j] . kI[s] for s < t1 (row stride t1). */
-static void head_dots(float *A, const float *qI, const float *kI, int H_I, int d_I,
-                      int t0, int t1, int j) {
-    const int rows = t1 - t0;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, t1, d_I, 1.0f,
-                qI + ((size_t)t0 * H_I + j) * d_I, H_I * d_I, kI, d_I, 0.0f, A, t1);
+/* Exact in fp32 (x + |x| is 2x or 0 and halving is exact), and branch-free
+ * so the loops below vectorise without if-conversion. */
+static inline float relu_f(float x) { return 0.5f * (x + fabsf(x)); }
+
+/* A[r * H_I + j, c] = qI[r0 + r, j] . kI[s0 + c], rows r < nr, c < nb. */
+static void tile_dots(float *A, const float *qI, const float *kI, int H_I, int d_I,
+                      int r0, int nr, int s0, int nb) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nr * H_I, nb, d_I, 1.0f,
+                qI + (size_t)r0 * H_I * d_I, d_I, kI + (size_t)s0 * d_I, d_I, 0.0f, A, SC_KEYS);
+}
+
+/* Parallelise only when there are several row tiles and enough work to pay
+ * for a fork/join (never for one decode row). */
+static int worth_threads(int rows, int t1, int H_I, int d_I) {
+    return rows > SC_ROWS && (long)rows * t1 * H_I * d_I >= (1L << 21);
 }
 
 void ic_indexer_scores_forward(float *out, int ld, const float *qI, const float *kI,
@@ -36,25 +57,86 @@ void ic_indexer_scores_forward(float *out, int ld, const float *qI, const float 
     IC_ASSERT(out != NULL);
     const int rows = t1 - t0;
     if (rows == 0) return;
-    float *A = ic_aligned_alloc(sizeof(float) * (size_t)rows * t1);
-    IC_ASSERT(A != NULL);
-    for (int r = 0; r < rows; r++) {
-        float *Ir = out + (size_t)r * ld;
-        const int t = t0 + r;
-        for (int s = 0; s <= t; s++) Ir[s] = 0.0f;
-        for (int s = t + 1; s < ld; s++) Ir[s] = -INFINITY;
+    const int ntiles = (rows + SC_ROWS - 1) / SC_ROWS;
+    #pragma omp parallel if (worth_threads(rows, t1, H_I, d_I))
+    {
+        float *A = ic_aligned_alloc(sizeof(float) * (size_t)SC_ROWS * H_I * SC_KEYS);
+        IC_ASSERT(A != NULL);
+        /* Largest (latest) row tiles first: the causal triangle balances. */
+        #pragma omp for schedule(dynamic, 1)
+        for (int i = ntiles - 1; i >= 0; i--) {
+            const int r0 = t0 + i * SC_ROWS;
+            const int nr = t1 - r0 < SC_ROWS ? t1 - r0 : SC_ROWS;
+            for (int r = 0; r < nr; r++) {
+                float *Ir = out + (size_t)(r0 - t0 + r) * ld;
+                for (int s = r0 + r + 1; s < ld; s++) Ir[s] = -INFINITY;
+            }
+            const int s_end = r0 + nr;   /* keys 0 .. the last row's t */
+            for (int s0 = 0; s0 < s_end; s0 += SC_KEYS) {
+                const int nb = s_end - s0 < SC_KEYS ? s_end - s0 : SC_KEYS;
+                tile_dots(A, qI, kI, H_I, d_I, r0, nr, s0, nb);
+                for (int r = 0; r < nr; r++) {
+                    const int t = r0 + r;
+                    const int n = t - s0 + 1 < nb ? t - s0 + 1 : nb;
+                    if (n <= 0) continue;
+                    float *restrict Ir = out + (size_t)(t - t0) * ld + s0;
+                    const float *wt = w + (size_t)t * H_I;
+                    for (int j = 0; j < H_I; j++) {
+                        const float *restrict a = A + ((size_t)r * H_I + j) * SC_KEYS;
+                        const float wj = wt[j];
+                        if (j == 0) {
+                            #pragma omp simd
+                            for (int c = 0; c < n; c++) Ir[c] = wj * relu_f(a[c]);
+                        } else {
+                            #pragma omp simd
+                            for (int c = 0; c < n; c++) Ir[c] += wj * relu_f(a[c]);
+                        }
+                    }
+                }
+            }
+        }
+        ic_aligned_free(A);
     }
-    for (int j = 0; j < H_I; j++) {
-        head_dots(A, qI, kI, H_I, d_I, t0, t1, j);
-        for (int r = 0; r < rows; r++) {
-            const int t = t0 + r;
+}
+
+/* Turns the tile's pre-activations into da = g * w * [a > 0] (zero past each
+ * row's diagonal and in unused columns) and accumulates the dw sums
+ * sum_s g * ReLU(a): ReLU in place, one GEMV per row for all heads, then da
+ * ([ReLU(a) > 0] == [a > 0]). */
+static void tile_da(float *A, double *dw_acc, const float *dI, int ld, const float *w,
+                    int H_I, int t0, int r0, int nr, int s0, int nb) {
+    float sw[H_I];
+    for (int r = 0; r < nr; r++) {
+        const int t = r0 + r;
+        int n = t - s0 + 1 < nb ? t - s0 + 1 : nb;
+        if (n < 0) n = 0;
+        const float *restrict g = dI + (size_t)(t - t0) * ld + s0;
+        float *Ar = A + (size_t)r * H_I * SC_KEYS;
+        if (n > 0) {
+            for (int j = 0; j < H_I; j++) {
+                float *restrict a = Ar + (size_t)j * SC_KEYS;
+                #pragma omp simd
+                for (int c = 0; c < n; c++) a[c] = relu_f(a[c]);
+            }
+            cblas_sgemv(CblasRowMajor, CblasNoTrans, H_I, n, 1.0f, Ar, SC_KEYS, g, 1, 0.0f, sw, 1);
+            for (int j = 0; j < H_I; j++) dw_acc[(size_t)r * H_I + j] += sw[j];
+        }
+        for (int j = 0; j < H_I; j++) {
+            float *restrict a = Ar + (size_t)j * SC_KEYS;
             const float wj = w[(size_t)t * H_I + j];
-            const float *Ar = A + (size_t)r * t1;
-            float *Ir = out + (size_t)r * ld;
-            for (int s = 0; s <= t; s++) Ir[s] += wj * fmaxf(Ar[s], 0.0f);
+            #pragma omp simd
+            for (int c = 0; c < n; c++) {
+                /* da where a > 0, else +0: a bit mask rather than a select,
+                 * which gcc -O2 will not if-convert (it may trap on NaN) */
+                const float da = g[c] * wj;
+                uint32_t bits;
+                memcpy(&bits, &da, sizeof bits);
+                bits &= 0u - (uint32_t)(a[c] > 0.0f);
+                memcpy(&a[c], &bits, sizeof bits);
+            }
+            for (int c = n; c < nb; c++) a[c] = 0.0f;
         }
     }
-    ic_aligned_free(A);
 }
 
 void ic_indexer_scores_backward(float *dqI, float *dkI, float *dw, const float *dI, int ld,
@@ -64,39 +146,45 @@ void ic_indexer_scores_backward(float *dqI, float *dkI, float *dw, const float *
     IC_ASSERT(dI != NULL);
     const int rows = t1 - t0;
     if (rows == 0 || (!dqI && !dkI && !dw)) return;
-    float *A = ic_aligned_alloc(sizeof(float) * (size_t)rows * t1);
-    IC_ASSERT(A != NULL);
-    for (int j = 0; j < H_I; j++) {
-        head_dots(A, qI, kI, H_I, d_I, t0, t1, j);
-        /* Turn A into da in place: da = g * w * [a > 0], zero above the diagonal. */
-        for (int r = 0; r < rows; r++) {
-            const int t = t0 + r;
-            const float wj = w[(size_t)t * H_I + j];
-            const float *gr = dI + (size_t)r * ld;
-            float *Ar = A + (size_t)r * t1;
-            double sw = 0.0;
-            for (int s = 0; s <= t; s++) {
-                const float a = Ar[s];
-                if (a > 0.0f) {
-                    sw += (double)gr[s] * a;
-                    Ar[s] = gr[s] * wj;
-                } else {
-                    Ar[s] = 0.0f;
-                }
+    const int ntiles = (rows + SC_ROWS - 1) / SC_ROWS;
+    #pragma omp parallel if (worth_threads(rows, t1, H_I, d_I))
+    {
+        float *A = ic_aligned_alloc(sizeof(float) * (size_t)SC_ROWS * H_I * SC_KEYS);
+        double *dw_acc = malloc(sizeof(double) * (size_t)SC_ROWS * H_I);
+        float *dk_part = dkI ? ic_aligned_alloc(sizeof(float) * (size_t)t1 * d_I) : NULL;
+        IC_ASSERT(A != NULL && dw_acc != NULL && (!dkI || dk_part != NULL));
+        #pragma omp for ordered schedule(static, 1)
+        for (int i = 0; i < ntiles; i++) {
+            const int r0 = t0 + i * SC_ROWS;
+            const int nr = t1 - r0 < SC_ROWS ? t1 - r0 : SC_ROWS;
+            const int s_end = r0 + nr;
+            for (int m = 0; m < nr * H_I; m++) dw_acc[m] = 0.0;
+            for (int s0 = 0; s0 < s_end; s0 += SC_KEYS) {
+                const int nb = s_end - s0 < SC_KEYS ? s_end - s0 : SC_KEYS;
+                tile_dots(A, qI, kI, H_I, d_I, r0, nr, s0, nb);
+                tile_da(A, dw_acc, dI, ld, w, H_I, t0, r0, nr, s0, nb);
+                if (dqI)  /* dqI[t, j] += sum_s da[t, j, s] kI[s], all heads in one GEMM */
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nr * H_I, d_I, nb, 1.0f,
+                                A, SC_KEYS, kI + (size_t)s0 * d_I, d_I, 1.0f,
+                                dqI + (size_t)r0 * H_I * d_I, d_I);
+                if (dkI)  /* this tile's part of dkI[s] = sum_{t, j} da[t, j, s] qI[t, j] */
+                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nb, d_I, nr * H_I, 1.0f,
+                                A, SC_KEYS, qI + (size_t)r0 * H_I * d_I, d_I, 0.0f,
+                                dk_part + (size_t)s0 * d_I, d_I);
             }
-            for (int s = t + 1; s < t1; s++) Ar[s] = 0.0f;
-            if (dw) dw[(size_t)t * H_I + j] += (float)sw;
+            if (dw)
+                for (int m = 0; m < nr * H_I; m++) dw[(size_t)r0 * H_I + m] += (float)dw_acc[m];
+            #pragma omp ordered
+            if (dkI) {
+                const size_t n = (size_t)s_end * d_I;
+                for (size_t e = 0; e < n; e++) dkI[e] += dk_part[e];
+            }
         }
-        if (dqI)  /* dqI[t, j] += sum_s da[t, s] kI[s] */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, d_I, t1, 1.0f,
-                        A, t1, kI, d_I, 1.0f, dqI + ((size_t)t0 * H_I + j) * d_I, H_I * d_I);
-        if (dkI)  /* dkI[s] += sum_t da[t, s] qI[t, j] */
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, t1, d_I, rows, 1.0f,
-                        A, t1, qI + ((size_t)t0 * H_I + j) * d_I, H_I * d_I, 1.0f, dkI, d_I);
+        ic_aligned_free(dk_part);
+        free(dw_acc);
+        ic_aligned_free(A);
     }
-    ic_aligned_free(A);
 }
-
 int ic_indexer_scores_block_rows(int L) {
     IC_ASSERT(L > 0);
     long rows = (8L << 20) / ((long)sizeof(float) * L);

@@ -7,10 +7,18 @@
 #include "kernels/cpu/ic_cpu_blas.h"
 #include "kernels/ic_matmul.h"
 
+int ic_cpu_blas_set_threads(int n) {
+    int prev = openblas_get_num_threads();
+    int omp = omp_get_max_threads();
+    openblas_set_num_threads(n);
+    omp_set_num_threads(omp);
+    return prev;
+}
+
 void ic_cpu_blas_init(void) {
     static int done = 0;
     if (!done) {
-        openblas_set_num_threads(1);
+        ic_cpu_blas_set_threads(1);
         done = 1;
     }
 }

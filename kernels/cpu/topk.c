@@ -1,68 +1,136 @@
-/* CPU reference of the per-row top-k (kernels/ic_topk.h): a bounded heap of
- * k_eff candidates per row whose root is the worst one kept, so a row costs
- * O(t log k) time and O(k) memory; popping the root repeatedly then lays the
- * kept set out best-first. */
+/* CPU reference of the per-row top-k (kernels/ic_topk.h).
+ * Each candidate becomes one 64-bit key whose unsigned order is exactly the
+ * ranking of the header: the high half maps the score to an integer that
+ * grows with the float (NaN lowest, -0 folded onto +0 so that they tie), the
+ * low half is ~s so that among equal scores the lower position is larger.
+ * Keys are unique, so "the k largest keys, descending" is the answer with
+ * no tie cases left. A row then costs one quickselect (O(t) expected)
+ * plus a sort of the k kept keys, instead of a heap with a branchy float
+ * comparison per step. */
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "ic_alloc.h"
 #include "ic_check.h"
 #include "kernels/ic_topk.h"
 
-/* NaN ranks below -inf; equal scores rank the lower position first. */
-static inline int better(const float *row, int32_t a, int32_t b) {
-    const float sa = row[a], sb = row[b];
-    const int na = isnan(sa), nb = isnan(sb);
-    if (na != nb) return nb;
-    if (!na && sa != sb) return sa > sb;
-    return a < b;
+/* Monotone map float -> uint32: a < b (as floats) => key(a) < key(b), equal
+ * floats (incl. -0, +0) => equal keys, NaN => 0 (below -inf, whose key is
+ * 0x007FFFFF). */
+static inline uint32_t score_key(float x) {
+    if (isnan(x)) return 0;
+    if (x == 0.0f) x = 0.0f;
+    uint32_t b;
+    memcpy(&b, &x, sizeof b);
+    return (b & 0x80000000u) ? ~b : (b | 0x80000000u);
 }
 
-/* Min-heap by `better`: the root is the worst candidate. */
-static void sift_down(int32_t *h, int n, int i, const float *row) {
+static inline void swap64(uint64_t *a, uint64_t *b) { uint64_t t = *a; *a = *b; *b = t; }
+
+/* Median of three moved to a[lo] (as the pivot), for descending order. */
+static void pivot_to_front(uint64_t *a, int lo, int hi) {
+    const int mid = lo + (hi - lo) / 2;
+    if (a[mid] > a[lo]) swap64(&a[mid], &a[lo]);
+    if (a[hi] > a[lo]) swap64(&a[hi], &a[lo]);
+    if (a[hi] > a[mid]) swap64(&a[hi], &a[mid]);
+    /* now a[lo] >= a[mid] >= a[hi]: the median is a[mid] */
+    swap64(&a[mid], &a[lo]);
+}
+
+/* Partition a[lo..hi] (descending) around the pivot a[lo]; returns its final
+ * position p: a[lo..p-1] > pivot > a[p+1..hi] (keys are unique). */
+static int partition_desc(uint64_t *a, int lo, int hi) {
+    const uint64_t pv = a[lo];
+    int i = lo, j = hi + 1;
     for (;;) {
-        int l = 2 * i + 1, r = l + 1, m = i;
-        if (l < n && better(row, h[m], h[l])) m = l;
-        if (r < n && better(row, h[m], h[r])) m = r;
-        if (m == i) return;
-        int32_t tmp = h[i]; h[i] = h[m]; h[m] = tmp;
-        i = m;
+        do i++; while (i <= hi && a[i] > pv);
+        do j--; while (a[j] < pv);
+        if (i >= j) break;
+        swap64(&a[i], &a[j]);
+    }
+    swap64(&a[lo], &a[j]);
+    return j;
+}
+
+static void insertion_desc(uint64_t *a, int lo, int hi) {
+    for (int i = lo + 1; i <= hi; i++) {
+        const uint64_t v = a[i];
+        int j = i - 1;
+        while (j >= lo && a[j] < v) { a[j + 1] = a[j]; j--; }
+        a[j + 1] = v;
     }
 }
 
-static void sift_up(int32_t *h, int i, const float *row) {
-    while (i > 0) {
-        int p = (i - 1) / 2;
-        if (!better(row, h[p], h[i])) return;
-        int32_t tmp = h[i]; h[i] = h[p]; h[p] = tmp;
-        i = p;
+static void sort_desc(uint64_t *a, int lo, int hi) {
+    while (hi - lo > 16) {
+        pivot_to_front(a, lo, hi);
+        const int p = partition_desc(a, lo, hi);
+        /* recurse into the smaller side: O(log n) stack */
+        if (p - lo < hi - p) { sort_desc(a, lo, p - 1); lo = p + 1; }
+        else { sort_desc(a, p + 1, hi); hi = p - 1; }
     }
+    insertion_desc(a, lo, hi);
+}
+
+/* Rearranges a[0..n-1] so that its k largest keys are in a[0..k-1].
+ * The first pivot comes from a sorted sample of 32 keys, taken a little
+ * beyond rank k, so that one partition usually leaves only ~k + n/16 keys
+ * in play (instead of the ~n/2 of a median-of-three split). */
+static void select_desc(uint64_t *a, int n, int k) {
+    int lo = 0, hi = n - 1;
+    if (n >= 256) {
+        enum { NS = 32 };
+        uint64_t smp[NS];
+        int pos[NS];
+        for (int i = 0; i < NS; i++) { pos[i] = (int)((long)i * n / NS); smp[i] = a[pos[i]]; }
+        int r = (int)((long)k * NS / n) + 2;   /* sample rank just past k */
+        if (r < NS) {
+            /* the r-th largest sample (0-based) by partial selection sort */
+            for (int i = 0; i <= r; i++) {
+                int b = i;
+                for (int j = i + 1; j < NS; j++) if (smp[j] > smp[b]) b = j;
+                uint64_t tv = smp[i]; smp[i] = smp[b]; smp[b] = tv;
+                int tp = pos[i]; pos[i] = pos[b]; pos[b] = tp;
+            }
+            swap64(&a[0], &a[pos[r]]);
+            const int p = partition_desc(a, 0, n - 1);
+            if (p == k - 1 || p == k) return;
+            if (p < k) lo = p + 1; else hi = p - 1;
+        }
+    }
+    while (hi - lo > 16) {
+        pivot_to_front(a, lo, hi);
+        const int p = partition_desc(a, lo, hi);
+        if (p == k - 1 || p == k) return;
+        if (p < k) lo = p + 1; else hi = p - 1;
+    }
+    insertion_desc(a, lo, hi);
 }
 
 void ic_topk_forward(int32_t *idx, int32_t *cnt, const float *S, int ld,
                      int t0, int t1, int K) {
     IC_ASSERT(idx != NULL && cnt != NULL && S != NULL);
     IC_ASSERT(K >= 1 && 0 <= t0 && t0 <= t1 && ld >= t1);
-    #pragma omp parallel for schedule(dynamic, 8)
-    for (int t = t0; t < t1; t++) {
-        const float *row = S + (size_t)(t - t0) * ld;
-        int32_t *h = idx + (size_t)t * K;   /* the output row doubles as the heap */
-        const int k = K < t + 1 ? K : t + 1;
-        int n = 0;
-        for (int32_t s = 0; s <= t; s++) {
-            if (n < k) {
-                h[n] = s;
-                sift_up(h, n++, row);
-            } else if (better(row, s, h[0])) {
-                h[0] = s;
-                sift_down(h, n, 0, row);
-            }
+    if (t1 == t0) return;
+    #pragma omp parallel if ((long)(t1 - t0) * t1 >= 65536)
+    {
+        uint64_t *keys = malloc(sizeof(uint64_t) * (size_t)t1);
+        IC_ASSERT(keys != NULL);
+        #pragma omp for schedule(dynamic, 8)
+        for (int t = t0; t < t1; t++) {
+            const float *row = S + (size_t)(t - t0) * ld;
+            const int n = t + 1, k = K < n ? K : n;
+            for (int s = 0; s < n; s++)
+                keys[s] = (uint64_t)score_key(row[s]) << 32 | (uint32_t)~(uint32_t)s;
+            if (k < n) select_desc(keys, n, k);
+            sort_desc(keys, 0, k - 1);
+            int32_t *out = idx + (size_t)t * K;
+            for (int m = 0; m < k; m++) out[m] = (int32_t)~(uint32_t)keys[m];
+            for (int m = k; m < K; m++) out[m] = -1;
+            cnt[t] = k;
         }
-        /* Pop the worst into the back: leaves the row sorted best-first. */
-        for (int m = n - 1; m > 0; m--) {
-            int32_t tmp = h[0]; h[0] = h[m]; h[m] = tmp;
-            sift_down(h, m, 0, row);
-        }
-        for (int m = k; m < K; m++) h[m] = -1;
-        cnt[t] = k;
+        free(keys);
     }
 }
