@@ -4,10 +4,12 @@
 #   train the lightning indexers of uniform:4 (8 F layers of 30) with the
 #   IndexCache multi-layer loss (dense stage) -> val LM loss table
 #   (dense teacher / untrained indexers / trained indexers, same K) -> export.
-# Outputs go to runs/main_job/ (git-ignored). About 10 minutes on 2 CPU cores (build included).
+# Outputs go to runs/main_job/ (git-ignored). About 8 minutes on 2 idle CPU cores
+# (build, training ~4 min, the short search ~3.5 min).
 #
 # Knobs (environment): STEPS (default 250), SEQ_LEN (512), TOPK (64),
-# BATCH (1), LR (3e-3), EVAL_WINDOWS (16). The trainer's CUDA kernels come
+# BATCH (1), LR (3e-3), EVAL_WINDOWS (16); for the search at the end
+# SEARCH_ALLF_STEPS (40), SEARCH_SEQ_LEN (256), SEARCH_EVAL_WINDOWS (8). The trainer's CUDA kernels come
 # with the CUDA issue: on a machine with a GPU this version still trains on
 # the CPU path (the `backend:` line says which one runs).
 set -euo pipefail
@@ -82,6 +84,16 @@ PYEOF
 stamp "export (transformers / safetensors readable)"
 "$BIN" export --model "$OUT/trained" --out "$OUT/export"
 
+stamp "training-free IndexCache: a short greedy layer search (examples/search_job.sh, shortened)"
+# Indexers at all 30 layers for a few steps, then Algorithm 1 down to 1/4 of
+# the layers on one train window; its pattern's val loss beside uniform:4.
+# The full-length version (examples/RESULTS.md, Issue 6) is
+# `OUT=$OUT bash examples/search_job.sh` with its defaults (~17 min).
+rm -rf "$OUT/allf_short" "$OUT/search_trace.json" "$OUT/searched.txt"
+OUT="$OUT" BIN="$BIN" MODEL="$OUT/allf_short" TOPK="$TOPK" RETAIN=0.25 \
+    ALLF_STEPS=${SEARCH_ALLF_STEPS:-40} SEARCH_SEQ_LEN=${SEARCH_SEQ_LEN:-256} SEARCH_WINDOWS=1 \
+    EVAL_SEQ_LEN="$SEQ_LEN" EVAL_WINDOWS=${SEARCH_EVAL_WINDOWS:-8} bash examples/search_job.sh
+
 stamp "done"
 cat <<EOM
 Outputs (all under $OUT/):
@@ -92,4 +104,7 @@ Outputs (all under $OUT/):
   export/         the export: config.json (use_index_cache, index_topk_pattern, ...),
                   model.safetensors, tokenizer.json
   summary.txt     the table above
+  allf_short/     indexers at every layer (short training), the greedy search's start
+  searched.txt    the searched pattern (keep 1/4); search_trace.json its whole trace
+  search_summary.txt  searched vs uniform val loss
 EOM
