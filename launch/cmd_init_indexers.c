@@ -20,40 +20,7 @@
 #include "model/ic_indexer.h"
 #include "model/ic_indexer_io.h"
 #include "model/ic_pattern.h"
-#include "model/ic_safetensors.h"
-
-static const char *const k_aux_files[] = {
-    "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
-    "generation_config.json", "vocab.json", "merges.txt", "tokenizer.model",
-    "added_tokens.json", "chat_template.jinja",
-};
-
-static int is_indexer_tensor(const char *name) {
-    return strncmp(name, "model.layers.", 13) == 0 && strstr(name, ".self_attn.indexer.") != NULL;
-}
-
-static int copy_aux_files(const char *src, const char *dst, ic_error *err) {
-    for (size_t i = 0; i < sizeof k_aux_files / sizeof k_aux_files[0]; i++) {
-        char a[PATH_MAX], b[PATH_MAX];
-        snprintf(a, sizeof a, "%s/%s", src, k_aux_files[i]);
-        snprintf(b, sizeof b, "%s/%s", dst, k_aux_files[i]);
-        if (!ic_path_exists(a)) continue;
-        size_t len = 0;
-        char *buf = ic_read_file(a, &len, err);
-        if (!buf) return -1;
-        int rc = ic_write_file_atomic(b, buf, len, err);
-        free(buf);
-        if (rc) return -1;
-    }
-    return 0;
-}
-
-/* Two paths naming the same existing directory. */
-static int same_dir(const char *a, const char *b) {
-    char ra[PATH_MAX], rb[PATH_MAX];
-    if (!realpath(a, ra) || !realpath(b, rb)) return 0;
-    return strcmp(ra, rb) == 0;
-}
+#include "model/ic_model_write.h"
 
 typedef struct {
     const char *model, *pattern, *out;
@@ -63,7 +30,7 @@ typedef struct {
 static int run(const opts *o, ic_error *err) {
     char path[PATH_MAX];
     if (!ic_is_dir(o->model)) return ic_error_set(err, "--model %s: not a directory", o->model);
-    if (ic_is_dir(o->out) && same_dir(o->model, o->out))
+    if (ic_is_dir(o->out) && ic_same_dir(o->model, o->out))
         return ic_error_set(err, "--out %s is the --model dir; write the new model to another dir", o->out);
 
     ic_config cfg;
@@ -87,45 +54,17 @@ static int run(const opts *o, ic_error *err) {
         return ic_error_set(err, "--pattern dense has no F layer, so there is no indexer to initialise");
     const int nf = ic_pattern_n_full(&pat);
 
-    ic_model_files mf;
-    if (ic_model_files_open(&mf, o->model, err)) return -1;
     int rc = -1;
-    ic_indexer *ix = calloc((size_t)nf, sizeof *ix);
-    ic_st_tensor_in *in = calloc((size_t)mf.n_tensors + (size_t)nf * IC_INDEXER_N_TENSORS, sizeof *in);
-    char (*names)[IC_INDEXER_NAME_MAX] = calloc((size_t)nf * IC_INDEXER_N_TENSORS, sizeof *names);
-    int64_t (*shapes)[2] = calloc((size_t)nf * IC_INDEXER_N_TENSORS, sizeof *shapes);
-    if (!ix || !in || !names || !shapes) { ic_error_set(err, "out of memory"); goto done; }
-
-    int n = 0, dropped = 0;
-    for (int i = 0; i < mf.n_tensors; i++) {
-        if (is_indexer_tensor(mf.names[i])) { dropped++; continue; }
-        const ic_safetensors *st = &mf.shards[mf.shard_of[i]];
-        const int e = mf.entry_of[i];
-        const ic_st_entry *en = &st->entries[e];
-        in[n++] = (ic_st_tensor_in){ en->name, en->dtype, en->ndim, en->shape,
-                                     ic_safetensors_entry_data(st, e) };
-    }
-    const int n_teacher = n;
-    for (int l = 0, k = 0; l < cfg.n_layers; l++) {
+    ic_indexer *ix = calloc((size_t)cfg.n_layers, sizeof *ix);  /* [n_layers], F layers set */
+    if (!ix) return ic_error_set(err, "out of memory");
+    for (int l = 0; l < cfg.n_layers; l++) {
         if (!ic_pattern_is_full(&pat, l)) continue;
-        if (ic_indexer_init(&ix[k], &dims, err)) goto done;
-        ic_indexer_init_random(&ix[k], (uint64_t)o->seed, l);
-        ic_indexer_st_entries(&ix[k], l, in + n, names + (size_t)k * IC_INDEXER_N_TENSORS,
-                              shapes + (size_t)k * IC_INDEXER_N_TENSORS);
-        n += IC_INDEXER_N_TENSORS;
-        k++;
+        if (ic_indexer_init(&ix[l], &dims, err)) goto done;
+        ic_indexer_init_random(&ix[l], (uint64_t)o->seed, l);
     }
-
-    if (ic_mkdir_p(o->out, err)) goto done;
-    snprintf(path, sizeof path, "%s/model.safetensors", o->out);
-    const char *meta[2] = { "format", "pt" };  /* what transformers' save_pretrained writes */
-    if (ic_safetensors_write(path, in, n, meta, 1, err)) goto done;
-
-    snprintf(cfg.index_topk_pattern, sizeof cfg.index_topk_pattern, "%s", pat.c);
-    cfg.use_index_cache = nf < cfg.n_layers;
-    snprintf(path, sizeof path, "%s/config.json", o->out);
-    if (ic_config_save(&cfg, path, err)) goto done;
-    if (copy_aux_files(o->model, o->out, err)) goto done;
+    /* config's index keys, the literal pattern, teacher tensors copied and
+     * any old indexers dropped: the same writer as train's --out */
+    if (ic_model_dir_write(o->model, o->out, &cfg, &pat, cfg.index_topk, ix, err)) goto done;
 
     printf("init-indexers: %s -> %s\n", o->model, o->out);
     printf("  pattern   %s (%d of %d layers F)\n", pat.c, nf, cfg.n_layers);
@@ -133,17 +72,10 @@ static int run(const opts *o, ic_error *err) {
            dims.n_heads, dims.head_dim, dims.rope_dim, dims.topk, ix[0].numel);
     printf("  init      seed %lld: wq_b, wk, weights_proj ~ N(0, 1/%d); k_norm weight 1, bias 0\n",
            o->seed, dims.dim);
-    printf("  tensors   %d teacher copied, %d indexer written, %d old indexer dropped\n",
-           n_teacher, n - n_teacher, dropped);
     rc = 0;
 done:
-    if (ix)
-        for (int k = 0; k < nf; k++) ic_indexer_free(&ix[k]);
+    for (int l = 0; l < cfg.n_layers; l++) ic_indexer_free(&ix[l]);
     free(ix);
-    free(in);
-    free(names);
-    free(shapes);
-    ic_model_files_close(&mf);
     return rc;
 }
 
