@@ -322,3 +322,8 @@ int ic_h5tokens_read(const ic_h5tokens *r, ic_split s, uint64_t offset, size_t n
                                 (unsigned long long)offset, n, SPLIT_NAMES[s]);
     return 0;
 }
+
+int ic_h5tokens_source_read(void *ctx, uint64_t off, size_t n, uint32_t *dst, ic_error *err) {
+    const ic_h5tokens_source *s = ctx;
+    return ic_h5tokens_read(s->r, s->split, off, n, dst, err);
+}

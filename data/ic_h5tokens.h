@@ -72,4 +72,10 @@ uint64_t ic_h5tokens_len(const ic_h5tokens *r, ic_split s);
 int ic_h5tokens_read(const ic_h5tokens *r, ic_split s, uint64_t offset, size_t n, uint32_t *dst,
                      ic_error *err);
 
+/* A (reader, split) pair as a token source for the drivers that take a
+ * read callback (ic_token_read_fn of train/ic_eval.h and its kin):
+ * ctx = &source, fn = ic_h5tokens_source_read. */
+typedef struct { const ic_h5tokens *r; ic_split split; } ic_h5tokens_source;
+int ic_h5tokens_source_read(void *ctx, uint64_t off, size_t n, uint32_t *dst, ic_error *err);
+
 #endif

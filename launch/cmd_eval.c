@@ -52,13 +52,6 @@ static const ic_cmd_spec k_cmd = {
     k_args, (int)(sizeof k_args / sizeof k_args[0]), NULL, 0, 0,
 };
 
-typedef struct { const ic_h5tokens *r; ic_split split; } h5_src;
-
-static int h5_read(void *ctx, uint64_t off, size_t n, uint32_t *dst, ic_error *err) {
-    const h5_src *s = ctx;
-    return ic_h5tokens_read(s->r, s->split, off, n, dst, err);
-}
-
 /* Tokens made by another tokenizer would give a meaningless loss: say so. */
 static void check_tokenizer(const ic_h5tokens *r) {
     char path[4096], hex[65];
@@ -217,7 +210,7 @@ int ic_cmd_eval(int argc, char **argv) {
     }
     check_tokenizer(&r);
     if (any_sparse && ic_dsa_selector_init(&sel, &m, (int)seq_len, &err) != 0) goto out;
-    h5_src src = {&r, split};
+    ic_h5tokens_source src = {&r, split};
     uint64_t n_total = ic_h5tokens_len(&r, split);
     for (int i = 0; i < pl->n; i++) {
         ic_teacher_opts topts;
@@ -233,7 +226,7 @@ int ic_cmd_eval(int argc, char **argv) {
             ic_log_info("eval %d/%d: pattern %s%s, %s split '%s' (%llu tokens), L = %lld, K = %d",
                         i + 1, pl->n, pl->spec[i], pl->pat[i].dense ? " (dense teacher)" : "",
                         data_path, split_name, (unsigned long long)n_total, seq_len, m.topk);
-        if (ic_eval_run(&m.w, h5_read, &src, n_total, &o, &res[i], &err) != 0) {
+        if (ic_eval_run(&m.w, ic_h5tokens_source_read, &src, n_total, &o, &res[i], &err) != 0) {
             ic_error_wrap(&err, "pattern %s", pl->spec[i]);
             goto out;
         }

@@ -38,13 +38,6 @@ static const ic_cmd_spec k_cmd = {
     k_args, (int)(sizeof k_args / sizeof k_args[0]), NULL, 0, 0,
 };
 
-typedef struct { const ic_h5tokens *r; ic_split split; } h5_src;
-
-static int h5_read(void *ctx, uint64_t off, size_t n, uint32_t *dst, ic_error *err) {
-    const h5_src *s = ctx;
-    return ic_h5tokens_read(s->r, s->split, off, n, dst, err);
-}
-
 static void print_summary(const double *m, int n, int64_t nq, int K) {
     double off = 0, lo = 1, hi = 0;
     for (int i = 0; i < n; i++)
@@ -99,12 +92,12 @@ int ic_cmd_overlap(int argc, char **argv) {
         ic_error_set(&err, "out of memory");
         goto out;
     }
-    h5_src src = {&r, split};
+    ic_h5tokens_source src = {&r, split};
     ic_overlap_opts o = {.seq_len = (int)seq_len, .n_windows = (long)n_batches, .progress = 1};
     int64_t nq = 0;
     ic_log_info("overlap: %s split '%s', %lld window(s) of %lld tokens, k = %d, %d layers",
                 data_path, split_name, n_batches, seq_len, m.topk, n);
-    if (ic_overlap_run(&m, h5_read, &src, ic_h5tokens_len(&r, split), &o, mat, &nq, &err) != 0)
+    if (ic_overlap_run(&m, ic_h5tokens_source_read, &src, ic_h5tokens_len(&r, split), &o, mat, &nq, &err) != 0)
         goto out;
     if (ic_overlap_write_csv(out_csv, mat, n, &err) != 0) goto out;
     if (out_png && ic_heatmap_write_png(out_png, mat, n, 0.0, 1.0, &err) != 0) goto out;
