@@ -266,6 +266,20 @@ static int write_config(const ic_config *cfg, ic_dtype dtype, const char *path, 
     return rc;
 }
 
+/* The files both import paths write into the staging dir once the tensors
+ * are converted: model.safetensors (after checking every tensor the config
+ * needs is there) and config.json. The tokenizer differs per source. */
+static int write_weights_and_config(const char *stage, const char *src, const ic_config *cfg,
+                                    const tensor_set *ts, ic_dtype dtype, ic_error *err) {
+    char path[PATH_MAX];
+    if (check_complete(cfg, ts, src, err)) return -1;
+    join(path, sizeof path, stage, "model.safetensors");
+    const char *meta[] = {"format", "pt"};  /* what transformers' save_pretrained writes */
+    if (ic_safetensors_write(path, ts->in, ts->n, meta, 1, err)) return -1;
+    join(path, sizeof path, stage, "config.json");
+    return write_config(cfg, dtype, path, err);
+}
+
 static int write_json(json_t *o, const char *path, ic_error *err) {
     char *s = json_dumps(o, JSON_INDENT(2));
     if (!s) return ic_error_set(err, "%s: cannot serialise JSON", path);
@@ -295,12 +309,7 @@ static int import_gguf(const char *src, const char *stage, const ic_import_opts 
             ic_log_info("import: dequantised %llu/%llu tensors", (unsigned long long)(i + 1),
                         (unsigned long long)g.n_tensors);
     }
-    if (check_complete(&cfg, &ts, src, err)) goto done_ts;
-    join(path, sizeof path, stage, "model.safetensors");
-    const char *meta[] = {"format", "pt"};
-    if (ic_safetensors_write(path, ts.in, ts.n, meta, 1, err)) goto done_ts;
-    join(path, sizeof path, stage, "config.json");
-    if (write_config(&cfg, opts->dtype, path, err)) goto done_ts;
+    if (write_weights_and_config(stage, src, &cfg, &ts, opts->dtype, err)) goto done_ts;
     join(path, sizeof path, stage, "tokenizer.json");
     if (write_json(tj, path, err)) goto done_ts;
     ic_log_info("import: %s: llama, %d layers, hidden %d, heads %d/%d, vocab %d, %d tensors (%s)", src, cfg.n_layers,
@@ -380,12 +389,7 @@ static int import_hf_dir(const char *src, const char *stage, const ic_import_opt
         ts.in[k] = (ic_st_tensor_in){ts.names[k], opts->dtype == IC_BF16 ? IC_ST_BF16 : IC_ST_F32, ndim,
                                      ts.shapes[k], x};
     }
-    if (check_complete(&cfg, &ts, src, err)) goto done;
-    join(path, sizeof path, stage, "model.safetensors");
-    const char *meta[] = {"format", "pt"};
-    if (ic_safetensors_write(path, ts.in, ts.n, meta, 1, err)) goto done;
-    join(path, sizeof path, stage, "config.json");
-    if (write_config(&cfg, opts->dtype, path, err)) goto done;
+    if (write_weights_and_config(stage, src, &cfg, &ts, opts->dtype, err)) goto done;
     join(path, sizeof path, stage, "tokenizer.json");
     if (copy_file(tok_src, path, err)) goto done;
     ic_log_info("import: %s: %d layers, hidden %d, heads %d/%d, vocab %d, %d tensors (%s)", src, cfg.n_layers,
