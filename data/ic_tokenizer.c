@@ -329,7 +329,7 @@ static json_t *load_beside(const ic_tokenizer *t, const char *name) {
     if (dir_len + strlen(name) + 1 > sizeof path) return NULL;
     memcpy(path, t->path, dir_len);
     strcpy(path + dir_len, name);
-    json_t *root = json_load_file(path, 0, NULL);
+    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, NULL);
     if (root && !json_is_object(root)) { json_decref(root); root = NULL; }
     return root;
 }

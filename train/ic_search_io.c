@@ -184,7 +184,7 @@ static int load_step(ic_search_trace *t, json_t *so, int i, const char *path, ic
 int ic_search_trace_load(ic_search_trace *t, const ic_search_meta *expect, const char *path,
                          int *truncated, ic_error *err) {
     json_error_t je;
-    json_t *o = json_load_file(path, 0, &je);
+    json_t *o = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
     if (truncated) *truncated = 0;
     if (!o)
         return ic_error_set(err, "%s: not a readable JSON trace (line %d: %s)", path, je.line,

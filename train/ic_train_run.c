@@ -87,7 +87,7 @@ static int precheck_config(const char *ckpt, const json_t *cur, ic_error *err) {
     char p[PATH_MAX + 16];
     snprintf(p, sizeof p, "%s/state.json", ckpt);
     json_error_t je;
-    json_t *st = json_load_file(p, 0, &je);
+    json_t *st = json_load_file(p, JSON_REJECT_DUPLICATES, &je);
     if (!st) return ic_error_set(err, "%s: %s (line %d)", p, je.text, je.line);
     const json_t *c = json_object_get(st, "config");
     int rc = c ? ic_checkpoint_config_check(c, cur, err) : 0;
