@@ -178,12 +178,14 @@ int ic_cmd_eval(int argc, char **argv) {
         free(res);
         return 1;
     }
-    if (ic_config_load(&cfg, path, &err) != 0 || collect_patterns(pl, &cfg, &err) != 0) {
+    /* an unreadable model is a failed run (1); a bad --pattern a bad command line (2) */
+    int bad = ic_config_load(&cfg, path, &err) != 0 ? 1 : collect_patterns(pl, &cfg, &err) != 0 ? 2 : 0;
+    if (bad) {
         fprintf(stderr, "indexcache eval: %s\n", err.msg);
         free(pl->file_buf);
         free(pl);
         free(res);
-        return 2;
+        return bad;
     }
     ic_h5tokens r;
     ic_dsa_model m;
