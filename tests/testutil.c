@@ -1,4 +1,9 @@
+#define _GNU_SOURCE  /* nftw, popen */
 #include "testutil.h"
+
+#include <ftw.h>
+#include <stdarg.h>
+#include <sys/wait.h>
 
 #include <math.h>
 #include <stdio.h>
@@ -81,4 +86,32 @@ int ic_test_run_suite(Suite *s) {
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
     return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
+    (void)sb, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+void ic_test_rm_tree(const char *dir) { nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS); }
+
+const char *ic_test_bin(void) {
+    const char *b = getenv("IC_BIN");
+    ck_assert_msg(b != NULL, "IC_BIN not set (run through ctest)");
+    return b;
+}
+
+int ic_test_run_cmd(char *out, size_t cap, const char *fmt, ...) {
+    char cmd[8192], full[8400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    snprintf(full, sizeof full, "OMP_NUM_THREADS=1 %s 2>&1", cmd);
+    FILE *p = popen(full, "r");
+    ck_assert(p != NULL);
+    size_t n = fread(out, 1, cap - 1, p);
+    out[n] = '\0';
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }

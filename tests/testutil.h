@@ -25,6 +25,19 @@ double ic_max_abs_diff_f32(const float *a, const float *b, size_t n);
 /* mkdtemp under $TMPDIR (or /tmp); the path lives until exit: never free it. */
 const char *ic_test_tmpdir(const char *tag);
 
+/* rm -r: remove a scratch tree once a test has passed (failures keep
+ * theirs for a look). */
+void ic_test_rm_tree(const char *dir);
+
+/* The indexcache binary under test ($IC_BIN, set by ctest). */
+const char *ic_test_bin(void);
+
+/* Run a shell command (printf-style) with OMP_NUM_THREADS=1, capture its
+ * stdout + stderr into out (cap bytes, NUL-terminated); returns its exit
+ * status, -1 when it did not exit normally. */
+int ic_test_run_cmd(char *out, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* Run a suite, return EXIT_SUCCESS / EXIT_FAILURE (for main()). */
 int ic_test_run_suite(Suite *s);
 

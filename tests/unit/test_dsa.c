@@ -20,13 +20,6 @@
 #include "testutil.h"
 #include "train/ic_eval.h"
 
-/* Remove a scratch tree once a test has passed (failures keep theirs). */
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
-    (void)sb, (void)flag, (void)ftw;
-    return remove(path);
-}
-static void rm_tree(const char *dir) { nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS); }
-
 static void make_model(ic_dsa_model *m, int n_layers, int topk, uint64_t seed) {
     ic_config c;
     ic_error err;
@@ -478,7 +471,7 @@ START_TEST(test_load_and_errors) {
     ck_assert(back.pattern.dense && back.topk == 7 && ic_dsa_model_has_indexer(&back, 0));
     ic_dsa_model_free(&back);
     ic_dsa_model_free(&m);
-    rm_tree(dir);
+    ic_test_rm_tree(dir);
 }
 END_TEST
 

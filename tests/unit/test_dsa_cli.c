@@ -23,36 +23,6 @@ enum { NL = 4, L = 24, NWIN = 3, NTOK = 200 };
 static char g_dir[2048], g_full[4096], g_part[4096], g_h5[4096];
 static uint32_t g_tok[NTOK];
 
-/* Remove a scratch tree once a test has passed (failures keep theirs). */
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
-    (void)sb, (void)flag, (void)ftw;
-    return remove(path);
-}
-static void rm_tree(const char *dir) { nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS); }
-
-/* run a command, capture stdout+stderr, return the exit status */
-static int run(char *out, size_t cap, const char *fmt, ...) {
-    char cmd[8192];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    char full[8300];
-    snprintf(full, sizeof full, "OMP_NUM_THREADS=1 %s 2>&1", cmd);
-    FILE *p = popen(full, "r");
-    ck_assert(p != NULL);
-    size_t n = fread(out, 1, cap - 1, p);
-    out[n] = '\0';
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static const char *bin(void) {
-    const char *b = getenv("IC_BIN");
-    ck_assert_msg(b != NULL, "IC_BIN not set (run through ctest)");
-    return b;
-}
-
 static void setup(void) {
     if (g_dir[0]) return;
     snprintf(g_dir, sizeof g_dir, "%s", ic_test_tmpdir("dsacli"));
@@ -124,9 +94,9 @@ START_TEST(test_eval_patterns) {
     setup();
     static char out[65536];
     /* several patterns, K = 4 < L: each equals the in-process forward */
-    int rc = run(out, sizeof out, "%s eval --model %s --data %s --seq-len %d --batches %d --topk 4 "
+    int rc = ic_test_run_cmd(out, sizeof out, "%s eval --model %s --data %s --seq-len %d --batches %d --topk 4 "
                  "--pattern dense --pattern FSFS --pattern uniform:2 --pattern FFFS --json",
-                 bin(), g_full, g_h5, L, NWIN);
+                 ic_test_bin(), g_full, g_h5, L, NWIN);
     ck_assert_msg(rc == 0, "%s", out);
     ck_assert_msg(strchr(out, '[') != NULL, "%s", out);
     const char *specs[] = {"dense", "FSFS", "uniform:2", "FFFS"};
@@ -142,8 +112,8 @@ START_TEST(test_eval_patterns) {
     ck_assert(fabs(loss[2] - loss[1]) < 1e-12);       /* uniform:2 == FSFS */
 
     /* K >= L: every pattern equals dense; table output names them */
-    rc = run(out, sizeof out, "%s eval --model %s --data %s --seq-len %d --batches %d --topk %d "
-             "--pattern dense --pattern FSSS --pattern FFFF --json", bin(), g_full, g_h5, L, NWIN, L);
+    rc = ic_test_run_cmd(out, sizeof out, "%s eval --model %s --data %s --seq-len %d --batches %d --topk %d "
+             "--pattern dense --pattern FSSS --pattern FFFF --json", ic_test_bin(), g_full, g_h5, L, NWIN, L);
     ck_assert_msg(rc == 0, "%s", out);
     for (int i = 1; i < 3; i++)
         ck_assert(fabs(json_num(out, "loss", i) - json_num(out, "loss", 0)) < 1e-5);
@@ -155,18 +125,18 @@ START_TEST(test_eval_patterns) {
     ic_error err;
     ic_error_clear(&err);
     ck_assert_int_eq(ic_write_file_atomic(pf, txt, strlen(txt), &err), 0);
-    rc = run(out, sizeof out, "%s eval --model %s --data %s --seq-len %d --batches %d "
-             "--patterns-file %s", bin(), g_full, g_h5, L, NWIN, pf);
+    rc = ic_test_run_cmd(out, sizeof out, "%s eval --model %s --data %s --seq-len %d --batches %d "
+             "--patterns-file %s", ic_test_bin(), g_full, g_h5, L, NWIN, pf);
     ck_assert_msg(rc == 0, "%s", out);
     ck_assert_msg(strstr(out, "FSSS") && strstr(out, "(= uniform:4)") && strstr(out, "Δloss"), "%s", out);
 
     /* one pattern (the model's own, from config) -> one JSON object */
-    rc = run(out, sizeof out, "%s eval --model %s --data %s --seq-len %d --batches %d --json",
-             bin(), g_part, g_h5, L, NWIN);
+    rc = ic_test_run_cmd(out, sizeof out, "%s eval --model %s --data %s --seq-len %d --batches %d --json",
+             ic_test_bin(), g_part, g_h5, L, NWIN);
     ck_assert_msg(rc == 0, "%s", out);
     ck_assert_msg(strchr(out, '[') == NULL && strstr(out, "\"pattern\": \"FSFS\""), "%s", out);
     ck_assert(fabs(json_num(out, "loss", 0) - in_process(g_part, NULL, 0)) < 2e-6);
-    rm_tree(g_dir);
+    ic_test_rm_tree(g_dir);
     g_dir[0] = '\0';   /* the next test (when not forked) makes a fresh one */
 }
 END_TEST
@@ -174,19 +144,19 @@ END_TEST
 START_TEST(test_eval_errors) {
     setup();
     static char out[65536];
-    int rc = run(out, sizeof out, "%s eval --model %s --data %s --seq-len %d --pattern FSXS",
-                 bin(), g_full, g_h5, L);
+    int rc = ic_test_run_cmd(out, sizeof out, "%s eval --model %s --data %s --seq-len %d --pattern FSXS",
+                 ic_test_bin(), g_full, g_h5, L);
     ck_assert_msg(rc == 2 && strstr(out, "FSXS") && strstr(out, "position"), "rc %d: %s", rc, out);
-    rc = run(out, sizeof out, "%s eval --model %s --data %s --seq-len %d --pattern FSF",
-             bin(), g_full, g_h5, L);
+    rc = ic_test_run_cmd(out, sizeof out, "%s eval --model %s --data %s --seq-len %d --pattern FSF",
+             ic_test_bin(), g_full, g_h5, L);
     ck_assert_msg(rc == 2 && strstr(out, "FSF"), "rc %d: %s", rc, out);
-    rc = run(out, sizeof out, "%s eval --model %s --data %s --seq-len %d --pattern dense --pattern FFSS",
-             bin(), g_part, g_h5, L);
+    rc = ic_test_run_cmd(out, sizeof out, "%s eval --model %s --data %s --seq-len %d --pattern dense --pattern FFSS",
+             ic_test_bin(), g_part, g_h5, L);
     ck_assert_msg(rc == 1 && strstr(out, "layer 1 is F") && strstr(out, g_part), "rc %d: %s", rc, out);
-    rc = run(out, sizeof out, "%s eval --model %s --data %s --patterns-file %s/nope.txt",
-             bin(), g_full, g_h5, g_dir);
+    rc = ic_test_run_cmd(out, sizeof out, "%s eval --model %s --data %s --patterns-file %s/nope.txt",
+             ic_test_bin(), g_full, g_h5, g_dir);
     ck_assert_msg(rc == 2 && strstr(out, "--patterns-file") && strstr(out, "nope.txt"), "rc %d: %s", rc, out);
-    rm_tree(g_dir);
+    ic_test_rm_tree(g_dir);
     g_dir[0] = '\0';   /* the next test (when not forked) makes a fresh one */
 }
 END_TEST
@@ -197,8 +167,8 @@ START_TEST(test_overlap_cli) {
     char csv[4200], png[4200];
     snprintf(csv, sizeof csv, "%s/o.csv", g_dir);
     snprintf(png, sizeof png, "%s/o.png", g_dir);
-    int rc = run(out, sizeof out, "%s overlap --model %s --data %s --seq-len %d --batches %d "
-                 "--topk 5 --out %s --png %s", bin(), g_full, g_h5, L, NWIN, csv, png);
+    int rc = ic_test_run_cmd(out, sizeof out, "%s overlap --model %s --data %s --seq-len %d --batches %d "
+                 "--topk 5 --out %s --png %s", ic_test_bin(), g_full, g_h5, L, NWIN, csv, png);
     ck_assert_msg(rc == 0, "%s", out);
     ck_assert(ic_path_exists(png));
     size_t len;
@@ -232,13 +202,13 @@ START_TEST(test_overlap_cli) {
     free(txt);
 
     /* errors: a layer without indexer; L <= k */
-    rc = run(out, sizeof out, "%s overlap --model %s --data %s --seq-len %d --out %s",
-             bin(), g_part, g_h5, L, csv);
+    rc = ic_test_run_cmd(out, sizeof out, "%s overlap --model %s --data %s --seq-len %d --out %s",
+             ic_test_bin(), g_part, g_h5, L, csv);
     ck_assert_msg(rc == 1 && strstr(out, "layer 1") && strstr(out, "every layer"), "rc %d: %s", rc, out);
-    rc = run(out, sizeof out, "%s overlap --model %s --data %s --seq-len 5 --topk 5 --out %s",
-             bin(), g_full, g_h5, csv);
+    rc = ic_test_run_cmd(out, sizeof out, "%s overlap --model %s --data %s --seq-len 5 --topk 5 --out %s",
+             ic_test_bin(), g_full, g_h5, csv);
     ck_assert_msg(rc == 1 && strstr(out, "--seq-len 5"), "rc %d: %s", rc, out);
-    rm_tree(g_dir);
+    ic_test_rm_tree(g_dir);
     g_dir[0] = '\0';   /* the next test (when not forked) makes a fresh one */
 }
 END_TEST

@@ -16,23 +16,6 @@
 
 #define FNAME "unit.gguf"
 
-/* ic_test_tmpdir's string lives until exit; keeping it reachable here tells
- * LeakSanitizer so. */
-/* Remove a scratch tree once a test has passed (failures keep theirs). */
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
-    (void)sb, (void)flag, (void)ftw;
-    return remove(path);
-}
-static void rm_tree(const char *dir) { nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS); }
-
-static const char *kept_dirs[16];
-static int n_kept_dirs;
-static const char *keep_tmpdir(const char *tag) {
-    const char *d = ic_test_tmpdir(tag);
-    if (n_kept_dirs < 16) kept_dirs[n_kept_dirs++] = d;
-    return d;
-}
-
 /* ---- a valid file with every value type and every importable tensor type ---- */
 
 typedef struct { const char *name; uint32_t n_dims; uint64_t ne[4]; uint32_t type; } tspec;
@@ -103,7 +86,7 @@ START_TEST(test_valid_file) {
     size_t data_off = build_valid(&b, &r, tdata);
     /* through a real file and mmap */
     char path[4096];
-    const char *tdir = keep_tmpdir("gguf");
+    const char *tdir = ic_test_tmpdir("gguf");
     snprintf(path, sizeof path, "%s/valid.gguf", tdir);
     FILE *f = fopen(path, "wb");
     ck_assert_ptr_nonnull(f);
@@ -174,7 +157,7 @@ START_TEST(test_valid_file) {
     ck_assert_msg(ic_gguf_open_buffer(&g, b.p, b.n, FNAME, &err) == 0, "%s", err.msg);
     ic_gguf_free(&g);
     gb_free(&b);
-    rm_tree(tdir);
+    ic_test_rm_tree(tdir);
 }
 END_TEST
 

@@ -15,23 +15,6 @@
 #include "model/ic_safetensors.h"
 #include "testutil.h"
 
-/* ic_test_tmpdir's string lives until exit; keeping it reachable here tells
- * LeakSanitizer so. */
-/* Remove a scratch tree once a test has passed (failures keep theirs). */
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
-    (void)sb, (void)flag, (void)ftw;
-    return remove(path);
-}
-static void rm_tree(const char *dir) { nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS); }
-
-static const char *kept_dirs[16];
-static int n_kept_dirs;
-static const char *keep_tmpdir(const char *tag) {
-    const char *d = ic_test_tmpdir(tag);
-    if (n_kept_dirs < 16) kept_dirs[n_kept_dirs++] = d;
-    return d;
-}
-
 static const char *write_tmp(const char *dir, const char *name, const char *text) {
     static char path[4096];
     snprintf(path, sizeof path, "%s/%s", dir, name);
@@ -44,7 +27,7 @@ static const char *write_tmp(const char *dir, const char *name, const char *text
 
 static const char *cfg_dir;   /* one scratch dir per test process */
 static int load_text(ic_config *c, const char *text, ic_error *err) {
-    if (!cfg_dir) cfg_dir = keep_tmpdir("cfg");
+    if (!cfg_dir) cfg_dir = ic_test_tmpdir("cfg");
     const char *p = write_tmp(cfg_dir, "config.json", text);
     ic_error_clear(err);
     return ic_config_load(c, p, err);
@@ -111,7 +94,7 @@ START_TEST(test_config_load) {
         ck_assert_msg(strstr(err.msg, bad[i].needle) && strstr(err.msg, "config.json"), "'%s' lacks '%s'",
                       err.msg, bad[i].needle);
     }
-    rm_tree(cfg_dir);
+    ic_test_rm_tree(cfg_dir);
 }
 END_TEST
 
@@ -128,7 +111,7 @@ START_TEST(test_config_save_roundtrip) {
     c.use_index_cache = 1;
     strcpy(c.index_topk_pattern, "FSFS");
     char path[4096];
-    const char *tdir = keep_tmpdir("cfgsave");
+    const char *tdir = ic_test_tmpdir("cfgsave");
     snprintf(path, sizeof path, "%s/config.json", tdir);
     ic_error err;
     ic_error_clear(&err);
@@ -162,7 +145,7 @@ START_TEST(test_config_save_roundtrip) {
     ck_assert_int_eq(ic_config_save(&c, path, &err), -1);
     ck_assert(strstr(err.msg, "3 characters") != NULL);
     ck_assert_int_eq(ic_config_load(&d, path, &err), 0);
-    rm_tree(tdir);
+    ic_test_rm_tree(tdir);
 }
 END_TEST
 
@@ -341,7 +324,7 @@ static const char *hf_of(const char *g, char *buf) {
 START_TEST(test_import_tiny_gguf) {
     ic_rng r;
     ic_rng_seed(&r, 21);
-    const char *dir = keep_tmpdir("import");
+    const char *dir = ic_test_tmpdir("import");
     char src[2048], out[2048], hf_out[2048], st_path[4096];
     snprintf(src, sizeof src, "%s/tiny.gguf", dir);
     snprintf(out, sizeof out, "%s/model", dir);
@@ -429,14 +412,14 @@ START_TEST(test_import_tiny_gguf) {
     ic_safetensors_close(&a);
     ic_safetensors_close(&b);
     for (int i = 0; i < n; i++) free(t[i].data);
-    rm_tree(dir);
+    ic_test_rm_tree(dir);
 }
 END_TEST
 
 START_TEST(test_import_refusals) {
     ic_rng r;
     ic_rng_seed(&r, 22);
-    const char *dir = keep_tmpdir("import_bad");
+    const char *dir = ic_test_tmpdir("import_bad");
     struct { const char *arch, *skip, *extra, *needle; } cases[] = {
         {"gpt2", NULL, NULL, "architecture 'gpt2' is not supported"},
         {"llama", "blk.1.ffn_up.weight", NULL, "model.layers.1.mlp.up_proj.weight is missing"},
@@ -458,7 +441,7 @@ START_TEST(test_import_refusals) {
         ck_assert_msg(!ic_path_exists(out), "case %zu left %s behind", i, out);
         for (int k = 0; k < n; k++) free(t[k].data);
     }
-    rm_tree(dir);
+    ic_test_rm_tree(dir);
 }
 END_TEST
 
@@ -467,7 +450,7 @@ END_TEST
 START_TEST(test_import_hf_qwen2) {
     ic_rng r;
     ic_rng_seed(&r, 23);
-    const char *dir = keep_tmpdir("import_hf");
+    const char *dir = ic_test_tmpdir("import_hf");
     enum { QD = H * HD, KVD = HKV * HD };
     struct { const char *name; int64_t s0, s1; } spec[] = {
         {"model.embed_tokens.weight", V, D}, {"model.norm.weight", D, 0},
@@ -540,7 +523,7 @@ START_TEST(test_import_hf_qwen2) {
         }
         for (int i = 0; i < n; i++) free(bufs[i]);
     }
-    rm_tree(dir);
+    ic_test_rm_tree(dir);
 }
 END_TEST
 

@@ -13,13 +13,6 @@
 #include "testutil.h"
 #include "train/ic_overlap.h"
 
-/* Remove a scratch tree once a test has passed (failures keep theirs). */
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
-    (void)sb, (void)flag, (void)ftw;
-    return remove(path);
-}
-static void rm_tree(const char *dir) { nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS); }
-
 /* brute force: sum over rows t >= K and pairs of |T_i ∩ T_j| by a double
  * loop, divided by rows * K */
 static void brute(const ic_dsa_index_set *sets, int n, int L, int K, double *sum, long *rows) {
@@ -117,7 +110,7 @@ START_TEST(test_random_sets_brute_force) {
     ck_assert_int_eq(sscanf(row2 + 3, "%lf,%lf", &v0, &v1), 2);
     ck_assert(fabs(v1 - m[2 * N + 1]) < 1e-6);
     free(txt);
-    rm_tree(dir);
+    ic_test_rm_tree(dir);
     free_sets(s, N);
     ic_overlap_free(&a);
 }

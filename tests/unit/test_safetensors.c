@@ -22,14 +22,6 @@
 #include "model/ic_safetensors.h"
 #include "testutil.h"
 
-static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw) {
-    (void)sb; (void)flag; (void)ftw;
-    return remove(p);
-}
-
-/* Tests leave nothing in $TMPDIR. */
-static void rm_tree(const char *dir) { nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS); }
-
 /* ---- independent decoders (the oracle for read_f32) ----------------------- */
 
 /* IEEE-style binary float with e exponent bits and m mantissa bits. */
@@ -161,7 +153,7 @@ START_TEST(test_roundtrip_all_dtypes) {
     ic_safetensors_close(&st);
     free(file); free(img);
     sample_free(&s);
-    rm_tree(dir);
+    ic_test_rm_tree(dir);
 }
 END_TEST
 
@@ -380,8 +372,8 @@ START_TEST(test_sharded_dir) {
     expect_dir_fault(empty, "has neither model.safetensors nor model.safetensors.index.json");
     expect_dir_fault("/nonexistent/dir", "not a directory");
     sample_free(&s);
-    rm_tree(dir);
-    rm_tree(empty);
+    ic_test_rm_tree(dir);
+    ic_test_rm_tree(empty);
 }
 END_TEST
 

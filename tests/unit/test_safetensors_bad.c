@@ -14,11 +14,6 @@
 #include "model/ic_safetensors.h"
 #include "testutil.h"
 
-static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw) {
-    (void)sb; (void)flag; (void)ftw;
-    return remove(p);
-}
-
 /* ---- malformed files --------------------------------------------------------- */
 
 #define E(...) "{" __VA_ARGS__ "}"
@@ -142,7 +137,7 @@ START_TEST(test_malformed) {
     ic_error_clear(&err);
     ck_assert_int_eq(ic_safetensors_open(&st, fifo, &err), -1);
     ck_assert_ptr_nonnull(strstr(err.msg, "not a regular file"));
-    nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    ic_test_rm_tree(dir);
 }
 END_TEST
 

@@ -479,27 +479,6 @@ END_TEST
 
 /* ---- the command ------------------------------------------------------ */
 
-static int run_cmd(char *out, size_t cap, const char *fmt, ...) {
-    char cmd[8192], full[8400];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    snprintf(full, sizeof full, "OMP_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE %s 2>&1", cmd);
-    FILE *p = popen(full, "r");
-    ck_assert(p != NULL);
-    size_t n = fread(out, 1, cap - 1, p);
-    out[n] = '\0';
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static const char *bin(void) {
-    const char *b = getenv("IC_BIN");
-    ck_assert_msg(b != NULL, "IC_BIN not set (run through ctest)");
-    return b;
-}
-
 START_TEST(test_cli) {
     const char *dir = ic_test_tmpdir("search_cli");
     char mdir[2048], pdir[2048], h5[2048];
@@ -529,8 +508,8 @@ START_TEST(test_cli) {
     static char out[1 << 16];
     char common[8192];
     snprintf(common, sizeof common, "%s search --model %s --data %s --seq-len %d --batches %d",
-             bin(), mdir, h5, L, W);
-    int rc = run_cmd(out, sizeof out, "%s --retain 0.5 --out %s/a.txt --json", common, dir);
+             ic_test_bin(), mdir, h5, L, W);
+    int rc = ic_test_run_cmd(out, sizeof out, "%s --retain 0.5 --out %s/a.txt --json", common, dir);
     ck_assert_msg(rc == 0, "%s", out);
     char path[4200];
     size_t len;
@@ -547,12 +526,12 @@ START_TEST(test_cli) {
     ck_assert(strstr(trace, "\"done\": true") && strstr(trace, "\"candidates\""));
 
     /* --stop-after 1 then --resume gives the same trace steps */
-    rc = run_cmd(out, sizeof out, "%s --keep 4 --out %s/b.txt --trace %s/b.json --stop-after 1",
+    rc = ic_test_run_cmd(out, sizeof out, "%s --keep 4 --out %s/b.txt --trace %s/b.json --stop-after 1",
                  common, dir, dir);
     ck_assert_msg(rc == 0 && strstr(out, "stopped after step 1"), "%s", out);
     snprintf(path, sizeof path, "%s/b.txt", dir);
     ck_assert(!ic_path_exists(path));
-    rc = run_cmd(out, sizeof out, "%s --keep 4 --out %s/b.txt --trace %s/b.json --resume",
+    rc = ic_test_run_cmd(out, sizeof out, "%s --keep 4 --out %s/b.txt --trace %s/b.json --resume",
                  common, dir, dir);
     ck_assert_msg(rc == 0 && strstr(out, "holds 1 step"), "%s", out);
     snprintf(path, sizeof path, "%s/b.json", dir);
@@ -566,8 +545,8 @@ START_TEST(test_cli) {
     free(trace);
     free(trace_b);
     /* resuming with another L is refused */
-    rc = run_cmd(out, sizeof out, "%s search --model %s --data %s --seq-len %d --batches %d "
-                 "--keep 4 --out %s/b.txt --trace %s/b.json --resume", bin(), mdir, h5, L - 1, W,
+    rc = ic_test_run_cmd(out, sizeof out, "%s search --model %s --data %s --seq-len %d --batches %d "
+                 "--keep 4 --out %s/b.txt --trace %s/b.json --resume", ic_test_bin(), mdir, h5, L - 1, W,
                  dir, dir);
     ck_assert_msg(rc != 0 && strstr(out, "seq_len = 20"), "%s", out);
 
@@ -582,7 +561,7 @@ START_TEST(test_cli) {
         {"--keep 2 --split nope", "--split", 2},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        rc = run_cmd(out, sizeof out, "%s %s --out %s/c.txt", common, bad[i].args, dir);
+        rc = ic_test_run_cmd(out, sizeof out, "%s %s --out %s/c.txt", common, bad[i].args, dir);
         ck_assert_msg(rc == bad[i].code && strstr(out, bad[i].needle),
                       "'%s': rc %d: %s", bad[i].args, rc, out);
     }
@@ -590,13 +569,13 @@ START_TEST(test_cli) {
     ic_indexer_free(&m.ix[5]);
     ck_assert_int_eq(ic_pattern_parse(&m.pattern, "FFFFFSF", NL, &err), 0);
     ck_assert_msg(ic_dsa_model_save(&m, pdir, &err) == 0, "%s", err.msg);
-    rc = run_cmd(out, sizeof out, "%s search --model %s --data %s --keep 2 --seq-len %d "
-                 "--batches %d --out %s/c.txt", bin(), pdir, h5, L, W, dir);
+    rc = ic_test_run_cmd(out, sizeof out, "%s search --model %s --data %s --keep 2 --seq-len %d "
+                 "--batches %d --out %s/c.txt", ic_test_bin(), pdir, h5, L, W, dir);
     ck_assert_msg(rc == 1 && strstr(out, "no indexer for layer 5") &&
                   strstr(out, "every layer needs an indexer"), "%s", out);
     /* more windows than the split holds */
-    rc = run_cmd(out, sizeof out, "%s search --model %s --data %s --keep 2 --seq-len %d "
-                 "--batches 50 --out %s/c.txt", bin(), mdir, h5, L, dir);
+    rc = ic_test_run_cmd(out, sizeof out, "%s search --model %s --data %s --keep 2 --seq-len %d "
+                 "--batches 50 --out %s/c.txt", ic_test_bin(), mdir, h5, L, dir);
     ck_assert_msg(rc == 1 && strstr(out, "window(s) of 20 fit"), "%s", out);
     snprintf(path, sizeof path, "%s/c.txt", dir);
     ck_assert(!ic_path_exists(path));
