@@ -1,10 +1,13 @@
-// Device discovery for the CUDA backend. A machine with the toolkit but no
-// driver or GPU (CI) answers with an error here, and the CPU path runs.
+// The CUDA side of kernels/ic_ctx.h: devices, streams, device memory. A
+// machine with the toolkit but no driver or GPU (CI) answers with an error
+// from ic_cuda_device_count, and the CPU path runs.
 #include <cuda_runtime.h>
 #include <stdio.h>
 
+#include "core/ic_check.h"
+
 extern "C" {
-#include "kernels/ic_backend.h"
+#include "kernels/ic_ctx.h"
 }
 
 extern "C" int ic_cuda_compiled(void) { return 1; }
@@ -21,11 +24,59 @@ extern "C" int ic_cuda_device_count(char *why, int why_len) {
     return n;
 }
 
-extern "C" int ic_cuda_select_device(int index, char *name, int name_len) {
-    if (cudaSetDevice(index) != cudaSuccess) return -1;
+extern "C" int ic_cuda_ctx_open(ic_ctx *ctx, int device, char *why, int why_len) {
+    int n = ic_cuda_device_count(why, why_len);
+    if (n <= 0) return -1;
+    if (device < 0 || device >= n) {
+        snprintf(why, (size_t)why_len, "GPU %d requested, %d present", device, n);
+        return -1;
+    }
+    cudaError_t e = cudaSetDevice(device);
     cudaDeviceProp p;
-    if (cudaGetDeviceProperties(&p, index) != cudaSuccess) return -1;
-    snprintf(name, (size_t)name_len, "%s, sm_%d%d, %d SMs, %.0f GiB", p.name, p.major, p.minor,
-             p.multiProcessorCount, (double)p.totalGlobalMem / (1024.0 * 1024.0 * 1024.0));
+    if (e == cudaSuccess) e = cudaGetDeviceProperties(&p, device);
+    cudaStream_t s = NULL;
+    if (e == cudaSuccess) e = cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking);
+    if (e != cudaSuccess) {
+        snprintf(why, (size_t)why_len, "cannot use GPU %d: %s", device, cudaGetErrorString(e));
+        cudaGetLastError();
+        return -1;
+    }
+    ctx->stream = s;
+    snprintf(ctx->desc, sizeof ctx->desc, "CUDA on GPU %d (%s, sm_%d%d, %d SMs, %.0f GiB)",
+             device, p.name, p.major, p.minor, p.multiProcessorCount,
+             (double)p.totalGlobalMem / (1024.0 * 1024.0 * 1024.0));
     return 0;
+}
+
+extern "C" void ic_cuda_ctx_close(ic_ctx *ctx) {
+    if (ctx->stream) cuda_check(cudaStreamDestroy((cudaStream_t)ctx->stream));
+    ctx->stream = NULL;
+}
+
+extern "C" void *ic_cuda_malloc(size_t bytes) {
+    void *p = NULL;
+    if (cudaMalloc(&p, bytes) != cudaSuccess) { cudaGetLastError(); return NULL; }
+    if (cudaMemset(p, 0, bytes) != cudaSuccess) { cudaFree(p); cudaGetLastError(); return NULL; }
+    return p;
+}
+
+extern "C" void ic_cuda_free(void *p) { cuda_check(cudaFree(p)); }
+
+extern "C" void ic_cuda_memcpy(ic_ctx *ctx, void *dst, const void *src, size_t bytes, int kind) {
+    cudaStream_t s = (cudaStream_t)ctx->stream;
+    cudaMemcpyKind k = kind == 0 ? cudaMemcpyHostToDevice
+                     : kind == 1 ? cudaMemcpyDeviceToHost : cudaMemcpyDeviceToDevice;
+    cuda_check(cudaMemcpyAsync(dst, src, bytes, k, s));
+    // A download's host buffer is read right after; an upload's host buffer may
+    // be freed right after (pageable memory is staged, but be explicit).
+    if (kind != 2) cuda_check(cudaStreamSynchronize(s));
+}
+
+extern "C" void ic_cuda_memzero(ic_ctx *ctx, void *p, size_t bytes) {
+    cuda_check(cudaMemsetAsync(p, 0, bytes, (cudaStream_t)ctx->stream));
+}
+
+extern "C" void ic_cuda_sync(ic_ctx *ctx) {
+    cuda_check(cudaStreamSynchronize((cudaStream_t)ctx->stream));
+    cuda_check(cudaGetLastError());
 }

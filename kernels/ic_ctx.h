@@ -1,0 +1,57 @@
+/* Creating op contexts and moving memory on their devices (the struct and
+ * the workspace rules are in core/ic_ctx.h). Model, train and optim code
+ * allocate tensors with ic_buf_alloc and copy with ic_buf_upload /
+ * ic_buf_download, so they never know which device holds a buffer; they
+ * download only what they print, check or write to disk. */
+#ifndef IC_KERNELS_CTX_H
+#define IC_KERNELS_CTX_H
+
+#include <stddef.h>
+
+#include "core/ic_ctx.h"
+#include "core/ic_error.h"
+
+/* A context on the given backend. device: the CUDA ordinal (ignored on the
+ * CPU). ws_bytes: initial workspace (may be 0; grow with ic_ctx_reserve).
+ * Fails (never aborts) when the backend is not built or no device answers,
+ * with the reason in err. */
+int  ic_ctx_init(ic_ctx *ctx, ic_backend_kind backend, int device, size_t ws_bytes, ic_error *err);
+void ic_ctx_free(ic_ctx *ctx);
+
+/* The context a command runs its ops on, and its start-up line (rank 0,
+ * stderr, "backend: ..."): CUDA when the binary has it, a GPU answers and
+ * every op the command needs has a CUDA kernel; else the CPU, with the
+ * reason. force_cpu: --cpu. local_rank picks the GPU under MPI. */
+int  ic_ctx_init_auto(ic_ctx *ctx, int force_cpu, int local_rank, size_t ws_bytes, ic_error *err);
+
+/* Grows the workspace to at least bytes (only while nothing is allocated
+ * from it). Callers reserve the max of the _workspace_bytes of the ops
+ * they will run. */
+int  ic_ctx_reserve(ic_ctx *ctx, size_t bytes, ic_error *err);
+
+/* Waits for every op queued on the context (no-op on the CPU). */
+void ic_ctx_sync(ic_ctx *ctx);
+
+/* Buffers on the context's device: 64-byte aligned, zero-filled; NULL when
+ * out of memory (bytes == 0 still returns a distinct pointer). */
+void *ic_buf_alloc(ic_ctx *ctx, size_t bytes);
+void  ic_buf_free(ic_ctx *ctx, void *p);
+/* host -> device, device -> host, device -> device, device memset 0.
+ * Downloads wait for the queued ops; the others are stream-ordered. */
+void  ic_buf_upload(ic_ctx *ctx, void *dst, const void *src_host, size_t bytes);
+void  ic_buf_download(ic_ctx *ctx, void *dst_host, const void *src, size_t bytes);
+void  ic_buf_copy(ic_ctx *ctx, void *dst, const void *src, size_t bytes);
+void  ic_buf_zero(ic_ctx *ctx, void *p, size_t bytes);
+
+/* ---- implemented by kernels/cuda (kernels/nocuda without CUDA) ---------- */
+int   ic_cuda_compiled(void);
+int   ic_cuda_device_count(char *why, int why_len);
+int   ic_cuda_ctx_open(ic_ctx *ctx, int device, char *why, int why_len);  /* 0 ok */
+void  ic_cuda_ctx_close(ic_ctx *ctx);
+void *ic_cuda_malloc(size_t bytes);            /* zero-filled, NULL on failure */
+void  ic_cuda_free(void *p);
+void  ic_cuda_memcpy(ic_ctx *ctx, void *dst, const void *src, size_t bytes, int kind); /* 0 h2d, 1 d2h, 2 d2d */
+void  ic_cuda_memzero(ic_ctx *ctx, void *p, size_t bytes);
+void  ic_cuda_sync(ic_ctx *ctx);
+
+#endif

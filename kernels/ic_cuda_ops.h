@@ -1,0 +1,45 @@
+/* The CUDA versions of the element-wise and normalisation ops, as the
+ * dispatchers in kernels/*.c call them. Storage dtype dt is IC_F32 or
+ * IC_BF16 (every float tensor of the call in that dtype: activations and
+ * weights); arithmetic is fp32. The public ops pass IC_F32 today; the
+ * teacher on the GPU (next issue) stores bf16. Pointers are device
+ * pointers of ctx; every launch is on ctx->stream.
+ * Implemented in kernels/cuda/*.cu; kernels/nocuda stubs abort. */
+#ifndef IC_CUDA_OPS_H
+#define IC_CUDA_OPS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/ic_ctx.h"
+#include "core/ic_tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* out [L, D] = table [V, D] rows of tokens [L] (int32 on the device, each in [0, V)). */
+void ic_embedding_forward_cuda(ic_ctx *ctx, ic_dtype dt, void *out, const int32_t *tokens,
+                               const void *table, int L, int D, int V);
+/* out [L, D] = w [D] * x / sqrt(mean(x^2) + eps); out may equal x. */
+void ic_rmsnorm_forward_cuda(ic_ctx *ctx, ic_dtype dt, void *out, const void *x, const void *w,
+                             int L, int D, float eps);
+/* In place, x [L, n_heads, head_dim], NeoX half-split over the first rot_dim dims
+ * (kernels/ic_rope.h); backward applies the inverse rotation. */
+void ic_rope_forward_cuda(ic_ctx *ctx, ic_dtype dt, void *x, int L, int n_heads, int head_dim,
+                          int rot_dim, int pos0, float theta);
+void ic_rope_backward_cuda(ic_ctx *ctx, ic_dtype dt, void *dx, int L, int n_heads, int head_dim,
+                           int rot_dim, int pos0, float theta);
+/* out = silu(gate) * up, n elements; out may equal gate or up. */
+void ic_swiglu_forward_cuda(ic_ctx *ctx, ic_dtype dt, void *out, const void *gate,
+                            const void *up, size_t n);
+/* h += x, n elements. */
+void ic_add_inplace_cuda(ic_ctx *ctx, ic_dtype dt, void *h, const void *x, size_t n);
+/* x *= s, n fp32 elements. */
+void ic_scale_cuda(ic_ctx *ctx, float *x, float s, size_t n);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
