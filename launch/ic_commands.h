@@ -4,6 +4,11 @@
 #ifndef IC_COMMANDS_H
 #define IC_COMMANDS_H
 
+#include "core/ic_ctx.h"
+
+/* The op context main() opened for this command (NULL for help/inspect). */
+ic_ctx *ic_cmd_ctx(void);
+
 typedef int (*ic_cmd_fn)(int argc, char **argv);
 
 typedef struct {

@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "ic_log.h"
-#include "kernels/ic_backend.h"
+#include "kernels/ic_ctx.h"
 #include "launch/ic_commands.h"
 #include "launch/ic_dist.h"
 
@@ -32,6 +32,12 @@ static void default_passive_omp_wait(char **argv) {
     execv("/proc/self/exe", argv);
     /* exec failed (no /proc): run on with the library default */
 }
+
+/* The context every op of the command runs on (ic_cmd_ctx). */
+static ic_ctx g_cmd_ctx;
+static int g_cmd_ctx_ready;
+
+ic_ctx *ic_cmd_ctx(void) { return g_cmd_ctx_ready ? &g_cmd_ctx : NULL; }
 
 int main(int argc, char **argv) {
     default_passive_omp_wait(argv);
@@ -75,9 +81,20 @@ int main(int argc, char **argv) {
 
     ic_dist_init(&argc, &argv);
     /* Help and file inspection need no device: do not start one. */
-    if (!wants_help && strcmp(cmd->name, "inspect") != 0)
-        ic_backend_init(force_cpu, ic_dist_get()->local_rank);
+    if (!wants_help && strcmp(cmd->name, "inspect") != 0) {
+        ic_error err;
+        if (ic_ctx_init_auto(&g_cmd_ctx, force_cpu, ic_dist_get()->local_rank, 0, &err) != 0) {
+            fprintf(stderr, "indexcache: %s\n", err.msg);
+            ic_dist_finalize();
+            return 1;
+        }
+        g_cmd_ctx_ready = 1;
+    }
     int status = cmd->fn(argc - 1, argv + 1);
+    if (g_cmd_ctx_ready) {
+        ic_log_debug("ops run on %s: %lld", g_cmd_ctx.desc, (long long)g_cmd_ctx.n_ops);
+        ic_ctx_free(&g_cmd_ctx);
+    }
     ic_dist_finalize();
     return status;
 }
