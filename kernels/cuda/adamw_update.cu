@@ -1,6 +1,7 @@
 // CUDA AdamW update of one fp32 buffer (kernels/ic_adamw_update.h): a
 // grid-stride loop, 4 elements at a time when p, g, m, v are 16-byte
-// aligned. The per-element formula is the header's, in its order. nvcc fuses
+// aligned. The per-element formula is the header's, written expression for
+// expression as kernels/cpu/adamw_update.c writes it. nvcc fuses
 // a multiply and an add into one fma where it can (the build does not pass
 // -fmad=false), so results agree with a plain fp32 evaluation to a few ulp,
 // not bitwise; they are run-to-run reproducible on the GPU.
@@ -18,10 +19,10 @@ const unsigned kThreads = 256;  // = the kernel's __launch_bounds__
 
 __device__ __forceinline__ void adamw_one(float &p, float g, float &m, float &v,
                                           const ic_adamw_coef &c) {
-    p = p * c.decay_mul;
     m = c.beta1 * m + (1.0f - c.beta1) * g;
-    v = c.beta2 * v + (1.0f - c.beta2) * (g * g);
-    p = p - c.step_size * m / (sqrtf(v) * c.inv_sqrt_bc2 + c.eps);
+    v = c.beta2 * v + (1.0f - c.beta2) * g * g;
+    const float denom = sqrtf(v) * c.inv_sqrt_bc2 + c.eps;
+    p = p * c.decay_mul - c.step_size * m / denom;
 }
 
 __global__ void __launch_bounds__(256)
