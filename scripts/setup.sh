@@ -33,4 +33,13 @@ if ! .venv/bin/python -c "import numpy, safetensors, gguf, h5py, tokenizers" 2>/
   echo "setup: installing Python packages: ${PY_PACKAGES[*]}"
   .venv/bin/pip install -q --disable-pip-version-check "${PY_PACKAGES[@]}"
 fi
+# cuobjdump / nvdisasm for the static checks of the CUDA kernels (tests/static):
+# from PyPI rather than /usr/local/cuda, which a CI machine may lack. 13.2.x
+# reads nvcc 13.0 output. The wheels put them in site-packages/nvidia/cu13/bin.
+CUDA_TOOL_PACKAGES=('nvidia-cuda-cuobjdump==13.2.*' 'nvidia-cuda-nvdisasm==13.2.*')
+if ! ls .venv/lib/python3*/site-packages/nvidia/cu13/bin/cuobjdump \
+        .venv/lib/python3*/site-packages/nvidia/cu13/bin/nvdisasm >/dev/null 2>&1; then
+  echo "setup: installing Python packages: ${CUDA_TOOL_PACKAGES[*]}"
+  .venv/bin/pip install -q --disable-pip-version-check "${CUDA_TOOL_PACKAGES[@]}"
+fi
 echo "setup: ok"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it:
 #   1. release build (CUDA compiled when nvcc is present), every CTest label;
-#      GPU tests skip cleanly on a machine without a GPU;
+#      GPU tests skip cleanly on a machine without a GPU; the static label
+#      checks the kernels' SASS (tests/static) and skips only without CUDA;
 #   2. an AddressSanitizer + UBSan build (CPU only) running the unit label,
 #      so that malformed-input tests prove the readers stay inside their buffers.
 set -euo pipefail

@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# The one device call (issue 9 item 7; README "On the lent GPU"). Runs THERE,
+# in the repository copy, on the pack that bench/gpu_pack.sh made here and the
+# call carried (carry ["gpu-pack"]):
+#   nvidia-smi; ldd of every executable (a "not found" fails); every gpu test
+#   (exit 77 = SKIP); compute-sanitizer memcheck, racecheck and synccheck on
+#   every gpu test; the GPU benchmarks (gpu-pack/bench/*, the pack's builds
+#   of bench_*_gpu targets, and bench/gpu_*.py with the machine's python3).
+# Every step's output goes to $OUT/<step>.log, one line per step to
+# $OUT/summary.txt (PASS / FAIL / SKIP, seconds, step), the whole console to
+# $OUT/gpu_run.log. Exits 1 if any step failed. Without $OUT (a dry run
+# here) it writes to out/gpu-run/.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+PACK=$ROOT/gpu-pack
+OUT=${OUT:-$ROOT/out/gpu-run}
+mkdir -p "$OUT"
+exec > >(tee "$OUT/gpu_run.log") 2>&1
+tee_pid=$!
+WORK=$(mktemp -d)   # the tests' working directory (CTest's is build/tests)
+export NCCL_NVLS_ENABLE=0   # NVLink multicast stays off on the lent machines
+
+SUMMARY=$OUT/summary.txt
+: >"$SUMMARY"
+n_pass=0 n_fail=0 n_skip=0
+
+record() {  # record STATUS SECONDS STEP [NOTE]
+  printf '%-4s %7ss  %s%s\n' "$1" "$2" "$3" "${4:+  ($4)}" | tee -a "$SUMMARY"
+  case $1 in PASS) n_pass=$((n_pass + 1)) ;; FAIL) n_fail=$((n_fail + 1)) ;; *) n_skip=$((n_skip + 1)) ;; esac
+}
+
+step() {  # step NAME CMD...: runs CMD in $WORK into $OUT/NAME.log; 0 PASS, 77 SKIP, else FAIL
+  local name=$1; shift
+  local t0=$SECONDS rc
+  echo "== $name: $*"
+  (cd "$WORK" && "$@") >"$OUT/$name.log" 2>&1
+  rc=$?
+  tail -n 5 "$OUT/$name.log" | sed 's/^/   | /'
+  local dt=$((SECONDS - t0))
+  if ((rc == 0)); then record PASS "$dt" "$name"
+  elif ((rc == 77)); then
+    record SKIP "$dt" "$name" "exit 77$( ((gpu)) && echo ', although nvidia-smi sees a GPU')"
+  else record FAIL "$dt" "$name" "exit $rc"
+  fi
+}
+
+if [ ! -f "$PACK/MANIFEST" ]; then
+  echo "gpu_run: no $PACK/MANIFEST: run bash bench/gpu_pack.sh here and carry [\"gpu-pack\"]"
+  record FAIL 0 pack "missing"
+  exit 1
+fi
+echo "== machine: $(uname -nr)"   # kernel 4.4.0 = gVisor, where compute-sanitizer refuses the device
+echo "== pack"; cat "$PACK/MANIFEST"
+
+# Carried libraries fill only what this machine lacks: a soname the loader
+# already knows comes from the machine (newer, built for it).
+# IC_PACK_LIBS=all uses every carried library instead.
+LIBS=$(mktemp -d)/lib
+mkdir -p "$LIBS"
+known=""
+[ "${IC_PACK_LIBS:-}" = all ] ||
+  known=$( { ldconfig -p 2>/dev/null || /sbin/ldconfig -p 2>/dev/null; } | awk '{print $1}')
+used=()
+for lib in "$PACK"/lib/*; do
+  [ -f "$lib" ] || continue
+  so=$(basename "$lib")
+  if ! grep -qxF "$so" <<<"$known"; then ln -s "$lib" "$LIBS/$so"; used+=("$so"); fi
+done
+export LD_LIBRARY_PATH=$LIBS${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+echo "gpu_run: carried libraries used: ${used[*]:-none}"
+
+# Tests find the binary and the source tree as under CTest (tests/CMakeLists.txt).
+export IC_BIN=$PACK/bin/indexcache IC_SOURCE_DIR=$ROOT IC_BUILD_DIR=$PACK
+export IC_PYTHON=${IC_PYTHON:-python3} CK_DEFAULT_TIMEOUT=600
+
+gpu=0
+if nvidia-smi -L >/dev/null 2>&1; then
+  step nvidia-smi nvidia-smi
+  gpu=1
+else
+  nvidia-smi >"$OUT/nvidia-smi.log" 2>&1
+  record SKIP 0 nvidia-smi "no GPU here: the gpu tests must skip"
+fi
+
+ldd_all() {
+  local bad=0 exe
+  for exe in "$PACK"/bin/* "$PACK"/bench/*; do
+    [ -f "$exe" ] || continue
+    echo "-- $exe"; ldd "$exe"
+    if ldd "$exe" | grep -q "not found"; then
+      echo "!! $exe: missing shared libraries:"; ldd "$exe" | grep "not found"; bad=1
+    fi
+  done
+  return $bad
+}
+step ldd ldd_all
+
+mapfile -t TESTS < <(grep -v '^\s*$' "$PACK/tests.tsv")
+for line in "${TESTS[@]}"; do
+  name=${line%%$'\t'*}; exe=$PACK/${line#*$'\t'}
+  step "$name" "$exe"
+done
+
+SAN=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer \
+      /usr/local/cuda/compute-sanitizer/compute-sanitizer 2>/dev/null | head -1)
+for tool in memcheck racecheck synccheck; do
+  for line in "${TESTS[@]}"; do
+    name=${line%%$'\t'*}; exe=$PACK/${line#*$'\t'}
+    if [ -z "$SAN" ]; then
+      if ((gpu)); then record FAIL 0 "$tool ${name}" "no compute-sanitizer"
+      else record SKIP 0 "$tool ${name}" "no GPU, no compute-sanitizer"; fi
+      continue
+    fi
+    # CK_FORK=no: the Check suites run in the sanitized process itself.
+    step "${tool}_${name#test_}" env CK_FORK=no "$SAN" --tool "$tool" --error-exitcode 1 \
+      --target-processes all "$exe"
+  done
+done
+
+# Benchmarks: each gets IC_OUT=$OUT for result files of its own.
+export IC_OUT=$OUT
+for exe in "$PACK"/bench/*; do
+  [ -f "$exe" ] || continue
+  if ((gpu)); then step "bench_$(basename "$exe")" "$exe"
+  else record SKIP 0 "bench $(basename "$exe")" "no GPU"; fi
+done
+for py in "$ROOT"/bench/gpu_*.py; do
+  [ -f "$py" ] || continue
+  if ((gpu)); then step "bench_$(basename "$py" .py)" python3 "$py"
+  else record SKIP 0 "bench $(basename "$py")" "no GPU"; fi
+done
+
+echo "== summary ($SUMMARY)"; cat "$SUMMARY"
+echo "$n_pass passed, $n_fail failed, $n_skip skipped"
+rm -rf "$WORK" "$(dirname "$LIBS")"
+exec >&- 2>&-
+wait "$tee_pid" 2>/dev/null
+((n_fail == 0))
