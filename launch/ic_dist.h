@@ -25,6 +25,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "optim/ic_comm.h"
+
 typedef struct {
     int rank;        /* 0..world-1 */
     int world;       /* 1 without mpirun */
@@ -70,6 +72,10 @@ int ic_dist_all_ok(int ok);
  * rank taking identical optimizer steps; a trainer can call this on its
  * parameters now and then to catch ranks that drifted apart. */
 int ic_dist_same_bytes(const void *buf, size_t nbytes);
+
+/* The collectives above as the interface train/ and optim/ take
+ * (optim/ic_comm.h), for the group of ic_dist_init; call it after that. */
+const ic_comm *ic_dist_comm(void);
 
 /* ---- failure ----------------------------------------------------------------- */
 

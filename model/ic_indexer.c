@@ -102,6 +102,20 @@ int ic_indexer_grads_init(ic_indexer_grads *g, ic_ctx *ctx, const ic_indexer_dim
     return 0;
 }
 
+size_t ic_indexer_block_numel(const ic_indexer_dims *d) { return block_numel(d); }
+
+int ic_indexer_grads_init_view(ic_indexer_grads *g, const ic_indexer_dims *d, float *mem,
+                               ic_error *err) {
+    IC_ASSERT(g != NULL && d != NULL && mem != NULL);
+    memset(g, 0, sizeof *g);
+    if (dims_ok(d, err)) return -1;
+    g->dims = *d;
+    g->numel = block_numel(d);
+    g->data = mem;
+    carve(g->data, d, &g->wq_b, &g->wk, &g->k_norm_weight, &g->k_norm_bias, &g->weights_proj);
+    return 0;
+}
+
 void ic_indexer_grads_free(ic_indexer_grads *g) {
     if (!g) return;
     if (g->ctx) ic_buf_free(g->ctx, g->data);

@@ -59,6 +59,13 @@ int  ic_indexer_grads_init(ic_indexer_grads *g, ic_ctx *ctx, const ic_indexer_di
                            ic_error *err);
 void ic_indexer_grads_free(ic_indexer_grads *g);
 void ic_indexer_grads_zero(ic_indexer_grads *g);
+/* Floats of one indexer's block (parameters or grads) for these dims. */
+size_t ic_indexer_block_numel(const ic_indexer_dims *d);
+/* Grads over caller memory mem[ic_indexer_block_numel(d)] (contents kept),
+ * so that several layers' grads can share one flat buffer and be
+ * all-reduced in one call; the caller frees mem, not ic_indexer_grads_free. */
+int  ic_indexer_grads_init_view(ic_indexer_grads *g, const ic_indexer_dims *d, float *mem,
+                                ic_error *err);
 /* dst += src (e.g. summing micro-batches); the dims must match. */
 void ic_indexer_grads_accumulate(ic_indexer_grads *dst, const ic_indexer_grads *src);
 

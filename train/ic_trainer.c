@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ic_alloc.h"
 #include "ic_check.h"
-#include "launch/ic_dist.h"
 #include "model/ic_pattern.h"
 
 static void *xcalloc(size_t n, size_t sz) { return calloc(n ? n : 1, sz); }
@@ -38,12 +38,21 @@ int ic_trainer_init(ic_trainer *t, ic_dsa_model *m, const ic_pattern *pat,
     t->keep = xcalloc((size_t)nl, sizeof *t->keep);
     t->grads = xcalloc((size_t)nl, sizeof *t->grads);
     if (!t->save || !t->keep || !t->grads) goto oom;
+    /* Every F layer's grads in one flat buffer: one all-reduce per step
+     * (DESIGN.md s5). Blocks start on 64-byte boundaries, as the separate
+     * allocations did; the padding stays zero. */
+    const size_t stride = (ic_indexer_block_numel(id) + 15) & ~(size_t)15;
+    t->grad_numel = (size_t)ic_pattern_n_full(pat) * stride;
+    if (!(t->grad_flat = ic_aligned_calloc(sizeof(float) * (t->grad_numel ? t->grad_numel : 1))))
+        goto oom;
+    size_t goff = 0;
     for (int l = 0; l < nl; l++) {
         int wx, wqk;
         needs(t, l, &wx, &wqk);
         if (wx) {
             if (!(t->save[l].x_norm = malloc(L * D * sizeof(float)))) goto oom;
-            if (ic_indexer_grads_init(&t->grads[l], id, err) != 0) goto fail;
+            if (ic_indexer_grads_init_view(&t->grads[l], id, t->grad_flat + goff, err) != 0) goto fail;
+            goff += stride;
             t->n_params += IC_INDEXER_N_TENSORS;
             if (stage == IC_DISTILL_SPARSE) {
                 t->keep[l].idx = malloc(L * (size_t)m->topk * sizeof(int32_t));
@@ -102,12 +111,12 @@ void ic_trainer_free(ic_trainer *t) {
                 free(t->save[l].k); free(t->save[l].lse);
             }
             if (t->keep) { free(t->keep[l].idx); free(t->keep[l].cnt); }
-            if (t->grads && t->grads[l].data) ic_indexer_grads_free(&t->grads[l]);
         }
         ic_dsa_state_free(&t->st);
         ic_indexer_acts_free(&t->acts);
     }
     free(t->save); free(t->keep); free(t->grads);
+    ic_aligned_free(t->grad_flat);   /* the grads are views into it */
     free(t->dqI); free(t->dkI); free(t->dw);
     free(t->params); free(t->names);
     memset(t, 0, sizeof *t);
@@ -123,9 +132,8 @@ void ic_trainer_scale_grads(ic_trainer *t, float s) {
         for (size_t i = 0; t->grads[l].data && i < t->grads[l].numel; i++) t->grads[l].data[i] *= s;
 }
 
-void ic_trainer_allreduce_grads(ic_trainer *t) {
-    for (int l = 0; l < t->m->w.cfg.n_layers; l++)
-        if (t->grads[l].data) ic_dist_allreduce_mean_f32(t->grads[l].data, t->grads[l].numel);
+void ic_trainer_allreduce_grads(ic_trainer *t, const ic_comm *comm) {
+    ic_comm_mean_f32(comm, t->grad_flat, t->grad_numel);
 }
 
 int ic_trainer_window(ic_trainer *t, const int32_t *tokens, const int32_t *targets, int L,

@@ -22,7 +22,8 @@
  *
  * A step: B windows of this rank (ic_sampler over the train split), the
  * gradients divided by this rank's tokens and averaged over ranks
- * (ic_dist_allreduce_mean_f32; every rank holds the same token count), the
+ * (ic_comm_mean_f32 over the comm launch/ passes in, optim/ic_comm.h; every
+ * rank holds the same token count), the
  * global-norm clip, AdamW with warm-up + cosine. Every rank takes the same
  * step; only rank 0 writes (log, checkpoints, the output model dir). */
 #ifndef IC_TRAINER_H
@@ -34,6 +35,7 @@
 #include "kernels/ic_distill_loss.h"
 #include "model/ic_dsa.h"
 #include "optim/ic_adamw.h"
+#include "optim/ic_comm.h"
 
 /* Per-window work state for a model, a pattern and a stage. */
 typedef struct {
@@ -48,7 +50,9 @@ typedef struct {
     ic_dsa_state     st;
     ic_indexer_acts  acts;
     float           *dqI, *dkI, *dw;   /* [L_max, H_I*d_I], [L_max, d_I], [L_max, H_I] */
-    ic_indexer_grads *grads;           /* [n_layers], allocated for F layers */
+    ic_indexer_grads *grads;           /* [n_layers], set for F layers: views into grad_flat */
+    float           *grad_flat;        /* [grad_numel] every F layer's grads (+ zero padding) */
+    size_t           grad_numel;
     /* AdamW's view: five tensors per F layer, names = the model-dir names. */
     int              n_params;
     ic_param        *params;           /* [n_params] */
@@ -81,8 +85,9 @@ int  ic_trainer_window(ic_trainer *t, const int32_t *tokens, const int32_t *targ
 
 /* Multiply every gradient by s. */
 void ic_trainer_scale_grads(ic_trainer *t, float s);
-/* Average the gradients over ranks (no-op in a single process). */
-void ic_trainer_allreduce_grads(ic_trainer *t);
+/* Average the gradients over the ranks of comm, one call over grad_flat
+ * (no-op for a NULL comm or a single process). */
+void ic_trainer_allreduce_grads(ic_trainer *t, const ic_comm *comm);
 
 /* ---- the `indexcache train` driver ------------------------------------- */
 typedef struct {
@@ -101,6 +106,7 @@ typedef struct {
     long   stop_after;      /* > 0: stop (with a checkpoint) after this step, as if killed */
     int    keep_ckpts;
     int    eval_only;       /* print the val KL (JSON) of the model's indexers, train nothing */
+    const ic_comm *comm;    /* the ranks (launch/ic_dist.h in the binary); NULL: one process */
 } ic_train_opts;
 
 int ic_train_run(const ic_train_opts *o, ic_error *err);
