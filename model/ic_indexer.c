@@ -96,6 +96,7 @@ int ic_indexer_grads_init(ic_indexer_grads *g, ic_ctx *ctx, const ic_indexer_dim
     g->dims = *d;
     g->numel = block_numel(d);
     g->data = ic_buf_alloc(ctx, sizeof(float) * g->numel);   /* zero-filled */
+    g->owned = 1;
     if (!g->data)
         return ic_error_set(err, "indexer grads: out of memory for %zu values", g->numel);
     carve(g->data, d, &g->wq_b, &g->wk, &g->k_norm_weight, &g->k_norm_bias, &g->weights_proj);
@@ -104,11 +105,12 @@ int ic_indexer_grads_init(ic_indexer_grads *g, ic_ctx *ctx, const ic_indexer_dim
 
 size_t ic_indexer_block_numel(const ic_indexer_dims *d) { return block_numel(d); }
 
-int ic_indexer_grads_init_view(ic_indexer_grads *g, const ic_indexer_dims *d, float *mem,
-                               ic_error *err) {
-    IC_ASSERT(g != NULL && d != NULL && mem != NULL);
+int ic_indexer_grads_init_view(ic_indexer_grads *g, ic_ctx *ctx, const ic_indexer_dims *d,
+                               float *mem, ic_error *err) {
+    IC_ASSERT(g != NULL && d != NULL && mem != NULL && ctx != NULL);
     memset(g, 0, sizeof *g);
     if (dims_ok(d, err)) return -1;
+    g->ctx = ctx;
     g->dims = *d;
     g->numel = block_numel(d);
     g->data = mem;
@@ -118,7 +120,7 @@ int ic_indexer_grads_init_view(ic_indexer_grads *g, const ic_indexer_dims *d, fl
 
 void ic_indexer_grads_free(ic_indexer_grads *g) {
     if (!g) return;
-    if (g->ctx) ic_buf_free(g->ctx, g->data);
+    if (g->ctx && g->owned) ic_buf_free(g->ctx, g->data);
     memset(g, 0, sizeof *g);
 }
 

@@ -46,6 +46,7 @@ typedef struct {
 
 typedef struct {            /* dLoss/d(parameter), same layout as ic_indexer */
     ic_ctx *ctx;            /* data lives on this context (ic_buf_alloc) */
+    int     owned;          /* 1: data is ours to free; 0: a view (init_view) */
     ic_indexer_dims dims;
     float  *data;
     size_t  numel;
@@ -64,7 +65,8 @@ size_t ic_indexer_block_numel(const ic_indexer_dims *d);
 /* Grads over caller memory mem[ic_indexer_block_numel(d)] (contents kept),
  * so that several layers' grads can share one flat buffer and be
  * all-reduced in one call; the caller frees mem, not ic_indexer_grads_free. */
-int  ic_indexer_grads_init_view(ic_indexer_grads *g, const ic_indexer_dims *d, float *mem,
+int  ic_indexer_grads_init_view(ic_indexer_grads *g, ic_ctx *ctx, const ic_indexer_dims *d,
+                                float *mem,
                                 ic_error *err);
 /* dst += src (e.g. summing micro-batches); the dims must match. */
 void ic_indexer_grads_accumulate(ic_indexer_grads *dst, const ic_indexer_grads *src);
