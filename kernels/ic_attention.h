@@ -3,6 +3,10 @@
 #ifndef IC_ATTENTION_H
 #define IC_ATTENTION_H
 
+#include <stddef.h>
+
+#include "core/ic_ctx.h"
+
 /* Query rows are processed IC_ATTENTION_BLOCK at a time (all heads of one
  * KV group together), so the largest score buffer is
  * (H/Hkv) * IC_ATTENTION_BLOCK * L floats, never L x L. */
@@ -13,16 +17,28 @@
  *   lse [H, L]        natural-log log-sum-exp of the scaled scores of each
  *                     query row (CONVENTIONS.md), or NULL
  *   q [L, H, d], k [L, Hkv, d], v [L, Hkv, d]   (roped q and k)
- * H must be a multiple of Hkv. */
-void ic_attention_forward(float *out, float *lse, const float *q, const float *k,
+ * H must be a multiple of Hkv. Workspace: ic_attention_workspace_bytes. */
+size_t ic_attention_workspace_bytes(const ic_ctx *ctx, int L, int H, int Hkv, int d);
+void ic_attention_forward(ic_ctx *ctx, float *out, float *lse, const float *q, const float *k,
                           const float *v, int L, int H, int Hkv, int d);
 
 /* One decoding step: the query of the newest token attends to all T cached
  * keys (the newest token's own key already appended at row T-1).
  *   out [H, d], lse [H] or NULL, q [H, d],
- *   k_cache [T, Hkv, d], v_cache [T, Hkv, d] (rows past T are not read). */
-void ic_attention_decode_forward(float *out, float *lse, const float *q,
+ *   k_cache [T, Hkv, d], v_cache [T, Hkv, d] (rows past T are not read).
+ * Workspace: ic_attention_decode_workspace_bytes (grows with T). */
+size_t ic_attention_decode_workspace_bytes(const ic_ctx *ctx, int T);
+void ic_attention_decode_forward(ic_ctx *ctx, float *out, float *lse, const float *q,
                                  const float *k_cache, const float *v_cache,
                                  int T, int H, int Hkv, int d);
+
+/* The CPU reference (kernels/cpu), same contracts. */
+size_t ic_attention_workspace_bytes_cpu(const ic_ctx *ctx, int L, int H, int Hkv, int d);
+void ic_attention_forward_cpu(ic_ctx *ctx, float *out, float *lse, const float *q,
+                              const float *k, const float *v, int L, int H, int Hkv, int d);
+size_t ic_attention_decode_workspace_bytes_cpu(const ic_ctx *ctx, int T);
+void ic_attention_decode_forward_cpu(ic_ctx *ctx, float *out, float *lse, const float *q,
+                                     const float *k_cache, const float *v_cache,
+                                     int T, int H, int Hkv, int d);
 
 #endif

@@ -3,16 +3,24 @@
 #ifndef IC_CROSS_ENTROPY_H
 #define IC_CROSS_ENTROPY_H
 
+#include "core/ic_ctx.h"
+
 #include <stdint.h>
 
 /* nll [n] = logsumexp(logits[i]) - logits[i][targets[i]] (natural log);
  * logits [n, V]; a target < 0 marks a row without a target (nll = 0). */
-void ic_cross_entropy_forward(float *nll, const float *logits, const int32_t *targets,
+void ic_cross_entropy_forward(ic_ctx *ctx, float *nll, const float *logits, const int32_t *targets,
                               int n, int V);
 
 /* dlogits [n, V] = scale * (softmax(logits[i]) - onehot(targets[i])), rows
  * with target < 0 get zeros. Overwrites dlogits (may equal logits). */
-void ic_cross_entropy_backward(float *dlogits, const float *logits, const int32_t *targets,
+void ic_cross_entropy_backward(ic_ctx *ctx, float *dlogits, const float *logits, const int32_t *targets,
                                int n, int V, float scale);
+
+/* The CPU reference (kernels/cpu), same contract. */
+void ic_cross_entropy_forward_cpu(ic_ctx *ctx, float *nll, const float *logits, const int32_t *targets,
+                                  int n, int V);
+void ic_cross_entropy_backward_cpu(ic_ctx *ctx, float *dlogits, const float *logits, const int32_t *targets,
+                                   int n, int V, float scale);
 
 #endif

@@ -1,10 +1,10 @@
 /* The CUDA versions of the element-wise and normalisation ops, as the
- * dispatchers in kernels/*.c call them. Storage dtype dt is IC_F32 or
+ * dispatchers in kernels/<op>.c call them. Storage dtype dt is IC_F32 or
  * IC_BF16 (every float tensor of the call in that dtype: activations and
  * weights); arithmetic is fp32. The public ops pass IC_F32 today; the
  * teacher on the GPU (next issue) stores bf16. Pointers are device
  * pointers of ctx; every launch is on ctx->stream.
- * Implemented in kernels/cuda/*.cu; kernels/nocuda stubs abort. */
+ * Implemented in kernels/cuda/<op>.cu; kernels/nocuda stubs abort. */
 #ifndef IC_CUDA_OPS_H
 #define IC_CUDA_OPS_H
 

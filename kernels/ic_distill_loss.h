@@ -21,6 +21,9 @@
  * L * d_I floats (private dkI accumulator, summed in thread order after the
  * parallel loop, so results are deterministic for a fixed thread count).
  *
+ * All of that scratch comes from the context's workspace: reserve
+ * ic_distill_loss_workspace_bytes first.
+ *
  * Threads: OpenMP over row blocks (all of omp_get_max_threads()); OpenBLAS is
  * set to one thread per call for the duration of the op and restored after,
  * so call it from one host thread at a time (not from inside another
@@ -28,8 +31,10 @@
 #ifndef IC_DISTILL_LOSS_H
 #define IC_DISTILL_LOSS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
+#include "core/ic_ctx.h"
 #include "core/ic_error.h"
 
 typedef enum { IC_DISTILL_DENSE = 0, IC_DISTILL_SPARSE = 1 } ic_distill_stage;
@@ -52,7 +57,8 @@ typedef struct {
     int head_dim;         /* d */
     ic_distill_stage stage;
     /* sparse stage only: the F layer's index sets (CONVENTIONS.md). Row t
-     * holds 1 <= cnt[t] <= min(topk, t+1) distinct positions in [0, t]. */
+     * holds 1 <= cnt[t] <= min(topk, t+1) distinct positions in [0, t]
+     * (trusted here; ic_index_sets_check validates sets where they enter). */
     const int32_t *idx;   /* [L, topk] */
     const int32_t *cnt;   /* [L] */
     int topk;             /* K */
@@ -66,21 +72,37 @@ typedef struct {
     int64_t n_tokens;  /* tokens summed (= L); report loss / n_tokens */
 } ic_distill_stats;
 
+/* Workspace of a forward or backward call with this desc (all of its
+ * fields but idx/cnt matter). */
+size_t ic_distill_loss_workspace_bytes(const ic_ctx *ctx, const ic_distill_desc *desc);
+
 /* Loss value only (evaluation). Inputs (CONVENTIONS.md):
  *   qI [L, H_I, d_I], kI [L, d_I], w [L, H_I], served [n_served].
- * Returns 0, or -1 with err filled when this op's scratch cannot be had
- * (the shared indexer-score op used by the dense stage IC_ASSERTs its own
- * per-block scratch instead). Shape/pointer preconditions are IC_ASSERTed. */
-int ic_distill_loss_forward(const ic_distill_desc *desc, const float *qI, const float *kI,
-                            const float *w, const ic_distill_teacher *served, int n_served,
-                            ic_distill_stats *out, ic_error *err);
+ * Returns 0 (err is kept for backends whose calls can fail; the scratch
+ * comes from the workspace, and a missing reserve aborts). Shape/pointer
+ * preconditions are IC_ASSERTed. */
+int ic_distill_loss_forward(ic_ctx *ctx, const ic_distill_desc *desc, const float *qI,
+                            const float *kI, const float *w, const ic_distill_teacher *served,
+                            int n_served, ic_distill_stats *out, ic_error *err);
 
 /* Loss value and the indexer gradients, ACCUMULATED (+=) into
  *   dqI [L, H_I, d_I], dkI [L, d_I], dw [L, H_I]
  * (each may be NULL when not wanted). Same return convention. */
-int ic_distill_loss_backward(const ic_distill_desc *desc, const float *qI, const float *kI,
-                             const float *w, const ic_distill_teacher *served, int n_served,
-                             float *dqI, float *dkI, float *dw,
+int ic_distill_loss_backward(ic_ctx *ctx, const ic_distill_desc *desc, const float *qI,
+                             const float *kI, const float *w, const ic_distill_teacher *served,
+                             int n_served, float *dqI, float *dkI, float *dw,
                              ic_distill_stats *out, ic_error *err);
+
+/* The CPU reference (kernels/cpu), same contracts. */
+size_t ic_distill_loss_workspace_bytes_cpu(const ic_ctx *ctx, const ic_distill_desc *desc);
+int ic_distill_loss_forward_cpu(ic_ctx *ctx, const ic_distill_desc *desc, const float *qI,
+                                const float *kI, const float *w,
+                                const ic_distill_teacher *served, int n_served,
+                                ic_distill_stats *out, ic_error *err);
+int ic_distill_loss_backward_cpu(ic_ctx *ctx, const ic_distill_desc *desc, const float *qI,
+                                 const float *kI, const float *w,
+                                 const ic_distill_teacher *served, int n_served,
+                                 float *dqI, float *dkI, float *dw,
+                                 ic_distill_stats *out, ic_error *err);
 
 #endif

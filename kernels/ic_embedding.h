@@ -2,11 +2,18 @@
 #ifndef IC_EMBEDDING_H
 #define IC_EMBEDDING_H
 
+#include "core/ic_ctx.h"
+
 #include <stdint.h>
 
 /* out [L, D] = table[tokens[t]]; table [V, D]; every token must be in [0, V)
- * (callers validate data files before this point). */
-void ic_embedding_forward(float *out, const int32_t *tokens, const float *table,
+ * (callers validate tokens once where they enter, with ic_tokens_check of
+ * kernels/ic_validate.h; the op does not walk them again). */
+void ic_embedding_forward(ic_ctx *ctx, float *out, const int32_t *tokens, const float *table,
                           int L, int D, int V);
+
+/* The CPU reference (kernels/cpu), same contract. */
+void ic_embedding_forward_cpu(ic_ctx *ctx, float *out, const int32_t *tokens, const float *table,
+                              int L, int D, int V);
 
 #endif

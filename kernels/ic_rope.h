@@ -6,14 +6,28 @@
 #ifndef IC_ROPE_H
 #define IC_ROPE_H
 
+#include <stddef.h>
+
+#include "core/ic_ctx.h"
+
+/* Workspace of either direction (per-thread cos/sin tables of rot_dim floats). */
+size_t ic_rope_workspace_bytes(const ic_ctx *ctx, int rot_dim);
+
 /* In place. x [L, n_heads, head_dim]; token t sits at position pos0 + t.
  * rot_dim even, 0 < rot_dim <= head_dim. */
-void ic_rope_forward(float *x, int L, int n_heads, int head_dim, int rot_dim,
+void ic_rope_forward(ic_ctx *ctx, float *x, int L, int n_heads, int head_dim, int rot_dim,
                      int pos0, float theta);
 
 /* In place, the transpose (= inverse) rotation: maps dL/d(roped x) to
  * dL/d(x before RoPE). */
-void ic_rope_backward(float *dx, int L, int n_heads, int head_dim, int rot_dim,
+void ic_rope_backward(ic_ctx *ctx, float *dx, int L, int n_heads, int head_dim, int rot_dim,
                       int pos0, float theta);
+
+/* The CPU reference (kernels/cpu), same contract. */
+size_t ic_rope_workspace_bytes_cpu(const ic_ctx *ctx, int rot_dim);
+void ic_rope_forward_cpu(ic_ctx *ctx, float *x, int L, int n_heads, int head_dim, int rot_dim,
+                         int pos0, float theta);
+void ic_rope_backward_cpu(ic_ctx *ctx, float *dx, int L, int n_heads, int head_dim, int rot_dim,
+                          int pos0, float theta);
 
 #endif

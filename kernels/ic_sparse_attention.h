@@ -9,6 +9,13 @@
 #ifndef IC_SPARSE_ATTENTION_H
 #define IC_SPARSE_ATTENTION_H
 
+#include <stddef.h>
+
+#include "core/ic_ctx.h"
+
+/* Workspace of a call (per-thread score and accumulator rows of one KV group). */
+size_t ic_sparse_attention_workspace_bytes(const ic_ctx *ctx, int H, int Hkv, int d, int K);
+
 #include <stdint.h>
 
 /* out [L, H, d]; lse [H, L] (natural-log log-sum-exp of the scaled scores
@@ -16,9 +23,17 @@
  * q [L, H, d] roped, k [L, Hkv, d] roped, v [L, Hkv, d]; H % Hkv == 0.
  * idx [L, K], cnt [L]: row t uses idx[t, 0..cnt[t]-1], each in [0, t],
  * cnt[t] in [1, K]. With cnt[t] = t+1 and idx = 0..t this is dense causal
- * attention. */
-void ic_sparse_attention_forward(float *out, float *lse, const float *q, const float *k,
+ * attention. The op trusts the sets (a position past t would silently leak
+ * the future): data that enters from outside is checked once with
+ * ic_index_sets_check (kernels/ic_validate.h). */
+void ic_sparse_attention_forward(ic_ctx *ctx, float *out, float *lse, const float *q, const float *k,
                                  const float *v, int L, int H, int Hkv, int d,
                                  const int32_t *idx, const int32_t *cnt, int K);
+
+/* The CPU reference (kernels/cpu), same contract. */
+size_t ic_sparse_attention_workspace_bytes_cpu(const ic_ctx *ctx, int H, int Hkv, int d, int K);
+void ic_sparse_attention_forward_cpu(ic_ctx *ctx, float *out, float *lse, const float *q, const float *k,
+                                     const float *v, int L, int H, int Hkv, int d,
+                                     const int32_t *idx, const int32_t *cnt, int K);
 
 #endif

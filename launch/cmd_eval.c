@@ -211,7 +211,7 @@ int ic_cmd_eval(int argc, char **argv) {
         goto out;
     }
     check_tokenizer(&r);
-    if (any_sparse && ic_dsa_selector_init(&sel, &m, (int)seq_len, &err) != 0) goto out;
+    if (any_sparse && ic_dsa_selector_init(&sel, ic_cmd_ctx(), &m, (int)seq_len, &err) != 0) goto out;
     ic_h5tokens_source src = {&r, split};
     uint64_t n_total = ic_h5tokens_len(&r, split);
     for (int i = 0; i < pl->n; i++) {
@@ -228,7 +228,7 @@ int ic_cmd_eval(int argc, char **argv) {
             ic_log_info("eval %d/%d: pattern %s%s, %s split '%s' (%llu tokens), L = %lld, K = %d",
                         i + 1, pl->n, pl->spec[i], pl->pat[i].dense ? " (dense teacher)" : "",
                         data_path, split_name, (unsigned long long)n_total, seq_len, m.topk);
-        if (ic_eval_run(&m.w, ic_h5tokens_source_read, &src, n_total, &o, &res[i], &err) != 0) {
+        if (ic_eval_run(ic_cmd_ctx(), &m.w, ic_h5tokens_source_read, &src, n_total, &o, &res[i], &err) != 0) {
             ic_error_wrap(&err, "pattern %s", pl->spec[i]);
             goto out;
         }

@@ -13,6 +13,7 @@
 #include "data/ic_tokenizer.h"
 #include "ic_alloc.h"
 #include "ic_commands.h"
+#include "kernels/ic_ctx.h"
 #include "ic_fs.h"
 #include "launch/ic_args.h"
 #include "model/ic_teacher.h"
@@ -57,19 +58,24 @@ static int parse_ids(const char *s, ic_ids *out, ic_error *err) {
 /* Full forward of the prompt, logits [n, V] to dump_path. */
 static int dump_logits(const ic_weights *w, const int32_t *ids, int n, ic_error *err) {
     const ic_config *c = &w->cfg;
+    ic_ctx *ctx = ic_cmd_ctx();
     ic_teacher_state st;
-    if (ic_teacher_state_init(&st, c, n, err) != 0) return -1;
-    float *hidden = ic_aligned_alloc(sizeof(float) * (size_t)n * c->hidden_size);
-    float *logits = ic_aligned_alloc(sizeof(float) * (size_t)n * c->vocab_size);
+    if (ic_teacher_state_init(&st, ctx, c, n, err) != 0) return -1;
+    const size_t lbytes = sizeof(float) * (size_t)n * c->vocab_size;
+    float *hidden = ic_buf_alloc(ctx, sizeof(float) * (size_t)n * c->hidden_size);
+    float *logits = ic_buf_alloc(ctx, lbytes);
+    float *host = malloc(lbytes);   /* what is written to the file */
     int rc = -1;
-    if (!hidden || !logits) ic_error_set(err, "out of memory for the logits of %d tokens", n);
-    else if (ic_teacher_embed(w, ids, n, hidden, err) == 0 &&
+    if (!hidden || !logits || !host) ic_error_set(err, "out of memory for the logits of %d tokens", n);
+    else if (ic_teacher_embed(ctx, w, ids, n, hidden, err) == 0 &&
              ic_teacher_layers(w, &st, hidden, n, 0, c->n_layers, NULL, err) == 0) {
         ic_teacher_logits(w, &st, hidden, n, logits);
-        rc = ic_write_file_atomic(dump_path, logits, sizeof(float) * (size_t)n * c->vocab_size, err);
+        ic_buf_download(ctx, host, logits, lbytes);
+        rc = ic_write_file_atomic(dump_path, host, lbytes, err);
     }
-    ic_aligned_free(hidden);
-    ic_aligned_free(logits);
+    ic_buf_free(ctx, hidden);
+    ic_buf_free(ctx, logits);
+    free(host);
     ic_teacher_state_free(&st);
     return rc;
 }
@@ -111,7 +117,7 @@ static int run(ic_error *err) {
     if (dump_path) { rc = dump_logits(&w, ids32, (int)ids.n, err); goto out; }
 
     const int n_prompt = (int)ids.n;
-    if (ic_kv_cache_init(&kc, &w.cfg, n_prompt + (int)n_new, err) != 0) goto out;
+    if (ic_kv_cache_init(&kc, ic_cmd_ctx(), &w.cfg, n_prompt + (int)n_new, err) != 0) goto out;
     logits = malloc(sizeof(float) * (size_t)V);
     if (!logits) { ic_error_set(err, "out of memory"); goto out; }
     double t0 = now_s();

@@ -97,7 +97,7 @@ int ic_cmd_overlap(int argc, char **argv) {
     int64_t nq = 0;
     ic_log_info("overlap: %s split '%s', %lld window(s) of %lld tokens, k = %d, %d layers",
                 data_path, split_name, n_batches, seq_len, m.topk, n);
-    if (ic_overlap_run(&m, ic_h5tokens_source_read, &src, ic_h5tokens_len(&r, split), &o, mat, &nq, &err) != 0)
+    if (ic_overlap_run(ic_cmd_ctx(), &m, ic_h5tokens_source_read, &src, ic_h5tokens_len(&r, split), &o, mat, &nq, &err) != 0)
         goto out;
     if (ic_overlap_write_csv(out_csv, mat, n, &err) != 0) goto out;
     if (out_png && ic_heatmap_write_png(out_png, mat, n, 0.0, 1.0, &err) != 0) goto out;

@@ -226,7 +226,7 @@ static int run(const search_args *a, ic_error *err) {
         .cache_bytes = (size_t)a->cache_mb << 20, .progress = 1, .comm = &comm,
         .on_step = on_step, .on_step_ctx = &sc,
     };
-    if (ic_search_run(&m, tokens, &o, &t, err) != 0) {
+    if (ic_search_run(ic_cmd_ctx(), &m, tokens, &o, &t, err) != 0) {
         if (sc.stopped) {
             ic_log_info("search: %s; continue with --resume", err->msg);
             rc = 0;

@@ -67,6 +67,7 @@ int ic_cmd_train(int argc, char **argv) {
         .eval_batches = (long)eval_batches, .seed = (uint64_t)seed, .resume = resume,
         .stop_after = (long)stop_after, .keep_ckpts = (int)keep, .eval_only = eval_only,
         .comm = ic_dist_comm(),
+        .ctx = ic_cmd_ctx(),
     };
     if (!eval_only && (!out || steps <= 0)) ic_error_set(&err, "--steps and --out are required (unless --eval-only)");
     if (eval_only && !steps) o.steps = 1;   /* the schedule check wants T >= 1 */

@@ -5,6 +5,7 @@
 
 #include "ic_alloc.h"
 #include "ic_check.h"
+#include "kernels/ic_ctx.h"
 #include "kernels/ic_sparse_attention.h"
 #include "model/ic_dsa.h"
 #include "model/ic_indexer_io.h"
@@ -126,7 +127,8 @@ void ic_dsa_model_free(ic_dsa_model *m) {
 
 /* ---- selector --------------------------------------------------------- */
 
-int ic_dsa_selector_init(ic_dsa_selector *s, const ic_dsa_model *m, int L_max, ic_error *err) {
+int ic_dsa_selector_init(ic_dsa_selector *s, ic_ctx *ctx, const ic_dsa_model *m, int L_max,
+                         ic_error *err) {
     memset(s, 0, sizeof *s);
     if (L_max < 1) return ic_error_set(err, "DSA: sequence length %d must be >= 1", L_max);
     s->m = m;
@@ -134,13 +136,21 @@ int ic_dsa_selector_init(ic_dsa_selector *s, const ic_dsa_model *m, int L_max, i
     s->K = m->topk;
     s->buf_layer = -1;
     s->pattern = m->pattern;
-    s->idx = malloc(sizeof(int32_t) * (size_t)L_max * (size_t)s->K);
-    s->cnt = malloc(sizeof(int32_t) * (size_t)L_max);
+    s->idx = ic_buf_alloc(ctx, sizeof(int32_t) * (size_t)L_max * (size_t)s->K);
+    s->cnt = ic_buf_alloc(ctx, sizeof(int32_t) * (size_t)L_max);
     if (!s->idx || !s->cnt) {
         ic_dsa_selector_free(s);
         return ic_error_set(err, "DSA: out of memory for a %d x %d index buffer", L_max, m->topk);
     }
-    if (ic_indexer_acts_init(&s->acts, &m->idims, L_max, err) != 0) {
+    if (ic_indexer_acts_init(&s->acts, ctx, &m->idims, L_max, err) != 0) {
+        ic_buf_free(ctx, s->idx);
+        ic_buf_free(ctx, s->cnt);
+        memset(s, 0, sizeof *s);
+        return -1;
+    }
+    const ic_config *c = &m->w.cfg;
+    if (ic_ctx_reserve(ctx, ic_sparse_attention_workspace_bytes(ctx, c->n_heads, c->n_kv_heads,
+                                                                c->head_dim, s->K), err) != 0) {
         ic_dsa_selector_free(s);
         return -1;
     }
@@ -149,9 +159,12 @@ int ic_dsa_selector_init(ic_dsa_selector *s, const ic_dsa_model *m, int L_max, i
 
 void ic_dsa_selector_free(ic_dsa_selector *s) {
     if (!s) return;
+    ic_ctx *ctx = s->acts.ctx;
     ic_indexer_acts_free(&s->acts);
-    free(s->idx);
-    free(s->cnt);
+    if (ctx) {
+        ic_buf_free(ctx, s->idx);
+        ic_buf_free(ctx, s->cnt);
+    }
     memset(s, 0, sizeof *s);
 }
 
@@ -176,8 +189,9 @@ static int dsa_select(void *ctx, int layer, const float *x_norm, int L, const in
         s->buf_L = L;
         s->buf_layer = layer;
         if (s->keep && s->keep[layer].idx) {
-            memcpy(s->keep[layer].idx, s->idx, sizeof(int32_t) * (size_t)L * s->K);
-            if (s->keep[layer].cnt) memcpy(s->keep[layer].cnt, s->cnt, sizeof(int32_t) * (size_t)L);
+            ic_buf_copy(s->acts.ctx, s->keep[layer].idx, s->idx, sizeof(int32_t) * (size_t)L * s->K);
+            if (s->keep[layer].cnt)
+                ic_buf_copy(s->acts.ctx, s->keep[layer].cnt, s->cnt, sizeof(int32_t) * (size_t)L);
         }
     } else if (s->buf_L != L) {
         ic_error_set(s->err, "layer %d is S (reuses layer %d's indices) but the index buffer "
@@ -230,11 +244,12 @@ size_t ic_dsa_state_bytes(const ic_dsa_model *m, int L_max) {
            sizeof(int32_t) * L * ((size_t)m->topk + 1) + sizeof(float) * L * m->w.cfg.hidden_size;
 }
 
-int ic_dsa_state_init(ic_dsa_state *st, const ic_dsa_model *m, int L_max, ic_error *err) {
+int ic_dsa_state_init(ic_dsa_state *st, ic_ctx *ctx, const ic_dsa_model *m, int L_max,
+                      ic_error *err) {
     memset(st, 0, sizeof *st);
-    if (ic_teacher_state_init(&st->ts, &m->w.cfg, L_max, err) != 0) return -1;
-    if (ic_dsa_selector_init(&st->sel, m, L_max, err) != 0) goto fail;
-    st->hidden = ic_aligned_alloc(sizeof(float) * (size_t)L_max * m->w.cfg.hidden_size);
+    if (ic_teacher_state_init(&st->ts, ctx, &m->w.cfg, L_max, err) != 0) return -1;
+    if (ic_dsa_selector_init(&st->sel, ctx, m, L_max, err) != 0) goto fail;
+    st->hidden = ic_buf_alloc(ctx, sizeof(float) * (size_t)L_max * m->w.cfg.hidden_size);
     if (!st->hidden) {
         ic_error_set(err, "DSA: out of memory for the hidden state of %d tokens", L_max);
         goto fail;
@@ -248,9 +263,9 @@ fail:
 
 void ic_dsa_state_free(ic_dsa_state *st) {
     if (!st) return;
+    if (st->ts.ctx) ic_buf_free(st->ts.ctx, st->hidden);
     ic_teacher_state_free(&st->ts);
     ic_dsa_selector_free(&st->sel);
-    ic_aligned_free(st->hidden);
     memset(st, 0, sizeof *st);
 }
 
@@ -282,13 +297,14 @@ int ic_dsa_forward(const ic_dsa_model *m, ic_dsa_state *st, const int32_t *token
         s->buf_L = 0;
         s->buf_layer = -1;
     } else {
-        if (o->idx_in != s->idx) memcpy(s->idx, o->idx_in, sizeof(int32_t) * (size_t)L * s->K);
-        if (o->cnt_in != s->cnt) memcpy(s->cnt, o->cnt_in, sizeof(int32_t) * (size_t)L);
+        ic_ctx *ctx = st->ts.ctx;
+        if (o->idx_in != s->idx) ic_buf_copy(ctx, s->idx, o->idx_in, sizeof(int32_t) * (size_t)L * s->K);
+        if (o->cnt_in != s->cnt) ic_buf_copy(ctx, s->cnt, o->cnt_in, sizeof(int32_t) * (size_t)L);
         s->buf_L = L;
         if (o->idx_in != s->idx) s->buf_layer = -1;
     }
     float *h = o->hidden ? o->hidden : st->hidden;
-    if (a == 0 && ic_teacher_embed(&m->w, tokens, L, h, err) != 0) return -1;
+    if (a == 0 && ic_teacher_embed(st->ts.ctx, &m->w, tokens, L, h, err) != 0) return -1;
     if (ic_teacher_layers(&m->w, &st->ts, h, L, a, b, &topts, err) != 0) return -1;
     if (targets) {
         double sum;

@@ -120,7 +120,10 @@ typedef struct {
     ic_error  *err;          /* where a selection failure is reported */
 } ic_dsa_selector;
 
-int  ic_dsa_selector_init(ic_dsa_selector *s, const ic_dsa_model *m, int L_max, ic_error *err);
+/* Buffers from ic_buf_alloc(ctx); reserves the workspace of the indexer
+ * and of sparse attention at L_max. */
+int  ic_dsa_selector_init(ic_dsa_selector *s, ic_ctx *ctx, const ic_dsa_model *m, int L_max,
+                          ic_error *err);
 void ic_dsa_selector_free(ic_dsa_selector *s);
 
 /* Fill teacher opts that run pattern p (NULL: the model's) in `mode`, with
@@ -147,7 +150,8 @@ typedef struct {
  * layer selects, and the weights (513 MiB fp32 teacher + 2.4 MiB per
  * indexer). No L x L array per head or layer exists at any point. */
 size_t ic_dsa_state_bytes(const ic_dsa_model *m, int L_max);
-int  ic_dsa_state_init(ic_dsa_state *st, const ic_dsa_model *m, int L_max, ic_error *err);
+int  ic_dsa_state_init(ic_dsa_state *st, ic_ctx *ctx, const ic_dsa_model *m, int L_max,
+                       ic_error *err);
 void ic_dsa_state_free(ic_dsa_state *st);
 
 typedef struct {

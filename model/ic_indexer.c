@@ -5,6 +5,8 @@
 
 #include "ic_alloc.h"
 #include "ic_check.h"
+#include "kernels/ic_ctx.h"
+#include "kernels/ic_elementwise.h"
 #include "kernels/ic_indexer_scores.h"
 #include "kernels/ic_layernorm.h"
 #include "kernels/ic_matmul.h"
@@ -85,13 +87,16 @@ void ic_indexer_free(ic_indexer *ix) {
     memset(ix, 0, sizeof *ix);
 }
 
-int ic_indexer_grads_init(ic_indexer_grads *g, const ic_indexer_dims *d, ic_error *err) {
-    IC_ASSERT(g != NULL && d != NULL);
+int ic_indexer_grads_init(ic_indexer_grads *g, ic_ctx *ctx, const ic_indexer_dims *d,
+                          ic_error *err) {
+    IC_ASSERT(g != NULL && d != NULL && ctx != NULL);
     memset(g, 0, sizeof *g);
     if (dims_ok(d, err)) return -1;
+    g->ctx = ctx;
     g->dims = *d;
     g->numel = block_numel(d);
-    g->data = ic_aligned_calloc(sizeof(float) * g->numel);
+    g->data = ic_buf_alloc(ctx, sizeof(float) * g->numel);   /* zero-filled */
+    g->owned = 1;
     if (!g->data)
         return ic_error_set(err, "indexer grads: out of memory for %zu values", g->numel);
     carve(g->data, d, &g->wq_b, &g->wk, &g->k_norm_weight, &g->k_norm_bias, &g->weights_proj);
@@ -100,11 +105,12 @@ int ic_indexer_grads_init(ic_indexer_grads *g, const ic_indexer_dims *d, ic_erro
 
 size_t ic_indexer_block_numel(const ic_indexer_dims *d) { return block_numel(d); }
 
-int ic_indexer_grads_init_view(ic_indexer_grads *g, const ic_indexer_dims *d, float *mem,
-                               ic_error *err) {
-    IC_ASSERT(g != NULL && d != NULL && mem != NULL);
+int ic_indexer_grads_init_view(ic_indexer_grads *g, ic_ctx *ctx, const ic_indexer_dims *d,
+                               float *mem, ic_error *err) {
+    IC_ASSERT(g != NULL && d != NULL && mem != NULL && ctx != NULL);
     memset(g, 0, sizeof *g);
     if (dims_ok(d, err)) return -1;
+    g->ctx = ctx;
     g->dims = *d;
     g->numel = block_numel(d);
     g->data = mem;
@@ -114,23 +120,19 @@ int ic_indexer_grads_init_view(ic_indexer_grads *g, const ic_indexer_dims *d, fl
 
 void ic_indexer_grads_free(ic_indexer_grads *g) {
     if (!g) return;
-    ic_aligned_free(g->data);
+    if (g->ctx && g->owned) ic_buf_free(g->ctx, g->data);
     memset(g, 0, sizeof *g);
 }
 
 void ic_indexer_grads_zero(ic_indexer_grads *g) {
     IC_ASSERT(g != NULL && g->data != NULL);
-    memset(g->data, 0, sizeof(float) * g->numel);
+    ic_buf_zero(g->ctx, g->data, sizeof(float) * g->numel);
 }
 
 void ic_indexer_grads_accumulate(ic_indexer_grads *dst, const ic_indexer_grads *src) {
     IC_ASSERT(dst != NULL && src != NULL && dst->numel == src->numel);
     IC_ASSERT(memcmp(&dst->dims, &src->dims, sizeof dst->dims) == 0);
-    float *a = dst->data;
-    const float *b = src->data;
-    const long n = (long)dst->numel;
-    #pragma omp parallel for schedule(static)
-    for (long i = 0; i < n; i++) a[i] += b[i];
+    ic_add_inplace(dst->ctx, dst->data, src->data, dst->numel);
 }
 
 /* ---- deterministic initialisation --------------------------------------- */
@@ -197,42 +199,54 @@ void ic_indexer_tensor_name(char *buf, size_t n, int layer, const char *suffix) 
 
 /* ---- activations, forward, backward ------------------------------------- */
 
-int ic_indexer_acts_init(ic_indexer_acts *a, const ic_indexer_dims *d, int L_max, ic_error *err) {
-    IC_ASSERT(a != NULL && d != NULL);
+size_t ic_indexer_workspace_bytes(const ic_ctx *ctx, const ic_indexer_dims *d, int L_max) {
+    size_t rope = ic_rope_workspace_bytes(ctx, d->rope_dim);
+    size_t scores = ic_indexer_scores_workspace_bytes(ctx, L_max, d->n_heads, d->head_dim);
+    size_t select = ic_indexer_scores_foreach_workspace_bytes(ctx, L_max, d->n_heads, d->head_dim,
+                                                              ic_indexer_scores_block_rows(L_max))
+                  + ic_topk_workspace_bytes(ctx, L_max);
+    size_t m = rope > scores ? rope : scores;
+    return m > select ? m : select;
+}
+
+int ic_indexer_acts_init(ic_indexer_acts *a, ic_ctx *ctx, const ic_indexer_dims *d, int L_max,
+                         ic_error *err) {
+    IC_ASSERT(a != NULL && d != NULL && ctx != NULL);
     memset(a, 0, sizeof *a);
     if (dims_ok(d, err)) return -1;
     if (L_max < 1) return ic_error_set(err, "indexer: sequence length %d must be >= 1", L_max);
+    a->ctx = ctx;
     a->dims = *d;
     a->L_max = L_max;
     const size_t L = (size_t)L_max, H = (size_t)d->n_heads, dh = (size_t)d->head_dim;
-    a->qI = ic_aligned_alloc(sizeof(float) * L * H * dh);
-    a->kI = ic_aligned_alloc(sizeof(float) * L * dh);
-    a->w = ic_aligned_alloc(sizeof(float) * L * H);
-    a->k_pre = ic_aligned_alloc(sizeof(float) * L * dh);
-    a->ln_mean = ic_aligned_alloc(sizeof(float) * L);
-    a->ln_rstd = ic_aligned_alloc(sizeof(float) * L);
-    a->dq_scratch = ic_aligned_alloc(sizeof(float) * L * H * dh);
-    a->dk_scratch = ic_aligned_alloc(sizeof(float) * L * 2 * dh);
-    a->dw_scratch = ic_aligned_alloc(sizeof(float) * L * H);
+    a->qI = ic_buf_alloc(ctx, sizeof(float) * L * H * dh);
+    a->kI = ic_buf_alloc(ctx, sizeof(float) * L * dh);
+    a->w = ic_buf_alloc(ctx, sizeof(float) * L * H);
+    a->k_pre = ic_buf_alloc(ctx, sizeof(float) * L * dh);
+    a->ln_mean = ic_buf_alloc(ctx, sizeof(float) * L);
+    a->ln_rstd = ic_buf_alloc(ctx, sizeof(float) * L);
+    a->dq_scratch = ic_buf_alloc(ctx, sizeof(float) * L * H * dh);
+    a->dk_scratch = ic_buf_alloc(ctx, sizeof(float) * L * 2 * dh);
+    a->dw_scratch = ic_buf_alloc(ctx, sizeof(float) * L * H);
     if (!a->qI || !a->kI || !a->w || !a->k_pre || !a->ln_mean || !a->ln_rstd ||
         !a->dq_scratch || !a->dk_scratch || !a->dw_scratch) {
         ic_indexer_acts_free(a);
         return ic_error_set(err, "indexer: out of memory for the activations of %d tokens", L_max);
+    }
+    if (ic_ctx_reserve(ctx, ic_indexer_workspace_bytes(ctx, d, L_max), err) != 0) {
+        ic_indexer_acts_free(a);
+        return -1;
     }
     return 0;
 }
 
 void ic_indexer_acts_free(ic_indexer_acts *a) {
     if (!a) return;
-    ic_aligned_free(a->qI);
-    ic_aligned_free(a->kI);
-    ic_aligned_free(a->w);
-    ic_aligned_free(a->k_pre);
-    ic_aligned_free(a->ln_mean);
-    ic_aligned_free(a->ln_rstd);
-    ic_aligned_free(a->dq_scratch);
-    ic_aligned_free(a->dk_scratch);
-    ic_aligned_free(a->dw_scratch);
+    if (a->ctx) {
+        float *bufs[9] = {a->qI, a->kI, a->w, a->k_pre, a->ln_mean, a->ln_rstd,
+                          a->dq_scratch, a->dk_scratch, a->dw_scratch};
+        for (int i = 0; i < 9; i++) ic_buf_free(a->ctx, bufs[i]);
+    }
     memset(a, 0, sizeof *a);
 }
 
@@ -248,23 +262,21 @@ void ic_indexer_forward(const ic_indexer *ix, const float *x, int L, int pos0,
     IC_ASSERT(L >= 1 && L <= a->L_max && pos0 >= 0);
     const ic_indexer_dims *d = &ix->dims;
     const int D = d->dim, H = d->n_heads, dh = d->head_dim;
+    ic_ctx *ctx = a->ctx;
     a->L = L;
     a->pos0 = pos0;
     a->x = x;
 
-    ic_matmul_forward(a->qI, x, ix->wq_b, NULL, L, H * dh, D);
-    ic_rope_forward(a->qI, L, H, dh, d->rope_dim, pos0, d->rope_theta);
+    ic_matmul_forward(ctx, a->qI, x, ix->wq_b, NULL, L, H * dh, D);
+    ic_rope_forward(ctx, a->qI, L, H, dh, d->rope_dim, pos0, d->rope_theta);
 
-    ic_matmul_forward(a->k_pre, x, ix->wk, NULL, L, dh, D);
-    ic_layernorm_forward(a->kI, a->ln_mean, a->ln_rstd, a->k_pre, ix->k_norm_weight,
+    ic_matmul_forward(ctx, a->k_pre, x, ix->wk, NULL, L, dh, D);
+    ic_layernorm_forward(ctx, a->kI, a->ln_mean, a->ln_rstd, a->k_pre, ix->k_norm_weight,
                          ix->k_norm_bias, L, dh, IC_LAYERNORM_EPS);
-    ic_rope_forward(a->kI, L, 1, dh, d->rope_dim, pos0, d->rope_theta);
+    ic_rope_forward(ctx, a->kI, L, 1, dh, d->rope_dim, pos0, d->rope_theta);
 
-    ic_matmul_forward(a->w, x, ix->weights_proj, NULL, L, H, D);
-    const float c = w_scale(d);
-    const long n = (long)L * H;
-    #pragma omp parallel for schedule(static)
-    for (long i = 0; i < n; i++) a->w[i] *= c;
+    ic_matmul_forward(ctx, a->w, x, ix->weights_proj, NULL, L, H, D);
+    ic_scale(ctx, a->w, w_scale(d), (size_t)L * H);
 }
 
 void ic_indexer_backward(const ic_indexer *ix, ic_indexer_acts *a, const float *dqI,
@@ -275,48 +287,46 @@ void ic_indexer_backward(const ic_indexer *ix, ic_indexer_acts *a, const float *
     IC_ASSERT(memcmp(&ix->dims, &g->dims, sizeof ix->dims) == 0);
     const ic_indexer_dims *d = &ix->dims;
     const int L = a->L, D = d->dim, H = d->n_heads, dh = d->head_dim;
+    ic_ctx *ctx = a->ctx;
 
     /* qI branch: undo RoPE, then the projection. */
     float *dq = a->dq_scratch;
-    memcpy(dq, dqI, sizeof(float) * (size_t)L * H * dh);
-    ic_rope_backward(dq, L, H, dh, d->rope_dim, a->pos0, d->rope_theta);
-    ic_matmul_backward(NULL, g->wq_b, NULL, dq, a->x, ix->wq_b, L, H * dh, D);
+    ic_buf_copy(ctx, dq, dqI, sizeof(float) * (size_t)L * H * dh);
+    ic_rope_backward(ctx, dq, L, H, dh, d->rope_dim, a->pos0, d->rope_theta);
+    ic_matmul_backward(ctx, NULL, g->wq_b, NULL, dq, a->x, ix->wq_b, L, H * dh, D);
 
     /* kI branch: undo RoPE, LayerNorm, then the projection. */
     float *dk_ln = a->dk_scratch, *dk_pre = a->dk_scratch + (size_t)L * dh;
-    memcpy(dk_ln, dkI, sizeof(float) * (size_t)L * dh);
-    ic_rope_backward(dk_ln, L, 1, dh, d->rope_dim, a->pos0, d->rope_theta);
-    memset(dk_pre, 0, sizeof(float) * (size_t)L * dh);
-    ic_layernorm_backward(dk_pre, g->k_norm_weight, g->k_norm_bias, dk_ln, a->k_pre,
+    ic_buf_copy(ctx, dk_ln, dkI, sizeof(float) * (size_t)L * dh);
+    ic_rope_backward(ctx, dk_ln, L, 1, dh, d->rope_dim, a->pos0, d->rope_theta);
+    ic_buf_zero(ctx, dk_pre, sizeof(float) * (size_t)L * dh);
+    ic_layernorm_backward(ctx, dk_pre, g->k_norm_weight, g->k_norm_bias, dk_ln, a->k_pre,
                           a->ln_mean, a->ln_rstd, ix->k_norm_weight, L, dh);
-    ic_matmul_backward(NULL, g->wk, NULL, dk_pre, a->x, ix->wk, L, dh, D);
+    ic_matmul_backward(ctx, NULL, g->wk, NULL, dk_pre, a->x, ix->wk, L, dh, D);
 
-    /* w branch: the fixed scale, then the projection. */
+    /* w branch: the fixed scale (dp = dw * c, one rounding as before), then
+     * the projection. */
     float *dp = a->dw_scratch;
-    const float c = w_scale(d);
-    const long n = (long)L * H;
-    #pragma omp parallel for schedule(static)
-    for (long i = 0; i < n; i++) dp[i] = dw[i] * c;
-    ic_matmul_backward(NULL, g->weights_proj, NULL, dp, a->x, ix->weights_proj, L, H, D);
+    ic_buf_copy(ctx, dp, dw, sizeof(float) * (size_t)L * H);
+    ic_scale(ctx, dp, w_scale(d), (size_t)L * H);
+    ic_matmul_backward(ctx, NULL, g->weights_proj, NULL, dp, a->x, ix->weights_proj, L, H, D);
 }
 
 /* ---- streaming selection ------------------------------------------------ */
 
-typedef struct { int32_t *idx, *cnt; int K; } select_ctx;
+typedef struct { ic_ctx *ctx; int32_t *idx, *cnt; int K; } select_ctx;
 
-static void select_block(void *ctx, const float *scores, int ld, int t0, int t1) {
-    select_ctx *c = ctx;
-    ic_topk_forward(c->idx, c->cnt, scores, ld, t0, t1, c->K);
+static void select_block(void *user, const float *scores, int ld, int t0, int t1) {
+    select_ctx *c = user;
+    ic_topk_forward(c->ctx, c->idx, c->cnt, scores, ld, t0, t1, c->K);
 }
 
 int ic_indexer_select(const ic_indexer_acts *a, int K, int32_t *idx, int32_t *cnt,
                       ic_error *err) {
     IC_ASSERT(a != NULL && a->L >= 1 && idx != NULL && cnt != NULL && K >= 1);
-    select_ctx c = { idx, cnt, K };
+    (void)err;
+    select_ctx c = { a->ctx, idx, cnt, K };
     const int rows = ic_indexer_scores_block_rows(a->L);
-    if (ic_indexer_scores_foreach(a->qI, a->kI, a->w, a->L, a->dims.n_heads, a->dims.head_dim,
-                                  rows, select_block, &c))
-        return ic_error_set(err, "indexer top-k: out of memory for a %d x %d score block",
-                            rows, a->L);
-    return 0;
+    return ic_indexer_scores_foreach(a->ctx, a->qI, a->kI, a->w, a->L, a->dims.n_heads,
+                                     a->dims.head_dim, rows, select_block, &c);
 }

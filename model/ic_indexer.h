@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ic_ctx.h"
 #include "ic_error.h"
 #include "model/ic_config.h"
 
@@ -44,6 +45,8 @@ typedef struct {
 } ic_indexer;
 
 typedef struct {            /* dLoss/d(parameter), same layout as ic_indexer */
+    ic_ctx *ctx;            /* data lives on this context (ic_buf_alloc) */
+    int     owned;          /* 1: data is ours to free; 0: a view (init_view) */
     ic_indexer_dims dims;
     float  *data;
     size_t  numel;
@@ -53,7 +56,8 @@ typedef struct {            /* dLoss/d(parameter), same layout as ic_indexer */
 /* Allocation (contents unset for the indexer, zero for the grads). */
 int  ic_indexer_init(ic_indexer *ix, const ic_indexer_dims *d, ic_error *err);
 void ic_indexer_free(ic_indexer *ix);
-int  ic_indexer_grads_init(ic_indexer_grads *g, const ic_indexer_dims *d, ic_error *err);
+int  ic_indexer_grads_init(ic_indexer_grads *g, ic_ctx *ctx, const ic_indexer_dims *d,
+                           ic_error *err);
 void ic_indexer_grads_free(ic_indexer_grads *g);
 void ic_indexer_grads_zero(ic_indexer_grads *g);
 /* Floats of one indexer's block (parameters or grads) for these dims. */
@@ -61,7 +65,8 @@ size_t ic_indexer_block_numel(const ic_indexer_dims *d);
 /* Grads over caller memory mem[ic_indexer_block_numel(d)] (contents kept),
  * so that several layers' grads can share one flat buffer and be
  * all-reduced in one call; the caller frees mem, not ic_indexer_grads_free. */
-int  ic_indexer_grads_init_view(ic_indexer_grads *g, const ic_indexer_dims *d, float *mem,
+int  ic_indexer_grads_init_view(ic_indexer_grads *g, ic_ctx *ctx, const ic_indexer_dims *d,
+                                float *mem,
                                 ic_error *err);
 /* dst += src (e.g. summing micro-batches); the dims must match. */
 void ic_indexer_grads_accumulate(ic_indexer_grads *dst, const ic_indexer_grads *src);
@@ -100,6 +105,7 @@ void ic_indexer_tensor_name(char *buf, size_t n, int layer, const char *suffix);
 
 /* Saved activations of one forward, reused across calls up to L_max tokens. */
 typedef struct {
+    ic_ctx *ctx;            /* buffers live on it and the ops run on it */
     ic_indexer_dims dims;
     int    L_max;
     int    L, pos0;         /* of the last forward */
@@ -115,7 +121,11 @@ typedef struct {
     float *dw_scratch;      /* [L, H_I] */
 } ic_indexer_acts;
 
-int  ic_indexer_acts_init(ic_indexer_acts *a, const ic_indexer_dims *d, int L_max, ic_error *err);
+/* Buffers from ic_buf_alloc(ctx); reserves the workspace of the forward,
+ * backward and selection at L_max (ic_indexer_workspace_bytes). */
+int  ic_indexer_acts_init(ic_indexer_acts *a, ic_ctx *ctx, const ic_indexer_dims *d, int L_max,
+                          ic_error *err);
+size_t ic_indexer_workspace_bytes(const ic_ctx *ctx, const ic_indexer_dims *d, int L_max);
 void ic_indexer_acts_free(ic_indexer_acts *a);
 
 /* x [L, D], token t at position pos0 + t; fills a (1 <= L <= a->L_max). */
@@ -130,7 +140,8 @@ void ic_indexer_backward(const ic_indexer *ix, ic_indexer_acts *a, const float *
                          const float *dkI, const float *dw, ic_indexer_grads *g);
 
 /* Top-k sets of the last forward (idx [L, K], cnt [L], CONVENTIONS.md),
- * streaming the scores a row block at a time. 0, or -1 when out of memory. */
+ * streaming the scores a row block at a time (K <= dims.topk; the
+ * workspace was reserved for that). Returns 0. */
 int ic_indexer_select(const ic_indexer_acts *a, int K, int32_t *idx, int32_t *cnt,
                       ic_error *err);
 

@@ -2,15 +2,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ic_alloc.h"
 #include "ic_check.h"
 #include "kernels/ic_attention.h"
 #include "kernels/ic_cross_entropy.h"
+#include "kernels/ic_ctx.h"
+#include "kernels/ic_elementwise.h"
 #include "kernels/ic_embedding.h"
 #include "kernels/ic_matmul.h"
 #include "kernels/ic_rmsnorm.h"
 #include "kernels/ic_rope.h"
 #include "kernels/ic_swiglu.h"
+#include "kernels/ic_validate.h"
 #include "model/ic_teacher.h"
 
 /* floats of each state buffer, in declaration order */
@@ -29,8 +31,19 @@ size_t ic_teacher_state_bytes(const ic_config *cfg, int L_max) {
     return n * sizeof(float);
 }
 
-int ic_teacher_state_init(ic_teacher_state *s, const ic_config *cfg, int L_max, ic_error *err) {
+size_t ic_teacher_workspace_bytes(const ic_ctx *ctx, const ic_config *cfg, int L_max) {
+    size_t a = ic_attention_workspace_bytes(ctx, L_max, cfg->n_heads, cfg->n_kv_heads,
+                                            cfg->head_dim);
+    size_t r = ic_rope_workspace_bytes(ctx, cfg->head_dim);
+    size_t v = ic_index_sets_check_workspace_bytes(ctx, L_max);
+    size_t m = a > r ? a : r;
+    return m > v ? m : v;
+}
+
+int ic_teacher_state_init(ic_teacher_state *s, ic_ctx *ctx, const ic_config *cfg, int L_max,
+                          ic_error *err) {
     memset(s, 0, sizeof *s);
+    s->ctx = ctx;
     if (L_max <= 0)
         return ic_error_set(err, "teacher state: sequence length must be positive, got %d", L_max);
     size_t sz[11];
@@ -38,7 +51,7 @@ int ic_teacher_state_init(ic_teacher_state *s, const ic_config *cfg, int L_max, 
     float **bufs[11] = {&s->x_norm, &s->q, &s->k, &s->v, &s->att, &s->lse, &s->proj,
                         &s->gate, &s->up, &s->logits, &s->nll};
     for (int i = 0; i < 11; i++) {
-        *bufs[i] = ic_aligned_alloc(sz[i] * sizeof(float));
+        *bufs[i] = ic_buf_alloc(ctx, sz[i] * sizeof(float));
         if (!*bufs[i]) {
             ic_teacher_state_free(s);
             return ic_error_set(err, "teacher state: out of memory for L = %d (%zu MiB)", L_max,
@@ -46,39 +59,37 @@ int ic_teacher_state_init(ic_teacher_state *s, const ic_config *cfg, int L_max, 
         }
     }
     s->L_max = L_max;
+    if (ic_ctx_reserve(ctx, ic_teacher_workspace_bytes(ctx, cfg, L_max), err) != 0) {
+        ic_teacher_state_free(s);
+        return -1;
+    }
     return 0;
 }
 
 void ic_teacher_state_free(ic_teacher_state *s) {
     float *bufs[11] = {s->x_norm, s->q, s->k, s->v, s->att, s->lse, s->proj,
                        s->gate, s->up, s->logits, s->nll};
-    for (int i = 0; i < 11; i++) ic_aligned_free(bufs[i]);
+    if (s->ctx)
+        for (int i = 0; i < 11; i++) ic_buf_free(s->ctx, bufs[i]);
     memset(s, 0, sizeof *s);
 }
 
-int ic_teacher_embed(const ic_weights *w, const int32_t *tokens, int L, float *hidden,
-                     ic_error *err) {
+int ic_teacher_embed(ic_ctx *ctx, const ic_weights *w, const int32_t *tokens, int L,
+                     float *hidden, ic_error *err) {
     const ic_config *c = &w->cfg;
-    for (int t = 0; t < L; t++)
-        if (tokens[t] < 0 || tokens[t] >= c->vocab_size)
-            return ic_error_set(err, "token %d at position %d is outside the vocabulary [0, %d)",
-                                tokens[t], t, c->vocab_size);
-    ic_embedding_forward(hidden, tokens, w->embed, L, c->hidden_size, c->vocab_size);
+    if (ic_tokens_check(ctx, tokens, L, c->vocab_size, err) != 0) return -1;
+    ic_embedding_forward(ctx, hidden, tokens, w->embed, L, c->hidden_size, c->vocab_size);
     return 0;
-}
-
-static void add_inplace(float *h, const float *x, size_t n) {
-    #pragma omp parallel for schedule(static) if (n >= 32768)
-    for (size_t i = 0; i < n; i++) h[i] += x[i];
 }
 
 /* SwiGLU MLP sub-block on x_norm rows; leaves its output in s->proj. */
 static void mlp(const ic_layer_weights *lw, const ic_config *c, ic_teacher_state *s, int L) {
     const int D = c->hidden_size, F = c->intermediate_size;
-    ic_matmul_forward(s->gate, s->x_norm, lw->w_gate, NULL, L, F, D);
-    ic_matmul_forward(s->up, s->x_norm, lw->w_up, NULL, L, F, D);
-    ic_swiglu_forward(s->gate, s->gate, s->up, (size_t)L * F);
-    ic_matmul_forward(s->proj, s->gate, lw->w_down, NULL, L, D, F);
+    ic_ctx *ctx = s->ctx;
+    ic_matmul_forward(ctx, s->gate, s->x_norm, lw->w_gate, NULL, L, F, D);
+    ic_matmul_forward(ctx, s->up, s->x_norm, lw->w_up, NULL, L, F, D);
+    ic_swiglu_forward(ctx, s->gate, s->gate, s->up, (size_t)L * F);
+    ic_matmul_forward(ctx, s->proj, s->gate, lw->w_down, NULL, L, D, F);
 }
 
 int ic_teacher_layers(const ic_weights *w, ic_teacher_state *s, float *hidden, int L,
@@ -86,6 +97,7 @@ int ic_teacher_layers(const ic_weights *w, ic_teacher_state *s, float *hidden, i
                       ic_error *err) {
     const ic_config *c = &w->cfg;
     const int D = c->hidden_size, H = c->n_heads, Hkv = c->n_kv_heads, d = c->head_dim;
+    ic_ctx *ctx = s->ctx;
     if (L <= 0 || L > s->L_max)
         return ic_error_set(err, "teacher: window of %d tokens does not fit the state (max %d)",
                             L, s->L_max);
@@ -95,15 +107,15 @@ int ic_teacher_layers(const ic_weights *w, ic_teacher_state *s, float *hidden, i
     for (int l = layer_begin; l < layer_end; l++) {
         const ic_layer_weights *lw = &w->layers[l];
         const ic_teacher_saved *sv = opts && opts->save ? &opts->save[l] : NULL;
-        ic_rmsnorm_forward(s->x_norm, hidden, lw->attn_norm, L, D, c->rms_norm_eps);
-        if (sv && sv->x_norm) memcpy(sv->x_norm, s->x_norm, sizeof(float) * (size_t)L * D);
-        ic_matmul_forward(s->q, s->x_norm, lw->wq, lw->bq, L, H * d, D);
-        ic_matmul_forward(s->k, s->x_norm, lw->wk, lw->bk, L, Hkv * d, D);
-        ic_matmul_forward(s->v, s->x_norm, lw->wv, lw->bv, L, Hkv * d, D);
-        ic_rope_forward(s->q, L, H, d, d, 0, c->rope_theta);
-        ic_rope_forward(s->k, L, Hkv, d, d, 0, c->rope_theta);
-        if (sv && sv->q) memcpy(sv->q, s->q, sizeof(float) * (size_t)L * H * d);
-        if (sv && sv->k) memcpy(sv->k, s->k, sizeof(float) * (size_t)L * Hkv * d);
+        ic_rmsnorm_forward(ctx, s->x_norm, hidden, lw->attn_norm, L, D, c->rms_norm_eps);
+        if (sv && sv->x_norm) ic_buf_copy(ctx, sv->x_norm, s->x_norm, sizeof(float) * (size_t)L * D);
+        ic_matmul_forward(ctx, s->q, s->x_norm, lw->wq, lw->bq, L, H * d, D);
+        ic_matmul_forward(ctx, s->k, s->x_norm, lw->wk, lw->bk, L, Hkv * d, D);
+        ic_matmul_forward(ctx, s->v, s->x_norm, lw->wv, lw->bv, L, Hkv * d, D);
+        ic_rope_forward(ctx, s->q, L, H, d, d, 0, c->rope_theta);
+        ic_rope_forward(ctx, s->k, L, Hkv, d, d, 0, c->rope_theta);
+        if (sv && sv->q) ic_buf_copy(ctx, sv->q, s->q, sizeof(float) * (size_t)L * H * d);
+        if (sv && sv->k) ic_buf_copy(ctx, sv->k, s->k, sizeof(float) * (size_t)L * Hkv * d);
 
         int sparse = 0, K = 0;
         const int32_t *idx = NULL, *cnt = NULL;
@@ -114,18 +126,21 @@ int ic_teacher_layers(const ic_weights *w, ic_teacher_state *s, float *hidden, i
             if (sparse && (!opts->sparse_attn || !idx || !cnt || K <= 0))
                 return ic_error_set(err, "teacher: layer %d selected sparse attention without "
                                     "an index set (K = %d) or a sparse attention kernel", l, K);
+            /* the sets enter the teacher here, from the caller's hook */
+            if (sparse && ic_index_sets_check(ctx, idx, cnt, L, K, err) != 0)
+                return -1;
         }
         if (sparse)
-            opts->sparse_attn(s->att, s->lse, s->q, s->k, s->v, L, H, Hkv, d, idx, cnt, K);
+            opts->sparse_attn(ctx, s->att, s->lse, s->q, s->k, s->v, L, H, Hkv, d, idx, cnt, K);
         else
-            ic_attention_forward(s->att, s->lse, s->q, s->k, s->v, L, H, Hkv, d);
-        if (sv && sv->lse) memcpy(sv->lse, s->lse, sizeof(float) * (size_t)H * L);
+            ic_attention_forward(ctx, s->att, s->lse, s->q, s->k, s->v, L, H, Hkv, d);
+        if (sv && sv->lse) ic_buf_copy(ctx, sv->lse, s->lse, sizeof(float) * (size_t)H * L);
 
-        ic_matmul_forward(s->proj, s->att, lw->wo, NULL, L, D, H * d);
-        add_inplace(hidden, s->proj, (size_t)L * D);
-        ic_rmsnorm_forward(s->x_norm, hidden, lw->mlp_norm, L, D, c->rms_norm_eps);
+        ic_matmul_forward(ctx, s->proj, s->att, lw->wo, NULL, L, D, H * d);
+        ic_add_inplace(ctx, hidden, s->proj, (size_t)L * D);
+        ic_rmsnorm_forward(ctx, s->x_norm, hidden, lw->mlp_norm, L, D, c->rms_norm_eps);
         mlp(lw, c, s, L);
-        add_inplace(hidden, s->proj, (size_t)L * D);
+        ic_add_inplace(ctx, hidden, s->proj, (size_t)L * D);
     }
     return 0;
 }
@@ -134,10 +149,11 @@ void ic_teacher_logits(const ic_weights *w, ic_teacher_state *s, const float *hi
                        float *logits) {
     const ic_config *c = &w->cfg;
     IC_ASSERT(L > 0 && L <= s->L_max);
-    ic_rmsnorm_forward(s->x_norm, hidden, w->final_norm, L, c->hidden_size, c->rms_norm_eps);
+    ic_rmsnorm_forward(s->ctx, s->x_norm, hidden, w->final_norm, L, c->hidden_size,
+                       c->rms_norm_eps);
     for (int t0 = 0; t0 < L; t0 += IC_TEACHER_HEAD_BLOCK) {
         int nb = L - t0 < IC_TEACHER_HEAD_BLOCK ? L - t0 : IC_TEACHER_HEAD_BLOCK;
-        ic_matmul_forward(logits + (size_t)t0 * c->vocab_size,
+        ic_matmul_forward(s->ctx, logits + (size_t)t0 * c->vocab_size,
                           s->x_norm + (size_t)t0 * c->hidden_size, w->lm_head, NULL,
                           nb, c->vocab_size, c->hidden_size);
     }
@@ -147,16 +163,20 @@ void ic_teacher_loss(const ic_weights *w, ic_teacher_state *s, const float *hidd
                      const int32_t *targets, double *sum_nll, long *n_targets) {
     const ic_config *c = &w->cfg;
     IC_ASSERT(L > 0 && L <= s->L_max);
-    ic_rmsnorm_forward(s->x_norm, hidden, w->final_norm, L, c->hidden_size, c->rms_norm_eps);
+    ic_rmsnorm_forward(s->ctx, s->x_norm, hidden, w->final_norm, L, c->hidden_size,
+                       c->rms_norm_eps);
     double sum = 0.0;
     long n = 0;
     for (int t0 = 0; t0 < L; t0 += IC_TEACHER_HEAD_BLOCK) {
         int nb = L - t0 < IC_TEACHER_HEAD_BLOCK ? L - t0 : IC_TEACHER_HEAD_BLOCK;
-        ic_matmul_forward(s->logits, s->x_norm + (size_t)t0 * c->hidden_size, w->lm_head, NULL,
-                          nb, c->vocab_size, c->hidden_size);
-        ic_cross_entropy_forward(s->nll + t0, s->logits, targets + t0, nb, c->vocab_size);
+        ic_matmul_forward(s->ctx, s->logits, s->x_norm + (size_t)t0 * c->hidden_size, w->lm_head,
+                          NULL, nb, c->vocab_size, c->hidden_size);
+        ic_cross_entropy_forward(s->ctx, s->nll + t0, s->logits, targets + t0, nb, c->vocab_size);
+        /* the sum is reported: the block's losses come to the host */
+        float nll[IC_TEACHER_HEAD_BLOCK];
+        ic_buf_download(s->ctx, nll, s->nll + t0, sizeof(float) * (size_t)nb);
         for (int i = 0; i < nb; i++)
-            if (targets[t0 + i] >= 0) { sum += s->nll[t0 + i]; n++; }
+            if (targets[t0 + i] >= 0) { sum += nll[i]; n++; }
     }
     *sum_nll = sum;
     *n_targets = n;
@@ -164,31 +184,40 @@ void ic_teacher_loss(const ic_weights *w, ic_teacher_state *s, const float *hidd
 
 /* ---- decoding with a KV cache ------------------------------------------ */
 
-int ic_kv_cache_init(ic_kv_cache *c, const ic_config *cfg, int T_max, ic_error *err) {
+int ic_kv_cache_init(ic_kv_cache *c, ic_ctx *ctx, const ic_config *cfg, int T_max,
+                     ic_error *err) {
     memset(c, 0, sizeof *c);
+    c->ctx = ctx;
     if (T_max <= 0) return ic_error_set(err, "KV cache: capacity must be positive, got %d", T_max);
     size_t kv = (size_t)cfg->n_layers * T_max * cfg->n_kv_heads * cfg->head_dim;
     size_t D = cfg->hidden_size, qd = (size_t)cfg->n_heads * cfg->head_dim, F = cfg->intermediate_size;
-    c->k = ic_aligned_alloc(kv * sizeof(float));
-    c->v = ic_aligned_alloc(kv * sizeof(float));
-    c->x = ic_aligned_alloc(D * sizeof(float));
-    c->xn = ic_aligned_alloc(D * sizeof(float));
-    c->q = ic_aligned_alloc(qd * sizeof(float));
-    c->att = ic_aligned_alloc(qd * sizeof(float));
-    c->gate = ic_aligned_alloc(F * sizeof(float));
-    c->up = ic_aligned_alloc(F * sizeof(float));
-    c->proj = ic_aligned_alloc(D * sizeof(float));
+    c->k = ic_buf_alloc(ctx, kv * sizeof(float));
+    c->v = ic_buf_alloc(ctx, kv * sizeof(float));
+    c->x = ic_buf_alloc(ctx, D * sizeof(float));
+    c->xn = ic_buf_alloc(ctx, D * sizeof(float));
+    c->q = ic_buf_alloc(ctx, qd * sizeof(float));
+    c->att = ic_buf_alloc(ctx, qd * sizeof(float));
+    c->gate = ic_buf_alloc(ctx, F * sizeof(float));
+    c->up = ic_buf_alloc(ctx, F * sizeof(float));
+    c->proj = ic_buf_alloc(ctx, D * sizeof(float));
     if (!c->k || !c->v || !c->x || !c->xn || !c->q || !c->att || !c->gate || !c->up || !c->proj) {
         ic_kv_cache_free(c);
         return ic_error_set(err, "KV cache: out of memory for %d tokens", T_max);
     }
     c->T_max = T_max;
+    size_t ws = ic_attention_decode_workspace_bytes(ctx, T_max);
+    size_t wr = ic_rope_workspace_bytes(ctx, cfg->head_dim);
+    if (ic_ctx_reserve(ctx, ws > wr ? ws : wr, err) != 0) {
+        ic_kv_cache_free(c);
+        return -1;
+    }
     return 0;
 }
 
 void ic_kv_cache_free(ic_kv_cache *c) {
     float *b[9] = {c->k, c->v, c->x, c->xn, c->q, c->att, c->gate, c->up, c->proj};
-    for (int i = 0; i < 9; i++) ic_aligned_free(b[i]);
+    if (c->ctx)
+        for (int i = 0; i < 9; i++) ic_buf_free(c->ctx, b[i]);
     memset(c, 0, sizeof *c);
 }
 
@@ -197,33 +226,34 @@ int ic_teacher_decode_step(const ic_weights *w, ic_kv_cache *kc, int32_t token, 
     const ic_config *c = &w->cfg;
     const int D = c->hidden_size, H = c->n_heads, Hkv = c->n_kv_heads, d = c->head_dim;
     const int F = c->intermediate_size;
+    ic_ctx *ctx = kc->ctx;
     if (kc->T >= kc->T_max)
         return ic_error_set(err, "KV cache full (%d tokens)", kc->T_max);
-    if (ic_teacher_embed(w, &token, 1, kc->x, err) != 0) return -1;
+    if (ic_teacher_embed(ctx, w, &token, 1, kc->x, err) != 0) return -1;
     const int pos = kc->T;
     const size_t layer_stride = (size_t)kc->T_max * Hkv * d;
     for (int l = 0; l < c->n_layers; l++) {
         const ic_layer_weights *lw = &w->layers[l];
         float *kl = kc->k + l * layer_stride, *vl = kc->v + l * layer_stride;
         float *krow = kl + (size_t)pos * Hkv * d, *vrow = vl + (size_t)pos * Hkv * d;
-        ic_rmsnorm_forward(kc->xn, kc->x, lw->attn_norm, 1, D, c->rms_norm_eps);
-        ic_matmul_forward(kc->q, kc->xn, lw->wq, lw->bq, 1, H * d, D);
-        ic_matmul_forward(krow, kc->xn, lw->wk, lw->bk, 1, Hkv * d, D);
-        ic_matmul_forward(vrow, kc->xn, lw->wv, lw->bv, 1, Hkv * d, D);
-        ic_rope_forward(kc->q, 1, H, d, d, pos, c->rope_theta);
-        ic_rope_forward(krow, 1, Hkv, d, d, pos, c->rope_theta);
-        ic_attention_decode_forward(kc->att, NULL, kc->q, kl, vl, pos + 1, H, Hkv, d);
-        ic_matmul_forward(kc->proj, kc->att, lw->wo, NULL, 1, D, H * d);
-        for (int i = 0; i < D; i++) kc->x[i] += kc->proj[i];
-        ic_rmsnorm_forward(kc->xn, kc->x, lw->mlp_norm, 1, D, c->rms_norm_eps);
-        ic_matmul_forward(kc->gate, kc->xn, lw->w_gate, NULL, 1, F, D);
-        ic_matmul_forward(kc->up, kc->xn, lw->w_up, NULL, 1, F, D);
-        ic_swiglu_forward(kc->gate, kc->gate, kc->up, (size_t)F);
-        ic_matmul_forward(kc->proj, kc->gate, lw->w_down, NULL, 1, D, F);
-        for (int i = 0; i < D; i++) kc->x[i] += kc->proj[i];
+        ic_rmsnorm_forward(ctx, kc->xn, kc->x, lw->attn_norm, 1, D, c->rms_norm_eps);
+        ic_matmul_forward(ctx, kc->q, kc->xn, lw->wq, lw->bq, 1, H * d, D);
+        ic_matmul_forward(ctx, krow, kc->xn, lw->wk, lw->bk, 1, Hkv * d, D);
+        ic_matmul_forward(ctx, vrow, kc->xn, lw->wv, lw->bv, 1, Hkv * d, D);
+        ic_rope_forward(ctx, kc->q, 1, H, d, d, pos, c->rope_theta);
+        ic_rope_forward(ctx, krow, 1, Hkv, d, d, pos, c->rope_theta);
+        ic_attention_decode_forward(ctx, kc->att, NULL, kc->q, kl, vl, pos + 1, H, Hkv, d);
+        ic_matmul_forward(ctx, kc->proj, kc->att, lw->wo, NULL, 1, D, H * d);
+        ic_add_inplace(ctx, kc->x, kc->proj, (size_t)D);
+        ic_rmsnorm_forward(ctx, kc->xn, kc->x, lw->mlp_norm, 1, D, c->rms_norm_eps);
+        ic_matmul_forward(ctx, kc->gate, kc->xn, lw->w_gate, NULL, 1, F, D);
+        ic_matmul_forward(ctx, kc->up, kc->xn, lw->w_up, NULL, 1, F, D);
+        ic_swiglu_forward(ctx, kc->gate, kc->gate, kc->up, (size_t)F);
+        ic_matmul_forward(ctx, kc->proj, kc->gate, lw->w_down, NULL, 1, D, F);
+        ic_add_inplace(ctx, kc->x, kc->proj, (size_t)D);
     }
-    ic_rmsnorm_forward(kc->xn, kc->x, w->final_norm, 1, D, c->rms_norm_eps);
-    ic_matmul_forward(logits, kc->xn, w->lm_head, NULL, 1, c->vocab_size, D);
+    ic_rmsnorm_forward(ctx, kc->xn, kc->x, w->final_norm, 1, D, c->rms_norm_eps);
+    ic_matmul_forward(ctx, logits, kc->xn, w->lm_head, NULL, 1, c->vocab_size, D);
     kc->T++;
     return 0;
 }

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ic_ctx.h"
 #include "ic_error.h"
 #include "model/ic_weights.h"
 
@@ -28,6 +29,7 @@
  * 57.1 MiB at 2048, 192 MiB at 8192; attention scratch 1.7 MiB per thread
  * at L = 2048. Nothing grows as L^2. */
 typedef struct {
+    ic_ctx *ctx;    /* the context the buffers live on and the layers run on */
     int    L_max;
     float *x_norm;  /* [L, D]      normed input of the current sub-block */
     float *q;       /* [L, H, d]   roped queries */
@@ -42,7 +44,13 @@ typedef struct {
     float *nll;     /* [L]         per-token loss of the head */
 } ic_teacher_state;
 
-int    ic_teacher_state_init(ic_teacher_state *s, const ic_config *cfg, int L_max, ic_error *err);
+/* Buffers from ic_buf_alloc(ctx); also reserves the workspace the
+ * teacher's ops need at L_max (dense attention, RoPE). */
+int    ic_teacher_state_init(ic_teacher_state *s, ic_ctx *ctx, const ic_config *cfg, int L_max,
+                             ic_error *err);
+/* The workspace the teacher's ops need at L_max (sparse attention's is
+ * reserved by whoever supplies the index sets: model/ic_dsa). */
+size_t ic_teacher_workspace_bytes(const ic_ctx *ctx, const ic_config *cfg, int L_max);
 void   ic_teacher_state_free(ic_teacher_state *s);
 size_t ic_teacher_state_bytes(const ic_config *cfg, int L_max);
 
@@ -62,7 +70,7 @@ typedef int (*ic_select_fn)(void *ctx, int layer, const float *x_norm /*[L,D]*/,
                             const int32_t **idx, const int32_t **cnt, int *K);
 
 /* Sparse attention over index sets (the DSA kernel's signature). */
-typedef void (*ic_sparse_attn_fn)(float *out /*[L,H,d]*/, float *lse /*[H,L]*/,
+typedef void (*ic_sparse_attn_fn)(ic_ctx *ctx, float *out /*[L,H,d]*/, float *lse /*[H,L]*/,
                                   const float *q, const float *k, const float *v,
                                   int L, int H, int Hkv, int d,
                                   const int32_t *idx, const int32_t *cnt, int K);
@@ -75,8 +83,8 @@ typedef struct {
 } ic_teacher_opts;
 
 /* hidden [L, D] = embedding of tokens [L]; tokens outside [0, V) are an
- * error naming the position. */
-int ic_teacher_embed(const ic_weights *w, const int32_t *tokens, int L, float *hidden,
+ * error naming the position (ic_tokens_check: this is where tokens enter). */
+int ic_teacher_embed(ic_ctx *ctx, const ic_weights *w, const int32_t *tokens, int L, float *hidden,
                      ic_error *err);
 
 /* Run layers [layer_begin, layer_end) in place on hidden [L, D] (positions
@@ -98,6 +106,7 @@ void ic_teacher_loss(const ic_weights *w, ic_teacher_state *s, const float *hidd
 
 /* Key/value cache for token-by-token decoding. */
 typedef struct {
+    ic_ctx *ctx;        /* the context of the buffers and the ops */
     int    T_max, T;    /* capacity, tokens cached */
     float *k;           /* [n_layers, T_max, Hkv, d] roped keys */
     float *v;           /* [n_layers, T_max, Hkv, d] */
@@ -107,7 +116,9 @@ typedef struct {
     float *proj;        /* [D] */
 } ic_kv_cache;
 
-int  ic_kv_cache_init(ic_kv_cache *c, const ic_config *cfg, int T_max, ic_error *err);
+/* Buffers from ic_buf_alloc(ctx); reserves the decode workspace at T_max. */
+int  ic_kv_cache_init(ic_kv_cache *c, ic_ctx *ctx, const ic_config *cfg, int T_max,
+                      ic_error *err);
 void ic_kv_cache_free(ic_kv_cache *c);
 
 /* Feed one token at position c->T (appending its keys/values); logits [V]

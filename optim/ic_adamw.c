@@ -5,13 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ic_alloc.h"
 #include "ic_check.h"
-
-/* Below this many elements a buffer is updated by one thread: the OpenMP
- * fork costs more than the work. Element-wise updates are bitwise the same
- * either way. */
-#define IC_ADAMW_PAR_MIN 32768
+#include "kernels/ic_adamw_update.h"
+#include "kernels/ic_ctx.h"
 
 int64_t ic_named_f32_numel(const ic_named_f32 *t) {
     int64_t n = 1;
@@ -40,8 +36,8 @@ static char *cat_str(const char *a, const char *b) {
     return p;
 }
 
-int ic_adamw_init(ic_adamw *opt, const ic_adamw_hparams *hp, const ic_param *params, int n,
-                  ic_error *err) {
+int ic_adamw_init(ic_adamw *opt, ic_ctx *ctx, const ic_adamw_hparams *hp,
+                  const ic_param *params, int n, ic_error *err) {
     memset(opt, 0, sizeof *opt);
     if (!(hp->beta1 >= 0 && hp->beta1 < 1) || !(hp->beta2 >= 0 && hp->beta2 < 1))
         return ic_error_set(err, "AdamW: betas must lie in [0, 1), got %g, %g", hp->beta1, hp->beta2);
@@ -58,6 +54,7 @@ int ic_adamw_init(ic_adamw *opt, const ic_adamw_hparams *hp, const ic_param *par
             if (strcmp(params[i].name, params[j].name) == 0)
                 return ic_error_set(err, "AdamW: duplicate parameter name %s", params[i].name);
     }
+    opt->ctx = ctx;
     opt->hp = *hp;
     opt->n_params = n;
     opt->names = calloc((size_t)n + 1, sizeof *opt->names);
@@ -73,8 +70,8 @@ int ic_adamw_init(ic_adamw *opt, const ic_adamw_hparams *hp, const ic_param *par
         opt->state_names[2 * i + 1] = cat_str(params[i].name, ".exp_avg_sq");
         /* +1 so a zero-size buffer still gets a distinct non-NULL pointer. */
         size_t bytes = ((size_t)params[i].n + 1) * sizeof(float);
-        opt->m[i] = ic_aligned_calloc(bytes);
-        opt->v[i] = ic_aligned_calloc(bytes);
+        opt->m[i] = ic_buf_alloc(ctx, bytes);   /* zero-filled */
+        opt->v[i] = ic_buf_alloc(ctx, bytes);
         if (!opt->names[i] || !opt->state_names[2 * i] || !opt->state_names[2 * i + 1] ||
             !opt->m[i] || !opt->v[i])
             goto oom;
@@ -89,8 +86,8 @@ void ic_adamw_free(ic_adamw *opt) {
     for (int i = 0; i < opt->n_params; i++) {
         if (opt->names) free(opt->names[i]);
         if (opt->state_names) { free(opt->state_names[2 * i]); free(opt->state_names[2 * i + 1]); }
-        if (opt->m) ic_aligned_free(opt->m[i]);
-        if (opt->v) ic_aligned_free(opt->v[i]);
+        if (opt->m) ic_buf_free(opt->ctx, opt->m[i]);
+        if (opt->v) ic_buf_free(opt->ctx, opt->v[i]);
     }
     free(opt->names); free(opt->state_names); free(opt->sizes); free(opt->m); free(opt->v);
     memset(opt, 0, sizeof *opt);
@@ -104,26 +101,15 @@ void ic_adamw_step(ic_adamw *opt, const ic_param *params, int n, double lr) {
     /* PyTorch's arrangement: p -= (lr / bc1) * m / (sqrt(v) / sqrt(bc2) + eps). */
     const float step_size = (float)(lr / bc1);
     const float inv_sqrt_bc2 = (float)(1.0 / sqrt(bc2));
-    const float b1 = (float)opt->hp.beta1, b2 = (float)opt->hp.beta2;
-    const float eps = (float)opt->hp.eps;
+    ic_adamw_coef c = {
+        .beta1 = (float)opt->hp.beta1, .beta2 = (float)opt->hp.beta2,
+        .eps = (float)opt->hp.eps, .step_size = step_size, .inv_sqrt_bc2 = inv_sqrt_bc2,
+    };
     for (int i = 0; i < n; i++) {
         IC_ASSERT(params[i].n == opt->sizes[i]);
-        const float shrink = params[i].decay ? (float)(1.0 - lr * opt->hp.weight_decay) : 1.0f;
-        float *restrict p = params[i].value;
-        const float *restrict g = params[i].grad;
-        float *restrict m = opt->m[i];
-        float *restrict v = opt->v[i];
-        const int64_t len = params[i].n;
-#pragma omp parallel for schedule(static) if (len >= IC_ADAMW_PAR_MIN)
-        for (int64_t k = 0; k < len; k++) {
-            float gk = g[k];
-            float mk = b1 * m[k] + (1.0f - b1) * gk;
-            float vk = b2 * v[k] + (1.0f - b2) * gk * gk;
-            m[k] = mk;
-            v[k] = vk;
-            float denom = sqrtf(vk) * inv_sqrt_bc2 + eps;
-            p[k] = p[k] * shrink - step_size * mk / denom;
-        }
+        c.decay_mul = params[i].decay ? (float)(1.0 - lr * opt->hp.weight_decay) : 1.0f;
+        ic_adamw_update(opt->ctx, params[i].value, params[i].grad, opt->m[i], opt->v[i],
+                        params[i].n, &c);
     }
 }
 
@@ -168,7 +154,8 @@ int ic_adamw_state_restore(ic_adamw *opt, const ic_named_f32 *src, int n_src, in
     for (int s = 0; s < n_state; s++) {
         float *dst = (s % 2) ? opt->v[s / 2] : opt->m[s / 2];
         if (dst != src[found[s]].data)  /* restoring through our own views */
-            memcpy(dst, src[found[s]].data, (size_t)opt->sizes[s / 2] * sizeof(float));
+            ic_buf_upload(opt->ctx, dst, src[found[s]].data,
+                          (size_t)opt->sizes[s / 2] * sizeof(float));
     }
     free(found);
     opt->step = step;

@@ -20,6 +20,7 @@
 
 #include <stdint.h>
 
+#include "ic_ctx.h"
 #include "ic_error.h"
 #include "ic_tensor.h"
 
@@ -55,6 +56,7 @@ typedef struct {
 ic_adamw_hparams ic_adamw_default_hparams(void);
 
 typedef struct {
+    ic_ctx   *ctx;        /* m, v live on it; the update runs on it */
     ic_adamw_hparams hp;
     int       n_params;
     char    **names;      /* [n_params] owned copies of ic_param.name */
@@ -65,15 +67,16 @@ typedef struct {
     int64_t   step;       /* updates taken so far (t of the formula) */
 } ic_adamw;
 
-/* Zeroed state for the given buffers. Refuses empty/duplicate names,
- * negative sizes and invalid hyper-parameters (betas outside [0,1),
- * eps <= 0, wd < 0). */
-int  ic_adamw_init(ic_adamw *opt, const ic_adamw_hparams *hp, const ic_param *params, int n,
-                   ic_error *err);
+/* Zeroed state for the given buffers (on ctx's device, like the buffers).
+ * Refuses empty/duplicate names, negative sizes and invalid
+ * hyper-parameters (betas outside [0,1), eps <= 0, wd < 0). */
+int  ic_adamw_init(ic_adamw *opt, ic_ctx *ctx, const ic_adamw_hparams *hp,
+                   const ic_param *params, int n, ic_error *err);
 void ic_adamw_free(ic_adamw *opt);
 
-/* One update of every buffer with learning rate lr. params must be the
- * list given to init (same order and sizes; asserted). */
+/* One update of every buffer with learning rate lr (the op
+ * kernels/ic_adamw_update.h per buffer). params must be the list given to
+ * init (same order and sizes; asserted). */
 void ic_adamw_step(ic_adamw *opt, const ic_param *params, int n, double lr);
 
 /* Number of state tensors: 2 * n_params. */
@@ -82,8 +85,8 @@ int  ic_adamw_state_count(const ic_adamw *opt);
  * them restores state. The step count is not a tensor: save opt->step
  * beside them (a checkpoint keeps it in its JSON). */
 void ic_adamw_state_views(ic_adamw *opt, ic_named_f32 *out);
-/* Restore m, v from named buffers (any order, matched by name, numel must
- * agree) and set the step count. Every state tensor must be present. */
+/* Restore m, v from named host buffers (any order, matched by name, numel
+ * must agree) and set the step count. Every state tensor must be present. */
 int  ic_adamw_state_restore(ic_adamw *opt, const ic_named_f32 *src, int n_src, int64_t step,
                             ic_error *err);
 

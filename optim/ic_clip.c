@@ -1,53 +1,33 @@
 #include "ic_clip.h"
 
 #include <math.h>
-#include <stdlib.h>
 
-/* Elements per partial sum. Fixed, so the reduction order never depends on
- * the number of OpenMP threads. */
-#define IC_CLIP_BLOCK 8192
+#include "kernels/ic_ctx.h"
+#include "kernels/ic_elementwise.h"
+#include "kernels/ic_grad_norm.h"
 
-static double sum_squares(const float *g, int64_t n) {
-    int64_t nb = (n + IC_CLIP_BLOCK - 1) / IC_CLIP_BLOCK;
-    if (nb <= 1) {
-        double s = 0;
-        for (int64_t k = 0; k < n; k++) s += (double)g[k] * (double)g[k];
-        return s;
+size_t ic_grad_clip_workspace_bytes(const ic_ctx *ctx, const ic_param *params, int n) {
+    size_t m = 0;
+    for (int i = 0; i < n; i++) {
+        size_t b = ic_sumsq_workspace_bytes(ctx, params[i].n);
+        if (b > m) m = b;
     }
-    double *part = malloc((size_t)nb * sizeof *part);
-    if (!part) {  /* still correct, just serial */
-        double s = 0;
-        for (int64_t k = 0; k < n; k++) s += (double)g[k] * (double)g[k];
-        return s;
-    }
-#pragma omp parallel for schedule(static)
-    for (int64_t b = 0; b < nb; b++) {
-        int64_t lo = b * IC_CLIP_BLOCK, hi = lo + IC_CLIP_BLOCK < n ? lo + IC_CLIP_BLOCK : n;
-        double s = 0;
-        for (int64_t k = lo; k < hi; k++) s += (double)g[k] * (double)g[k];
-        part[b] = s;
-    }
-    double s = 0;
-    for (int64_t b = 0; b < nb; b++) s += part[b];
-    free(part);
-    return s;
+    return m;
 }
 
-double ic_grad_global_norm(const ic_param *params, int n) {
+double ic_grad_global_norm(ic_ctx *ctx, const ic_param *params, int n) {
+    /* the partials of the largest buffer (a few KiB); a no-op once reserved */
+    if (ic_ctx_reserve(ctx, ic_grad_clip_workspace_bytes(ctx, params, n), NULL) != 0)
+        return NAN;
     double s = 0;
-    for (int i = 0; i < n; i++) s += sum_squares(params[i].grad, params[i].n);
+    for (int i = 0; i < n; i++) s += ic_sumsq(ctx, params[i].grad, params[i].n);
     return sqrt(s);
 }
 
-double ic_grad_clip(const ic_param *params, int n, double max_norm) {
-    double norm = ic_grad_global_norm(params, n);
+double ic_grad_clip(ic_ctx *ctx, const ic_param *params, int n, double max_norm) {
+    double norm = ic_grad_global_norm(ctx, params, n);
     if (!(max_norm > 0) || !isfinite(norm) || norm <= max_norm) return norm;
     const float scale = (float)(max_norm / (norm + 1e-6));
-    for (int i = 0; i < n; i++) {
-        float *g = params[i].grad;
-        const int64_t len = params[i].n;
-#pragma omp parallel for schedule(static) if (len >= 32768)
-        for (int64_t k = 0; k < len; k++) g[k] *= scale;
-    }
+    for (int i = 0; i < n; i++) ic_scale(ctx, params[i].grad, scale, (size_t)params[i].n);
     return norm;
 }

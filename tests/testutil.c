@@ -115,3 +115,22 @@ int ic_test_run_cmd(char *out, size_t cap, const char *fmt, ...) {
     int st = pclose(p);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
+
+ic_ctx *ic_test_ctx(size_t ws_bytes) {
+    static ic_ctx ctx;
+    static int ready = 0;
+    ic_error err;
+    ic_error_clear(&err);
+    if (!ready) {
+        if (ic_ctx_init(&ctx, IC_BACKEND_CPU, -1, 0, &err) != 0) {
+            fprintf(stderr, "test context: %s\n", err.msg);
+            abort();
+        }
+        ready = 1;
+    }
+    if (ic_ctx_reserve(&ctx, ws_bytes, &err) != 0) {
+        fprintf(stderr, "test context: %s\n", err.msg);
+        abort();
+    }
+    return &ctx;
+}

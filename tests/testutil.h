@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kernels/ic_ctx.h"
+
 typedef struct { uint64_t s; } ic_rng;
 
 void     ic_rng_seed(ic_rng *r, uint64_t seed);
@@ -37,6 +39,11 @@ const char *ic_test_bin(void);
  * status, -1 when it did not exit normally. */
 int ic_test_run_cmd(char *out, size_t cap, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* The CPU op context of the suites (made on first use), its workspace grown
+ * to at least ws_bytes (pass the _workspace_bytes query of the op about to
+ * run; 0 for ops without scratch). Aborts when the context cannot be had. */
+ic_ctx *ic_test_ctx(size_t ws_bytes);
 
 /* Run a suite, return EXIT_SUCCESS / EXIT_FAILURE (for main()). */
 int ic_test_run_suite(Suite *s);

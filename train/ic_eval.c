@@ -4,7 +4,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "ic_alloc.h"
+#include "kernels/ic_ctx.h"
 #include "ic_log.h"
 #include "train/ic_eval.h"
 
@@ -14,8 +14,8 @@ static double now_s(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-int ic_eval_run(const ic_weights *w, ic_token_read_fn read, void *read_ctx, uint64_t n_total,
-                const ic_eval_opts *opts, ic_eval_result *res, ic_error *err) {
+int ic_eval_run(ic_ctx *ctx, const ic_weights *w, ic_token_read_fn read, void *read_ctx,
+                uint64_t n_total, const ic_eval_opts *opts, ic_eval_result *res, ic_error *err) {
     const ic_config *c = &w->cfg;
     const int L = opts->seq_len;
     memset(res, 0, sizeof *res);
@@ -27,10 +27,10 @@ int ic_eval_run(const ic_weights *w, ic_token_read_fn read, void *read_ctx, uint
                             (unsigned long long)n_total, fit, L, N);
 
     ic_teacher_state st;
-    if (ic_teacher_state_init(&st, c, L, err) != 0) return -1;
+    if (ic_teacher_state_init(&st, ctx, c, L, err) != 0) return -1;
     uint32_t *raw = malloc(sizeof(uint32_t) * ((size_t)L + 1));
     int32_t *tok = malloc(sizeof(int32_t) * ((size_t)L + 1));
-    float *hidden = ic_aligned_alloc(sizeof(float) * (size_t)L * c->hidden_size);
+    float *hidden = ic_buf_alloc(ctx, sizeof(float) * (size_t)L * c->hidden_size);
     int rc = 0;
     if (!raw || !tok || !hidden) {
         rc = ic_error_set(err, "eval: out of memory for L = %d", L);
@@ -51,7 +51,7 @@ int ic_eval_run(const ic_weights *w, ic_token_read_fn read, void *read_ctx, uint
             tok[t] = (int32_t)raw[t];
         }
         if (rc) break;
-        if (ic_teacher_embed(w, tok, L, hidden, err) != 0 ||
+        if (ic_teacher_embed(ctx, w, tok, L, hidden, err) != 0 ||
             ic_teacher_layers(w, &st, hidden, L, 0, c->n_layers, opts->topts, err) != 0) {
             rc = -1;
             break;
@@ -78,7 +78,7 @@ int ic_eval_run(const ic_weights *w, ic_token_read_fn read, void *read_ctx, uint
 done:
     free(raw);
     free(tok);
-    ic_aligned_free(hidden);
+    ic_buf_free(ctx, hidden);
     ic_teacher_state_free(&st);
     return rc;
 }
@@ -94,8 +94,8 @@ static int mem_read(void *ctx, uint64_t off, size_t n, uint32_t *dst, ic_error *
     return 0;
 }
 
-int ic_eval_tokens(const ic_weights *w, const uint32_t *tokens, size_t n,
+int ic_eval_tokens(ic_ctx *ctx, const ic_weights *w, const uint32_t *tokens, size_t n,
                    const ic_eval_opts *opts, ic_eval_result *res, ic_error *err) {
     mem_src m = {tokens, n};
-    return ic_eval_run(w, mem_read, &m, n, opts, res, err);
+    return ic_eval_run(ctx, w, mem_read, &m, n, opts, res, err);
 }

@@ -39,11 +39,11 @@ typedef struct {
 /* Evaluate over a token source holding n_total tokens. Fails when it holds
  * fewer than N*L + 1 (saying how many windows fit) or a token is outside
  * the vocabulary. */
-int ic_eval_run(const ic_weights *w, ic_token_read_fn read, void *read_ctx, uint64_t n_total,
-                const ic_eval_opts *opts, ic_eval_result *res, ic_error *err);
+int ic_eval_run(ic_ctx *ctx, const ic_weights *w, ic_token_read_fn read, void *read_ctx,
+                uint64_t n_total, const ic_eval_opts *opts, ic_eval_result *res, ic_error *err);
 
 /* The same over an in-memory token array [n]. */
-int ic_eval_tokens(const ic_weights *w, const uint32_t *tokens, size_t n,
+int ic_eval_tokens(ic_ctx *ctx, const ic_weights *w, const uint32_t *tokens, size_t n,
                    const ic_eval_opts *opts, ic_eval_result *res, ic_error *err);
 
 #endif

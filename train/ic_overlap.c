@@ -114,8 +114,8 @@ static double now_s(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-int ic_overlap_run(const ic_dsa_model *model, ic_token_read_fn read, void *read_ctx,
-                   uint64_t n_total, const ic_overlap_opts *o, double *m, int64_t *n_queries,
+int ic_overlap_run(ic_ctx *ctx, const ic_dsa_model *model, ic_token_read_fn read,
+                   void *read_ctx, uint64_t n_total, const ic_overlap_opts *o, double *m, int64_t *n_queries,
                    ic_error *err) {
     const ic_config *c = &model->w.cfg;
     const int L = o->seq_len, K = model->topk, n = c->n_layers;
@@ -135,7 +135,7 @@ int ic_overlap_run(const ic_dsa_model *model, ic_token_read_fn read, void *read_
 
     ic_dsa_state st;
     ic_overlap_acc acc;
-    if (ic_dsa_state_init(&st, model, L, err) != 0) return -1;
+    if (ic_dsa_state_init(&st, ctx, model, L, err) != 0) return -1;
     int rc = ic_overlap_init(&acc, n, K, L, err);
     ic_dsa_index_set *sets = calloc((size_t)n, sizeof *sets);
     uint32_t *raw = malloc(sizeof(uint32_t) * (size_t)L);

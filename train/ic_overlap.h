@@ -46,8 +46,8 @@ typedef struct {
 /* Run the DSA model with every layer's own indexer over the windows and
  * fill m [n, n]; *n_queries = queries counted. The model needs an indexer
  * at every layer (error naming the first missing one). */
-int ic_overlap_run(const ic_dsa_model *model, ic_token_read_fn read, void *read_ctx,
-                   uint64_t n_total, const ic_overlap_opts *o, double *m, int64_t *n_queries,
+int ic_overlap_run(ic_ctx *ctx, const ic_dsa_model *model, ic_token_read_fn read,
+                   void *read_ctx, uint64_t n_total, const ic_overlap_opts *o, double *m, int64_t *n_queries,
                    ic_error *err);
 
 #endif

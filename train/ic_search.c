@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "ic_alloc.h"
+#include "kernels/ic_ctx.h"
 #include "ic_log.h"
 #include "train/ic_search.h"
 
@@ -132,6 +133,7 @@ int ic_search_cache_plan(const ic_dsa_model *m, int seq_len, int n_windows, size
 }
 
 typedef struct {
+    ic_ctx *ctx;             /* the forwards' ops and the cache live on it */
     const ic_dsa_model *m;
     const int32_t *tokens;   /* [W*L + 1] */
     int L, W, n, D, K;
@@ -166,7 +168,7 @@ static int window_run(search_ctx *x, int w, const ic_pattern *p, int r, int refr
     ic_dsa_fwd_opts o = {.pattern = p, .mode = IC_DSA_MODE_PATTERN, .layer_begin = r};
     if (r > 0) {
         size_t s = slot(x, w, r);
-        memcpy(x->st.hidden, x->hid + s * L * x->D, sizeof(float) * L * x->D);
+        ic_buf_copy(x->ctx, x->st.hidden, x->hid + s * L * x->D, sizeof(float) * L * x->D);
         o.idx_in = x->idx + s * L * x->K;
         o.cnt_in = x->cnt + s * L;
     }
@@ -185,9 +187,10 @@ static int window_run(search_ctx *x, int w, const ic_pattern *p, int r, int refr
             o.cnt_in = x->st.sel.cnt;
             if (is_cached(x, l + 1)) {
                 size_t s = slot(x, w, l + 1);
-                memcpy(x->hid + s * L * x->D, x->st.hidden, sizeof(float) * L * x->D);
-                memcpy(x->idx + s * L * x->K, x->st.sel.idx, sizeof(int32_t) * L * x->K);
-                memcpy(x->cnt + s * L, x->st.sel.cnt, sizeof(int32_t) * L);
+                ic_buf_copy(x->ctx, x->hid + s * L * x->D, x->st.hidden, sizeof(float) * L * x->D);
+                ic_buf_copy(x->ctx, x->idx + s * L * x->K, x->st.sel.idx,
+                            sizeof(int32_t) * L * x->K);
+                ic_buf_copy(x->ctx, x->cnt + s * L, x->st.sel.cnt, sizeof(int32_t) * L);
             }
         }
     }
@@ -218,14 +221,17 @@ static void fmt_eta(double s, char *buf, size_t n) {
 
 static void ctx_free(search_ctx *x) {
     ic_dsa_state_free(&x->st);
-    ic_aligned_free(x->hid);
-    free(x->idx);
-    free(x->cnt);
+    if (x->ctx) {
+        ic_buf_free(x->ctx, x->hid);
+        ic_buf_free(x->ctx, x->idx);
+        ic_buf_free(x->ctx, x->cnt);
+    }
 }
 
-static int ctx_init(search_ctx *x, const ic_dsa_model *m, const int32_t *tokens,
+static int ctx_init(search_ctx *x, ic_ctx *ctx, const ic_dsa_model *m, const int32_t *tokens,
                     const ic_search_opts *o, ic_error *err) {
     memset(x, 0, sizeof *x);
+    x->ctx = ctx;
     x->m = m;
     x->tokens = tokens;
     x->L = o->seq_len;
@@ -235,12 +241,12 @@ static int ctx_init(search_ctx *x, const ic_dsa_model *m, const int32_t *tokens,
     x->K = m->topk;
     size_t bytes;
     x->nb = ic_search_cache_plan(m, x->L, x->W, o->cache_bytes, &x->stride, &bytes);
-    if (ic_dsa_state_init(&x->st, m, x->L, err) != 0) return -1;
+    if (ic_dsa_state_init(&x->st, ctx, m, x->L, err) != 0) return -1;
     if (x->nb > 0) {
         size_t slots = (size_t)x->W * x->nb, L = (size_t)x->L;
-        x->hid = ic_aligned_alloc(sizeof(float) * slots * L * x->D);
-        x->idx = malloc(sizeof(int32_t) * slots * L * x->K);
-        x->cnt = malloc(sizeof(int32_t) * slots * L);
+        x->hid = ic_buf_alloc(ctx, sizeof(float) * slots * L * x->D);
+        x->idx = ic_buf_alloc(ctx, sizeof(int32_t) * slots * L * x->K);
+        x->cnt = ic_buf_alloc(ctx, sizeof(int32_t) * slots * L);
         if (!x->hid || !x->idx || !x->cnt) {
             ctx_free(x);
             return ic_error_set(err, "search: out of memory for the prefix cache (%.1f MB): "
@@ -385,11 +391,11 @@ static int call_on_step(const ic_search_opts *o, const ic_search_trace *t, ic_er
     return -1;
 }
 
-int ic_search_run(const ic_dsa_model *m, const int32_t *tokens, const ic_search_opts *o,
-                  ic_search_trace *t, ic_error *err) {
+int ic_search_run(ic_ctx *ctx, const ic_dsa_model *m, const int32_t *tokens,
+                  const ic_search_opts *o, ic_search_trace *t, ic_error *err) {
     if (check_inputs(m, tokens, o, t, err) != 0) return -1;
     search_ctx x;
-    if (ctx_init(&x, m, tokens, o, err) != 0) return -1;
+    if (ctx_init(&x, ctx, m, tokens, o, err) != 0) return -1;
     const int world = comm_world(o->comm);
     double t0 = now_s(), t_prev = t->seconds;
     int rc = 0;

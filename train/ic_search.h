@@ -111,8 +111,8 @@ int ic_search_cache_plan(const ic_dsa_model *m, int seq_len, int n_windows, size
  * it already holds steps (a resumed search) the search continues from its
  * pattern. On return t->pattern is the searched pattern with keep F layers.
  * -1 with err on failure; with a comm, every rank returns -1 together. */
-int ic_search_run(const ic_dsa_model *m, const int32_t *tokens, const ic_search_opts *opts,
-                  ic_search_trace *t, ic_error *err);
+int ic_search_run(ic_ctx *ctx, const ic_dsa_model *m, const int32_t *tokens,
+                  const ic_search_opts *opts, ic_search_trace *t, ic_error *err);
 
 /* What a trace was made with; a resume must match it (paths are
  * informational: a moved file with the same bytes is the same input). */

@@ -206,10 +206,11 @@ static int run_setup(train_run *x, ic_error *err) {
     if (x->n_val == 0 && x->rank0)
         ic_log_warn("%s: the val split holds no window of %d + 1 tokens: no validation", o->data_path, L);
 
-    if (ic_trainer_init(&x->t, &x->m, &x->pat, o->stage, o->single, L, err) != 0) return -1;
+    if (ic_trainer_init(&x->t, o->ctx, &x->m, &x->pat, o->stage, o->single, L, err) != 0)
+        return -1;
     ic_adamw_hparams hp = ic_adamw_default_hparams();
     hp.weight_decay = o->weight_decay;
-    if (ic_adamw_init(&x->opt, &hp, x->t.params, x->t.n_params, err) != 0) return -1;
+    if (ic_adamw_init(&x->opt, o->ctx, &hp, x->t.params, x->t.n_params, err) != 0) return -1;
     x->sched = (ic_lr_schedule){ o->lr, o->min_lr, o->warmup, o->steps };
     if (ic_lr_schedule_check(&x->sched, err) != 0) return -1;
     if (make_named(&x->t, &x->nl) != 0) return ic_error_set(err, "out of memory");
@@ -355,7 +356,7 @@ static int run_step(train_run *x, int64_t step, ic_error *err) {
     ic_trainer_allreduce_grads(&x->t, x->comm);
     double kl_sum = ic_comm_sum1_f64(x->comm, s.kl);
     double loss = kl_sum / ic_comm_sum1_f64(x->comm, (double)s.tokens);
-    double norm = ic_grad_clip(x->t.params, x->t.n_params, o->clip);
+    double norm = ic_grad_clip(o->ctx, x->t.params, x->t.n_params, o->clip);
     if (!isfinite(norm) || !isfinite(loss))
         return ic_error_set(err, "step %" PRId64 ": non-finite loss %g / gradient norm %g", step + 1,
                             loss, norm);

@@ -5,8 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ic_alloc.h"
 #include "ic_check.h"
+#include "kernels/ic_ctx.h"
+#include "kernels/ic_elementwise.h"
+#include "kernels/ic_validate.h"
 #include "model/ic_pattern.h"
 
 static void *xcalloc(size_t n, size_t sz) { return calloc(n ? n : 1, sz); }
@@ -19,9 +21,25 @@ static void needs(const ic_trainer *t, int l, int *want_x, int *want_qk) {
     *want_qk = t->single ? *want_x : f >= 0;
 }
 
-int ic_trainer_init(ic_trainer *t, ic_dsa_model *m, const ic_pattern *pat,
+/* The workspace of the loss (either stage's shape at L_max) and of the
+ * index-set check. */
+static size_t loss_workspace(const ic_ctx *ctx, const ic_dsa_model *m, ic_distill_stage stage,
+                             int L_max) {
+    const ic_config *c = &m->w.cfg;
+    ic_distill_desc d = {
+        .L = L_max, .n_idx_heads = m->idims.n_heads, .idx_head_dim = m->idims.head_dim,
+        .n_heads = c->n_heads, .n_kv_heads = c->n_kv_heads, .head_dim = c->head_dim,
+        .stage = stage, .topk = stage == IC_DISTILL_SPARSE ? m->topk : 0,
+    };
+    size_t a = ic_distill_loss_workspace_bytes(ctx, &d);
+    size_t b = ic_index_sets_check_workspace_bytes(ctx, L_max);
+    return a > b ? a : b;
+}
+
+int ic_trainer_init(ic_trainer *t, ic_ctx *ctx, ic_dsa_model *m, const ic_pattern *pat,
                     ic_distill_stage stage, int single, int L_max, ic_error *err) {
     memset(t, 0, sizeof *t);
+    t->ctx = ctx;
     const ic_config *c = &m->w.cfg;
     const int nl = c->n_layers;
     if (pat->dense) return ic_error_set(err, "--pattern dense has no F layer to train");
@@ -43,39 +61,41 @@ int ic_trainer_init(ic_trainer *t, ic_dsa_model *m, const ic_pattern *pat,
      * allocations did; the padding stays zero. */
     const size_t stride = (ic_indexer_block_numel(id) + 15) & ~(size_t)15;
     t->grad_numel = (size_t)ic_pattern_n_full(pat) * stride;
-    if (!(t->grad_flat = ic_aligned_calloc(sizeof(float) * (t->grad_numel ? t->grad_numel : 1))))
+    if (!(t->grad_flat = ic_buf_alloc(ctx, sizeof(float) * t->grad_numel)))   /* zero-filled */
         goto oom;
     size_t goff = 0;
     for (int l = 0; l < nl; l++) {
         int wx, wqk;
         needs(t, l, &wx, &wqk);
         if (wx) {
-            if (!(t->save[l].x_norm = malloc(L * D * sizeof(float)))) goto oom;
-            if (ic_indexer_grads_init_view(&t->grads[l], id, t->grad_flat + goff, err) != 0) goto fail;
+            if (!(t->save[l].x_norm = ic_buf_alloc(ctx, L * D * sizeof(float)))) goto oom;
+            if (ic_indexer_grads_init_view(&t->grads[l], ctx, id, t->grad_flat + goff, err) != 0)
+                goto fail;
             goff += stride;
             t->n_params += IC_INDEXER_N_TENSORS;
             if (stage == IC_DISTILL_SPARSE) {
-                t->keep[l].idx = malloc(L * (size_t)m->topk * sizeof(int32_t));
-                t->keep[l].cnt = malloc(L * sizeof(int32_t));
+                t->keep[l].idx = ic_buf_alloc(ctx, L * (size_t)m->topk * sizeof(int32_t));
+                t->keep[l].cnt = ic_buf_alloc(ctx, L * sizeof(int32_t));
                 if (!t->keep[l].idx || !t->keep[l].cnt) goto oom;
             }
         }
         if (wqk) {
-            t->save[l].q = malloc(L * Hd * sizeof(float));
-            t->save[l].k = malloc(L * Kd * sizeof(float));
+            t->save[l].q = ic_buf_alloc(ctx, L * Hd * sizeof(float));
+            t->save[l].k = ic_buf_alloc(ctx, L * Kd * sizeof(float));
             if (!t->save[l].q || !t->save[l].k) goto oom;
             /* the sparse stage renormalises over T_t from q and k itself */
             if (stage == IC_DISTILL_DENSE &&
-                !(t->save[l].lse = malloc((size_t)c->n_heads * L * sizeof(float))))
+                !(t->save[l].lse = ic_buf_alloc(ctx, (size_t)c->n_heads * L * sizeof(float))))
                 goto oom;
         }
         if (wx || wqk) t->layer_end = l + 1;
     }
-    if (ic_dsa_state_init(&t->st, m, L_max, err) != 0) goto fail;
-    if (ic_indexer_acts_init(&t->acts, id, L_max, err) != 0) goto fail;
-    t->dqI = malloc(L * (size_t)id->n_heads * id->head_dim * sizeof(float));
-    t->dkI = malloc(L * (size_t)id->head_dim * sizeof(float));
-    t->dw = malloc(L * (size_t)id->n_heads * sizeof(float));
+    if (ic_dsa_state_init(&t->st, ctx, m, L_max, err) != 0) goto fail;
+    if (ic_indexer_acts_init(&t->acts, ctx, id, L_max, err) != 0) goto fail;
+    if (ic_ctx_reserve(ctx, loss_workspace(ctx, m, stage, L_max), err) != 0) goto fail;
+    t->dqI = ic_buf_alloc(ctx, L * (size_t)id->n_heads * id->head_dim * sizeof(float));
+    t->dkI = ic_buf_alloc(ctx, L * (size_t)id->head_dim * sizeof(float));
+    t->dw = ic_buf_alloc(ctx, L * (size_t)id->n_heads * sizeof(float));
     t->params = xcalloc((size_t)t->n_params, sizeof *t->params);
     t->names = xcalloc((size_t)t->n_params, sizeof *t->names);
     if (!t->dqI || !t->dkI || !t->dw || !t->params || !t->names) goto oom;
@@ -103,21 +123,24 @@ fail:
 }
 
 void ic_trainer_free(ic_trainer *t) {
-    if (t->m) {
+    ic_ctx *ctx = t->ctx;
+    if (t->m && ctx) {
         const int nl = t->m->w.cfg.n_layers;
         for (int l = 0; l < nl; l++) {
             if (t->save) {
-                free(t->save[l].x_norm); free(t->save[l].q);
-                free(t->save[l].k); free(t->save[l].lse);
+                ic_buf_free(ctx, t->save[l].x_norm); ic_buf_free(ctx, t->save[l].q);
+                ic_buf_free(ctx, t->save[l].k); ic_buf_free(ctx, t->save[l].lse);
             }
-            if (t->keep) { free(t->keep[l].idx); free(t->keep[l].cnt); }
+            if (t->keep) { ic_buf_free(ctx, t->keep[l].idx); ic_buf_free(ctx, t->keep[l].cnt); }
         }
         ic_dsa_state_free(&t->st);
         ic_indexer_acts_free(&t->acts);
     }
+    if (ctx) {
+        ic_buf_free(ctx, t->grad_flat);   /* the grads are views into it */
+        ic_buf_free(ctx, t->dqI); ic_buf_free(ctx, t->dkI); ic_buf_free(ctx, t->dw);
+    }
     free(t->save); free(t->keep); free(t->grads);
-    ic_aligned_free(t->grad_flat);   /* the grads are views into it */
-    free(t->dqI); free(t->dkI); free(t->dw);
     free(t->params); free(t->names);
     memset(t, 0, sizeof *t);
 }
@@ -129,7 +152,7 @@ void ic_trainer_zero_grads(ic_trainer *t) {
 
 void ic_trainer_scale_grads(ic_trainer *t, float s) {
     for (int l = 0; l < t->m->w.cfg.n_layers; l++)
-        for (size_t i = 0; t->grads[l].data && i < t->grads[l].numel; i++) t->grads[l].data[i] *= s;
+        if (t->grads[l].data) ic_scale(t->ctx, t->grads[l].data, s, t->grads[l].numel);
 }
 
 void ic_trainer_allreduce_grads(ic_trainer *t, const ic_comm *comm) {
@@ -173,16 +196,20 @@ int ic_trainer_window(ic_trainer *t, const int32_t *tokens, const int32_t *targe
             .cnt = t->stage == IC_DISTILL_SPARSE ? t->keep[l].cnt : NULL,
             .topk = t->stage == IC_DISTILL_SPARSE ? m->topk : 0,
         };
+        /* the F layer's sets enter the loss here: checked once */
+        if (t->stage == IC_DISTILL_SPARSE &&
+            ic_index_sets_check(t->ctx, d.idx, d.cnt, L, d.topk, err) != 0)
+            return -1;
         ic_distill_stats s;
         if (want_grad) {
-            memset(t->dqI, 0, (size_t)L * id->n_heads * id->head_dim * sizeof(float));
-            memset(t->dkI, 0, (size_t)L * id->head_dim * sizeof(float));
-            memset(t->dw, 0, (size_t)L * id->n_heads * sizeof(float));
-            if (ic_distill_loss_backward(&d, t->acts.qI, t->acts.kI, t->acts.w, tch, ns, t->dqI,
+            ic_buf_zero(t->ctx, t->dqI, (size_t)L * id->n_heads * id->head_dim * sizeof(float));
+            ic_buf_zero(t->ctx, t->dkI, (size_t)L * id->head_dim * sizeof(float));
+            ic_buf_zero(t->ctx, t->dw, (size_t)L * id->n_heads * sizeof(float));
+            if (ic_distill_loss_backward(t->ctx, &d, t->acts.qI, t->acts.kI, t->acts.w, tch, ns, t->dqI,
                                          t->dkI, t->dw, &s, err) != 0)
                 return ic_error_wrap(err, "layer %d", l);
             ic_indexer_backward(&m->ix[l], &t->acts, t->dqI, t->dkI, t->dw, &t->grads[l]);
-        } else if (ic_distill_loss_forward(&d, t->acts.qI, t->acts.kI, t->acts.w, tch, ns, &s,
+        } else if (ic_distill_loss_forward(t->ctx, &d, t->acts.qI, t->acts.kI, t->acts.w, tch, ns, &s,
                                            err) != 0) {
             return ic_error_wrap(err, "layer %d", l);
         }

@@ -39,6 +39,7 @@
 
 /* Per-window work state for a model, a pattern and a stage. */
 typedef struct {
+    ic_ctx          *ctx;      /* every buffer below lives on it, every op runs on it */
     ic_dsa_model    *m;        /* borrowed; its F-layer indexers are trained */
     ic_pattern       pat;
     ic_distill_stage stage;
@@ -67,8 +68,9 @@ typedef struct {
     long    n_targets;
 } ic_trainer_stats;
 
-/* Every F layer of pat must have an indexer in m. */
-int  ic_trainer_init(ic_trainer *t, ic_dsa_model *m, const ic_pattern *pat,
+/* Every F layer of pat must have an indexer in m. Reserves the workspace of
+ * every op a window runs at L_max. */
+int  ic_trainer_init(ic_trainer *t, ic_ctx *ctx, ic_dsa_model *m, const ic_pattern *pat,
                      ic_distill_stage stage, int single, int L_max, ic_error *err);
 void ic_trainer_free(ic_trainer *t);
 
@@ -107,6 +109,7 @@ typedef struct {
     int    keep_ckpts;
     int    eval_only;       /* print the val KL (JSON) of the model's indexers, train nothing */
     const ic_comm *comm;    /* the ranks (launch/ic_dist.h in the binary); NULL: one process */
+    ic_ctx *ctx;            /* the context every op runs on (the command's) */
 } ic_train_opts;
 
 int ic_train_run(const ic_train_opts *o, ic_error *err);

@@ -8,11 +8,11 @@
  * scratch and single-threaded BLAS calls (ic_cpu_blas.h). */
 #include <cblas.h>
 #include <math.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "ic_check.h"
 #include "kernels/cpu/ic_cpu_blas.h"
+#include "kernels/cpu/ic_cpu_threads.h"
 #include "kernels/ic_attention.h"
 
 /* Softmax of one score row over its first n entries (the visible keys),
@@ -28,21 +28,34 @@ static float softmax_row(float *s, int n, int ld) {
     return m + logf(sum);
 }
 
-void ic_attention_forward(float *out, float *lse, const float *q, const float *k,
-                          const float *v, int L, int H, int Hkv, int d) {
-    IC_ASSERT(out && q && k && v && L >= 0 && d > 0);
-    IC_ASSERT(Hkv > 0 && H >= Hkv && H % Hkv == 0);
+/* One thread's scratch: packed queries [gs*B, d], outputs [gs*B, d] and
+ * scores/probabilities [gs*B, L]. */
+static size_t attn_slice(int L, int gs, int d) {
+    const size_t B = IC_ATTENTION_BLOCK;
+    return 2 * ic_ws_round(sizeof(float) * (size_t)gs * B * d)
+         + ic_ws_round(sizeof(float) * (size_t)gs * B * L);
+}
+
+size_t ic_attention_workspace_bytes_cpu(const ic_ctx *ctx, int L, int H, int Hkv, int d) {
+    return (size_t)ic_cpu_threads(ctx) * attn_slice(L, H / Hkv, d);
+}
+
+void ic_attention_forward_cpu(ic_ctx *ctx, float *out, float *lse, const float *q,
+                              const float *k, const float *v, int L, int H, int Hkv, int d) {
     if (L == 0) return;
     ic_cpu_blas_init();
     const int gs = H / Hkv, B = IC_ATTENTION_BLOCK;
     const int n_blocks = (L + B - 1) / B, n_tasks = Hkv * n_blocks;
     const float scale = 1.0f / sqrtf((float)d);
-    #pragma omp parallel if (n_tasks > 1)
+    const int nt = ic_cpu_threads(ctx);
+    const size_t slice = attn_slice(L, gs, d), mark = ic_ws_mark(ctx);
+    char *scratch = ic_ws_alloc(ctx, (size_t)nt * slice, "attention");
+    #pragma omp parallel num_threads(nt) if (n_tasks > 1)
     {
-        float *qb = malloc(sizeof(float) * (size_t)gs * B * d);   /* [gs*B, d] packed queries */
-        float *ob = malloc(sizeof(float) * (size_t)gs * B * d);   /* [gs*B, d] outputs */
-        float *sb = malloc(sizeof(float) * (size_t)gs * B * L);   /* [gs*B, nk] scores/probs */
-        IC_ASSERT(qb && ob && sb);
+        char *mine = scratch + (size_t)omp_get_thread_num() * slice;
+        float *qb = (float *)mine;
+        float *ob = (float *)(mine + ic_ws_round(sizeof(float) * (size_t)gs * B * d));
+        float *sb = (float *)(mine + 2 * ic_ws_round(sizeof(float) * (size_t)gs * B * d));
         /* causal blocks grow with t: hand out the last (largest) ones first */
         #pragma omp for schedule(dynamic, 1)
         for (int task = 0; task < n_tasks; task++) {
@@ -70,21 +83,25 @@ void ic_attention_forward(float *out, float *lse, const float *q, const float *k
                        sizeof(float) * (size_t)d);
             }
         }
-        free(qb); free(ob); free(sb);
     }
+    ic_ws_release(ctx, mark);
 }
 
-void ic_attention_decode_forward(float *out, float *lse, const float *q,
-                                 const float *k_cache, const float *v_cache,
-                                 int T, int H, int Hkv, int d) {
-    IC_ASSERT(out && q && k_cache && v_cache && T > 0 && d > 0);
-    IC_ASSERT(Hkv > 0 && H >= Hkv && H % Hkv == 0);
+size_t ic_attention_decode_workspace_bytes_cpu(const ic_ctx *ctx, int T) {
+    return (size_t)ic_cpu_threads(ctx) * ic_ws_round(sizeof(float) * (size_t)T);
+}
+
+void ic_attention_decode_forward_cpu(ic_ctx *ctx, float *out, float *lse, const float *q,
+                                     const float *k_cache, const float *v_cache,
+                                     int T, int H, int Hkv, int d) {
     const int gs = H / Hkv;
     const float scale = 1.0f / sqrtf((float)d);
-    #pragma omp parallel if ((long)T * H * d >= 65536)
+    const int nt = ic_cpu_threads(ctx);
+    const size_t slice = ic_ws_round(sizeof(float) * (size_t)T), mark = ic_ws_mark(ctx);
+    char *scratch = ic_ws_alloc(ctx, (size_t)nt * slice, "attention decode");
+    #pragma omp parallel num_threads(nt) if ((long)T * H * d >= 65536)
     {
-        float *s = malloc(sizeof(float) * (size_t)T);
-        IC_ASSERT(s != NULL);
+        float *s = (float *)(scratch + (size_t)omp_get_thread_num() * slice);
         #pragma omp for schedule(static)
         for (int h = 0; h < H; h++) {
             const int g = h / gs;
@@ -104,6 +121,6 @@ void ic_attention_decode_forward(float *out, float *lse, const float *q,
                 for (int c = 0; c < d; c++) o[c] += s[j] * vj[c];
             }
         }
-        free(s);
     }
+    ic_ws_release(ctx, mark);
 }

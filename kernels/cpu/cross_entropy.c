@@ -16,9 +16,8 @@ static double row_lse(const float *z, int V) {
     return (double)m + log(s);
 }
 
-void ic_cross_entropy_forward(float *nll, const float *logits, const int32_t *targets,
-                              int n, int V) {
-    IC_ASSERT(nll && logits && targets && n >= 0 && V > 0);
+void ic_cross_entropy_forward_cpu(ic_ctx *ctx, float *nll, const float *logits, const int32_t *targets,
+                                  int n, int V) {
     #pragma omp parallel for schedule(static) if (n > 1)
     for (int i = 0; i < n; i++) {
         const float *z = logits + (size_t)i * V;
@@ -28,9 +27,8 @@ void ic_cross_entropy_forward(float *nll, const float *logits, const int32_t *ta
     }
 }
 
-void ic_cross_entropy_backward(float *dlogits, const float *logits, const int32_t *targets,
-                               int n, int V, float scale) {
-    IC_ASSERT(dlogits && logits && targets && n >= 0 && V > 0);
+void ic_cross_entropy_backward_cpu(ic_ctx *ctx, float *dlogits, const float *logits, const int32_t *targets,
+                                   int n, int V, float scale) {
     #pragma omp parallel for schedule(static) if (n > 1)
     for (int i = 0; i < n; i++) {
         const float *z = logits + (size_t)i * V;

@@ -21,13 +21,12 @@
 #include <cblas.h>
 #include <math.h>
 #include <omp.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include "core/ic_alloc.h"
 #include "core/ic_check.h"
 #include "kernels/cpu/ic_cpu_blas.h"
-#include "kernels/ic_indexer_scores.h"
+#include "kernels/cpu/ic_cpu_indexer_scores.h"
+#include "kernels/cpu/ic_cpu_threads.h"
 
 #define DL_ROW_BLOCK 64
 #define DL_KEY_BLOCK 256
@@ -44,64 +43,74 @@ typedef struct {
 } dl_ctx;
 
 /* Per-thread scratch (isc = indexer scores I, then dL/dI). Dense sizes:
- * isc [R, L], tiles S, P, pbar, logq [R, KB]. Sparse sizes: isc and tiles
- * [Kmax], A [H_I, Kmax], S [H/Hkv, Kmax], gathers. */
+ * isc [R, L], tiles S, P, pbar, logq [R, KB], and the indexer-score op's
+ * tiles (it runs on this thread, nslices 1). Sparse sizes: isc and tiles
+ * [Kmax], A [H_I, Kmax], S [H/Hkv, Kmax], gathers. All of it is carved from
+ * one slice of the workspace (scratch_layout gives the same offsets to the
+ * query and to the op). */
 typedef struct {
     float *isc, *lseI, *A, *S, *P, *pbar, *logq;
     float *kIg, *kg, *dkIg;            /* sparse gathers [Kmax, d_I] [Kmax, d] [Kmax, d_I] */
     double *kl_row, *klbar_row;        /* [R] */
     float *dkI;                        /* [L, d_I] private accumulator (NULL without grads) */
+    char *isc_ws;                      /* the dense stage's indexer-score tiles */
 } dl_scratch;
 
-static void scratch_free(dl_scratch *s) {
-    ic_aligned_free(s->isc); ic_aligned_free(s->lseI); ic_aligned_free(s->A);
-    ic_aligned_free(s->S); ic_aligned_free(s->P); ic_aligned_free(s->pbar);
-    ic_aligned_free(s->logq); ic_aligned_free(s->kIg); ic_aligned_free(s->kg);
-    ic_aligned_free(s->dkIg); ic_aligned_free(s->kl_row); ic_aligned_free(s->klbar_row);
-    ic_aligned_free(s->dkI);
-    memset(s, 0, sizeof *s);
-}
-
-static int scratch_init(dl_scratch *s, const dl_ctx *c) {
-    const ic_distill_desc *d = c->d;
+/* Lays one thread's slice out from base (NULL: sizes only) and returns its
+ * bytes. R, KB: the row block and key tile in effect. */
+static size_t scratch_layout(dl_scratch *s, char *base, const ic_distill_desc *d, int R_,
+                             int KB_, int want_dkI) {
     size_t L = (size_t)d->L, HI = (size_t)d->n_idx_heads, dI = (size_t)d->idx_head_dim;
-    size_t R = (size_t)c->R, F = sizeof(float);
+    size_t R = (size_t)R_, F = sizeof(float), off = 0;
+    dl_scratch tmp;
+    if (!s) s = &tmp;
     memset(s, 0, sizeof *s);
+#define DL_TAKE(field, type, bytes) do { \
+        s->field = base ? (type *)(base + off) : NULL; off += ic_ws_round(bytes); } while (0)
     if (d->stage == IC_DISTILL_DENSE) {
-        size_t KB = (size_t)c->KB;
-        s->isc = ic_aligned_alloc(R * L * F);
-        s->S = ic_aligned_alloc(R * KB * F);
-        s->P = ic_aligned_alloc(R * KB * F);
-        s->pbar = ic_aligned_alloc(R * KB * F);
-        s->logq = ic_aligned_alloc(R * KB * F);
-        if (!s->isc || !s->S || !s->P || !s->pbar || !s->logq) goto fail;
+        size_t KB = (size_t)KB_;
+        DL_TAKE(isc, float, R * L * F);
+        DL_TAKE(S, float, R * KB * F);
+        DL_TAKE(P, float, R * KB * F);
+        DL_TAKE(pbar, float, R * KB * F);
+        DL_TAKE(logq, float, R * KB * F);
+        size_t fw = ic_cpu_isc_fwd_slice((int)HI), bw = ic_cpu_isc_bwd_slice((int)HI, (int)dI, (int)L);
+        DL_TAKE(isc_ws, char, fw > bw ? fw : bw);
     } else {
         size_t K = (size_t)(d->topk < d->L ? d->topk : d->L);
         size_t G = (size_t)(d->n_heads / d->n_kv_heads), hd = (size_t)d->head_dim;
-        s->isc = ic_aligned_alloc(K * F);
-        s->A = ic_aligned_alloc(HI * K * F);
-        s->S = ic_aligned_alloc(G * K * F);
-        s->P = ic_aligned_alloc(K * F);
-        s->pbar = ic_aligned_alloc(K * F);
-        s->logq = ic_aligned_alloc(K * F);
-        s->kIg = ic_aligned_alloc(K * dI * F);
-        s->kg = ic_aligned_alloc(K * hd * F);
-        s->dkIg = ic_aligned_alloc(K * dI * F);
-        if (!s->isc || !s->A || !s->S || !s->P || !s->pbar || !s->logq || !s->kIg || !s->kg
-            || !s->dkIg) goto fail;
+        DL_TAKE(isc, float, K * F);
+        DL_TAKE(A, float, HI * K * F);
+        DL_TAKE(S, float, G * K * F);
+        DL_TAKE(P, float, K * F);
+        DL_TAKE(pbar, float, K * F);
+        DL_TAKE(logq, float, K * F);
+        DL_TAKE(kIg, float, K * dI * F);
+        DL_TAKE(kg, float, K * hd * F);
+        DL_TAKE(dkIg, float, K * dI * F);
     }
-    s->lseI = ic_aligned_alloc(R * F);
-    s->kl_row = ic_aligned_alloc(R * sizeof(double));
-    s->klbar_row = ic_aligned_alloc(R * sizeof(double));
-    if (!s->lseI || !s->kl_row || !s->klbar_row) goto fail;
-    if (c->dkI) {
-        s->dkI = ic_aligned_calloc(L * dI * F);
-        if (!s->dkI) goto fail;
-    }
-    return 0;
-fail:
-    scratch_free(s);
-    return -1;
+    DL_TAKE(lseI, float, R * F);
+    DL_TAKE(kl_row, double, R * sizeof(double));
+    DL_TAKE(klbar_row, double, R * sizeof(double));
+    if (want_dkI) DL_TAKE(dkI, float, L * dI * F);
+#undef DL_TAKE
+    return off;
+}
+
+static int eff_row_block(const ic_distill_desc *d) {
+    int R = d->row_block > 0 ? d->row_block : DL_ROW_BLOCK;
+    return R > d->L ? d->L : R;
+}
+
+static int eff_key_block(const ic_distill_desc *d) {
+    return d->key_block > 0 ? d->key_block : DL_KEY_BLOCK;
+}
+
+size_t ic_distill_loss_workspace_bytes_cpu(const ic_ctx *ctx, const ic_distill_desc *d) {
+    const size_t nt = (size_t)ic_cpu_threads(ctx);
+    return 2 * ic_ws_round((size_t)d->L * sizeof(double))
+         + ic_ws_round(nt * sizeof(dl_scratch))
+         + nt * scratch_layout(NULL, NULL, d, eff_row_block(d), eff_key_block(d), 1);
 }
 
 /* log sum_i exp(x[i]), n >= 1, stable: the largest term is exp(0). */
@@ -166,7 +175,7 @@ static void dense_block(const dl_ctx *c, dl_scratch *ws, int t0, int t1) {
     const float inv_m = 1.0f / (float)c->n_served;
 
     /* pass 1: indexer scores of the block's causal keys, then row LSE */
-    ic_indexer_scores_forward(ws->isc, L, c->qI, c->kI, c->w, L, HI, dI, t0, t1);
+    ic_cpu_isc_forward(ws->isc, L, c->qI, c->kI, c->w, L, HI, dI, t0, t1, 1, ws->isc_ws);
     for (int r = 0; r < R; r++) {
         ws->lseI[r] = logsumexp_f(ws->isc + (size_t)r * L, t0 + r + 1);
         ws->kl_row[r] = 0.0;
@@ -230,8 +239,8 @@ static void dense_block(const dl_ctx *c, dl_scratch *ws, int t0, int t1) {
         }
     }
     if (c->want_grad)
-        ic_indexer_scores_backward(c->dqI, ws->dkI, c->dw, ws->isc, L, c->qI, c->kI, c->w,
-                                   L, HI, dI, t0, t1);
+        ic_cpu_isc_backward(c->dqI, ws->dkI, c->dw, ws->isc, L, c->qI, c->kI, c->w,
+                            L, HI, dI, t0, t1, 1, ws->isc_ws);
     for (int r = 0; r < R; r++) {
         c->row_loss[t0 + r] = ws->kl_row[r];
         c->row_kl[t0 + r] = ws->klbar_row[r];
@@ -314,76 +323,41 @@ static void sparse_row(const dl_ctx *c, dl_scratch *ws, int t) {
     }
 }
 
-static void check_args(const ic_distill_desc *d, const float *qI, const float *kI,
-                       const float *w, const ic_distill_teacher *served, int n_served) {
-    IC_ASSERT(d && qI && kI && w && served);
-    IC_ASSERT(d->L >= 1 && d->n_idx_heads >= 1 && d->idx_head_dim >= 1);
-    IC_ASSERT(d->n_heads >= 1 && d->n_kv_heads >= 1 && d->head_dim >= 1);
-    IC_ASSERT(d->n_heads % d->n_kv_heads == 0);
-    IC_ASSERT(n_served >= 1);
-    IC_ASSERT(d->row_block >= 0 && d->key_block >= 0);
-    IC_ASSERT(d->stage == IC_DISTILL_DENSE || d->stage == IC_DISTILL_SPARSE);
-    for (int j = 0; j < n_served; j++) {
-        IC_ASSERT(served[j].q && served[j].k);
-        if (d->stage == IC_DISTILL_DENSE) IC_ASSERT(served[j].lse);
-    }
-    if (d->stage == IC_DISTILL_SPARSE) {
-        IC_ASSERT(d->idx && d->cnt && d->topk >= 1);
-        for (int t = 0; t < d->L; t++) {
-            int n = d->cnt[t];
-            IC_ASSERT(n >= 1 && n <= d->topk && n <= t + 1);
-            for (int k = 0; k < n; k++) {
-                int32_t s = d->idx[(size_t)t * d->topk + k];
-                IC_ASSERT(s >= 0 && s <= t);
-            }
-        }
-    }
-}
-
-static int distill_run(const ic_distill_desc *desc, const float *qI, const float *kI,
-                       const float *w, const ic_distill_teacher *served, int n_served,
-                       float *dqI, float *dkI, float *dw, int want_grad,
-                       ic_distill_stats *out, ic_error *err) {
-    check_args(desc, qI, kI, w, served, n_served);
-    IC_ASSERT(out);
+static int distill_run(ic_ctx *ctx, const ic_distill_desc *desc, const float *qI,
+                       const float *kI, const float *w, const ic_distill_teacher *served,
+                       int n_served, float *dqI, float *dkI, float *dw, int want_grad,
+                       ic_distill_stats *out) {
     const int L = desc->L, dI = desc->idx_head_dim;
     dl_ctx c = {
         .d = desc, .qI = qI, .kI = kI, .w = w, .tch = served, .n_served = n_served,
         .dqI = want_grad ? dqI : NULL, .dkI = want_grad ? dkI : NULL,
         .dw = want_grad ? dw : NULL,
         .want_grad = want_grad && (dqI || dkI || dw),
-        .R = desc->row_block > 0 ? desc->row_block : DL_ROW_BLOCK,
-        .KB = desc->key_block > 0 ? desc->key_block : DL_KEY_BLOCK,
+        .R = eff_row_block(desc), .KB = eff_key_block(desc),
     };
-    if (c.R > L) c.R = L;
-    c.row_loss = malloc((size_t)L * sizeof(double));
-    c.row_kl = malloc((size_t)L * sizeof(double));
-    const int nthreads = omp_get_max_threads();
-    dl_scratch *ws = calloc((size_t)nthreads, sizeof *ws);
-    if (!c.row_loss || !c.row_kl || !ws) {
-        free(c.row_loss); free(c.row_kl); free(ws);
-        return ic_error_set(err, "distill loss: out of memory for per-token sums (L=%d)", L);
-    }
+    const int nthreads = ic_cpu_threads(ctx);
+    const size_t mark = ic_ws_mark(ctx);
+    const size_t slice = scratch_layout(NULL, NULL, desc, c.R, c.KB, c.dkI != NULL);
+    c.row_loss = ic_ws_alloc(ctx, (size_t)L * sizeof(double), "distill loss");
+    c.row_kl = ic_ws_alloc(ctx, (size_t)L * sizeof(double), "distill loss");
+    dl_scratch *ws = ic_ws_alloc(ctx, (size_t)nthreads * sizeof *ws, "distill loss");
+    char *slices = ic_ws_alloc(ctx, (size_t)nthreads * slice, "distill loss");
     /* Our GEMMs are small tiles issued from inside the OpenMP loop; the
      * pthread OpenBLAS would serialise concurrent threaded calls, so it runs
      * one thread per call for the duration of this op. */
     int blas_threads = ic_cpu_blas_set_threads(1);
     const int nblocks = (L + c.R - 1) / c.R;
-    int failed = 0, used = 1;
+    int used = 1;
 
-    #pragma omp parallel num_threads(nthreads) reduction(|: failed)
+    #pragma omp parallel num_threads(nthreads)
     {
         int tid = omp_get_thread_num();
         #pragma omp single
         used = omp_get_num_threads();
-        if (scratch_init(&ws[tid], &c) != 0) failed = 1;
-        #pragma omp barrier
-        /* every thread must reach the worksharing loop; a failed one skips work */
-        int any_failed = 0;
-        for (int i = 0; i < used; i++) any_failed |= ws[i].logq == NULL;
+        scratch_layout(&ws[tid], slices + (size_t)tid * slice, desc, c.R, c.KB, c.dkI != NULL);
+        if (ws[tid].dkI) memset(ws[tid].dkI, 0, (size_t)L * dI * sizeof(float));
         #pragma omp for schedule(static, 1)
         for (int b = 0; b < nblocks; b++) {
-            if (any_failed) continue;
             int t0 = b * c.R, t1 = t0 + c.R < L ? t0 + c.R : L;
             if (desc->stage == IC_DISTILL_DENSE) dense_block(&c, &ws[tid], t0, t1);
             else for (int t = t0; t < t1; t++) sparse_row(&c, &ws[tid], t);
@@ -391,7 +365,7 @@ static int distill_run(const ic_distill_desc *desc, const float *qI, const float
     }
     ic_cpu_blas_set_threads(blas_threads);
 
-    if (!failed && c.dkI) {
+    if (c.dkI) {
         /* fixed thread order: deterministic for a fixed thread count */
         #pragma omp parallel for schedule(static)
         for (int64_t i = 0; i < (int64_t)L * dI; i++) {
@@ -400,30 +374,28 @@ static int distill_run(const ic_distill_desc *desc, const float *qI, const float
             dkI[i] = acc;
         }
     }
-    if (!failed) {
-        double loss = 0.0, kl = 0.0;
-        for (int t = 0; t < L; t++) { loss += c.row_loss[t]; kl += c.row_kl[t]; }
-        out->loss = loss;
-        out->kl_pbar = kl;
-        out->n_tokens = L;
-    }
-    for (int i = 0; i < nthreads; i++) scratch_free(&ws[i]);
-    free(ws); free(c.row_loss); free(c.row_kl);
-    if (failed)
-        return ic_error_set(err, "distill loss: out of memory for per-thread scratch "
-                                 "(L=%d, row_block=%d, %d threads)", L, c.R, used);
+    double loss = 0.0, kl = 0.0;
+    for (int t = 0; t < L; t++) { loss += c.row_loss[t]; kl += c.row_kl[t]; }
+    out->loss = loss;
+    out->kl_pbar = kl;
+    out->n_tokens = L;
+    ic_ws_release(ctx, mark);
     return 0;
 }
 
-int ic_distill_loss_forward(const ic_distill_desc *desc, const float *qI, const float *kI,
-                            const float *w, const ic_distill_teacher *served, int n_served,
-                            ic_distill_stats *out, ic_error *err) {
-    return distill_run(desc, qI, kI, w, served, n_served, NULL, NULL, NULL, 0, out, err);
+int ic_distill_loss_forward_cpu(ic_ctx *ctx, const ic_distill_desc *desc, const float *qI,
+                                const float *kI, const float *w,
+                                const ic_distill_teacher *served, int n_served,
+                                ic_distill_stats *out, ic_error *err) {
+    (void)err;
+    return distill_run(ctx, desc, qI, kI, w, served, n_served, NULL, NULL, NULL, 0, out);
 }
 
-int ic_distill_loss_backward(const ic_distill_desc *desc, const float *qI, const float *kI,
-                             const float *w, const ic_distill_teacher *served, int n_served,
-                             float *dqI, float *dkI, float *dw,
-                             ic_distill_stats *out, ic_error *err) {
-    return distill_run(desc, qI, kI, w, served, n_served, dqI, dkI, dw, 1, out, err);
+int ic_distill_loss_backward_cpu(ic_ctx *ctx, const ic_distill_desc *desc, const float *qI,
+                                 const float *kI, const float *w,
+                                 const ic_distill_teacher *served, int n_served,
+                                 float *dqI, float *dkI, float *dw,
+                                 ic_distill_stats *out, ic_error *err) {
+    (void)err;
+    return distill_run(ctx, desc, qI, kI, w, served, n_served, dqI, dkI, dw, 1, out);
 }

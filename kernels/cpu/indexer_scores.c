@@ -17,22 +17,16 @@
 #include <cblas.h>
 #include <math.h>
 #include <stdint.h>
-#include <stdlib.h>
+#include <omp.h>
 #include <string.h>
 
-#include "ic_alloc.h"
 #include "ic_check.h"
+#include "kernels/cpu/ic_cpu_indexer_scores.h"
+#include "kernels/cpu/ic_cpu_threads.h"
 #include "kernels/ic_indexer_scores.h"
 
 #define SC_ROWS 32    /* query rows per tile: [32 * H_I, 256] floats = 512 KiB at H_I = 16 */
 #define SC_KEYS 256   /* keys per tile */
-
-static void check_args(int ld, const float *qI, const float *kI, const float *w,
-                       int L, int H_I, int d_I, int t0, int t1) {
-    IC_ASSERT(qI != NULL && kI != NULL && w != NULL);
-    IC_ASSERT(L > 0 && H_I > 0 && d_I > 0);
-    IC_ASSERT(0 <= t0 && t0 <= t1 && t1 <= L && ld >= t1);
-}
 
 /* Exact in fp32 (x + |x| is 2x or 0 and halving is exact), and branch-free
  * so the loops below vectorise without if-conversion. */
@@ -51,17 +45,25 @@ static int worth_threads(int rows, int t1, int H_I, int d_I) {
     return rows > SC_ROWS && (long)rows * t1 * H_I * d_I >= (1L << 21);
 }
 
-void ic_indexer_scores_forward(float *out, int ld, const float *qI, const float *kI,
-                               const float *w, int L, int H_I, int d_I, int t0, int t1) {
-    check_args(ld, qI, kI, w, L, H_I, d_I, t0, t1);
-    IC_ASSERT(out != NULL);
+size_t ic_cpu_isc_fwd_slice(int H_I) {
+    return ic_ws_round(sizeof(float) * (size_t)SC_ROWS * H_I * SC_KEYS);
+}
+
+size_t ic_cpu_isc_bwd_slice(int H_I, int d_I, int t1) {
+    return ic_ws_round(sizeof(float) * (size_t)SC_ROWS * H_I * SC_KEYS)
+         + ic_ws_round(sizeof(double) * (size_t)SC_ROWS * H_I)
+         + ic_ws_round(sizeof(float) * (size_t)t1 * d_I);
+}
+
+void ic_cpu_isc_forward(float *out, int ld, const float *qI, const float *kI, const float *w,
+                        int L, int H_I, int d_I, int t0, int t1, int nslices, char *scratch) {
     const int rows = t1 - t0;
     if (rows == 0) return;
     const int ntiles = (rows + SC_ROWS - 1) / SC_ROWS;
-    #pragma omp parallel if (worth_threads(rows, t1, H_I, d_I))
+    const size_t slice = ic_cpu_isc_fwd_slice(H_I);
+    #pragma omp parallel num_threads(nslices) if (worth_threads(rows, t1, H_I, d_I))
     {
-        float *A = ic_aligned_alloc(sizeof(float) * (size_t)SC_ROWS * H_I * SC_KEYS);
-        IC_ASSERT(A != NULL);
+        float *A = (float *)(scratch + (size_t)omp_get_thread_num() * slice);
         /* Largest (latest) row tiles first: the causal triangle balances. */
         #pragma omp for schedule(dynamic, 1)
         for (int i = ntiles - 1; i >= 0; i--) {
@@ -95,8 +97,18 @@ void ic_indexer_scores_forward(float *out, int ld, const float *qI, const float 
                 }
             }
         }
-        ic_aligned_free(A);
     }
+}
+
+void ic_indexer_scores_forward_cpu(ic_ctx *ctx, float *out, int ld, const float *qI,
+                                   const float *kI, const float *w, int L, int H_I, int d_I,
+                                   int t0, int t1) {
+    if (t1 == t0) return;
+    const int nt = ic_cpu_threads(ctx);
+    const size_t mark = ic_ws_mark(ctx);
+    char *scratch = ic_ws_alloc(ctx, (size_t)nt * ic_cpu_isc_fwd_slice(H_I), "indexer scores");
+    ic_cpu_isc_forward(out, ld, qI, kI, w, L, H_I, d_I, t0, t1, nt, scratch);
+    ic_ws_release(ctx, mark);
 }
 
 /* Turns the tile's pre-activations into da = g * w * [a > 0] (zero past each
@@ -139,20 +151,21 @@ static void tile_da(float *A, double *dw_acc, const float *dI, int ld, const flo
     }
 }
 
-void ic_indexer_scores_backward(float *dqI, float *dkI, float *dw, const float *dI, int ld,
-                                const float *qI, const float *kI, const float *w,
-                                int L, int H_I, int d_I, int t0, int t1) {
-    check_args(ld, qI, kI, w, L, H_I, d_I, t0, t1);
-    IC_ASSERT(dI != NULL);
+void ic_cpu_isc_backward(float *dqI, float *dkI, float *dw, const float *dI, int ld,
+                         const float *qI, const float *kI, const float *w,
+                         int L, int H_I, int d_I, int t0, int t1, int nslices, char *scratch) {
     const int rows = t1 - t0;
     if (rows == 0 || (!dqI && !dkI && !dw)) return;
     const int ntiles = (rows + SC_ROWS - 1) / SC_ROWS;
-    #pragma omp parallel if (worth_threads(rows, t1, H_I, d_I))
+    const size_t slice = ic_cpu_isc_bwd_slice(H_I, d_I, t1);
+    const size_t a_bytes = ic_ws_round(sizeof(float) * (size_t)SC_ROWS * H_I * SC_KEYS);
+    const size_t acc_bytes = ic_ws_round(sizeof(double) * (size_t)SC_ROWS * H_I);
+    #pragma omp parallel num_threads(nslices) if (worth_threads(rows, t1, H_I, d_I))
     {
-        float *A = ic_aligned_alloc(sizeof(float) * (size_t)SC_ROWS * H_I * SC_KEYS);
-        double *dw_acc = malloc(sizeof(double) * (size_t)SC_ROWS * H_I);
-        float *dk_part = dkI ? ic_aligned_alloc(sizeof(float) * (size_t)t1 * d_I) : NULL;
-        IC_ASSERT(A != NULL && dw_acc != NULL && (!dkI || dk_part != NULL));
+        char *mine = scratch + (size_t)omp_get_thread_num() * slice;
+        float *A = (float *)mine;
+        double *dw_acc = (double *)(mine + a_bytes);
+        float *dk_part = dkI ? (float *)(mine + a_bytes + acc_bytes) : NULL;
         #pragma omp for ordered schedule(static, 1)
         for (int i = 0; i < ntiles; i++) {
             const int r0 = t0 + i * SC_ROWS;
@@ -180,31 +193,28 @@ void ic_indexer_scores_backward(float *dqI, float *dkI, float *dw, const float *
                 for (size_t e = 0; e < n; e++) dkI[e] += dk_part[e];
             }
         }
-        ic_aligned_free(dk_part);
-        free(dw_acc);
-        ic_aligned_free(A);
     }
-}
-int ic_indexer_scores_block_rows(int L) {
-    IC_ASSERT(L > 0);
-    long rows = (8L << 20) / ((long)sizeof(float) * L);
-    if (rows < 16) rows = 16;
-    if (rows > L) rows = L;
-    return (int)rows;
 }
 
-int ic_indexer_scores_foreach(const float *qI, const float *kI, const float *w,
-                              int L, int H_I, int d_I, int block_rows,
-                              ic_indexer_scores_block_fn fn, void *ctx) {
-    IC_ASSERT(fn != NULL && L > 0 && block_rows > 0);
+void ic_indexer_scores_backward_cpu(ic_ctx *ctx, float *dqI, float *dkI, float *dw,
+                                    const float *dI, int ld, const float *qI, const float *kI,
+                                    const float *w, int L, int H_I, int d_I, int t0, int t1) {
+    if (t1 == t0 || (!dqI && !dkI && !dw)) return;
+    const int nt = ic_cpu_threads(ctx);
+    const size_t mark = ic_ws_mark(ctx);
+    char *scratch = ic_ws_alloc(ctx, (size_t)nt * ic_cpu_isc_bwd_slice(H_I, d_I, t1),
+                                "indexer scores backward");
+    ic_cpu_isc_backward(dqI, dkI, dw, dI, ld, qI, kI, w, L, H_I, d_I, t0, t1, nt, scratch);
+    ic_ws_release(ctx, mark);
+}
+
+size_t ic_indexer_scores_workspace_bytes_cpu(const ic_ctx *ctx, int L, int H_I, int d_I) {
+    size_t f = ic_cpu_isc_fwd_slice(H_I), b = ic_cpu_isc_bwd_slice(H_I, d_I, L);
+    return (size_t)ic_cpu_threads(ctx) * (f > b ? f : b);
+}
+size_t ic_indexer_scores_foreach_workspace_bytes_cpu(const ic_ctx *ctx, int L, int H_I,
+                                                     int d_I, int block_rows) {
     const int br = block_rows < L ? block_rows : L;
-    float *blk = ic_aligned_alloc(sizeof(float) * (size_t)br * L);
-    if (!blk) return -1;
-    for (int t0 = 0; t0 < L; t0 += br) {
-        const int t1 = t0 + br < L ? t0 + br : L;
-        ic_indexer_scores_forward(blk, t1, qI, kI, w, L, H_I, d_I, t0, t1);
-        fn(ctx, blk, t1, t0, t1);
-    }
-    ic_aligned_free(blk);
-    return 0;
+    return ic_ws_round(sizeof(float) * (size_t)br * L)
+         + (size_t)ic_cpu_threads(ctx) * ic_cpu_isc_fwd_slice(H_I);
 }

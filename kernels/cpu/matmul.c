@@ -52,9 +52,8 @@ void ic_cpu_sgemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, f
     }
 }
 
-void ic_matmul_forward(float *out, const float *x, const float *w, const float *bias,
-                       int M, int N, int K) {
-    IC_ASSERT(out && x && w && M >= 0 && N > 0 && K > 0);
+void ic_matmul_forward_cpu(ic_ctx *ctx, float *out, const float *x, const float *w, const float *bias,
+                           int M, int N, int K) {
     if (M == 0) return;
     float beta = 0.0f;
     if (bias) {
@@ -67,9 +66,8 @@ void ic_matmul_forward(float *out, const float *x, const float *w, const float *
     ic_cpu_sgemm(CblasNoTrans, CblasTrans, M, N, K, 1.0f, x, K, w, K, beta, out, N);
 }
 
-void ic_matmul_backward(float *dx, float *dw, float *dbias, const float *dout,
-                        const float *x, const float *w, int M, int N, int K) {
-    IC_ASSERT(dout && M >= 0 && N > 0 && K > 0);
+void ic_matmul_backward_cpu(ic_ctx *ctx, float *dx, float *dw, float *dbias, const float *dout,
+                            const float *x, const float *w, int M, int N, int K) {
     if (M == 0) return;
     if (dx) {
         IC_ASSERT(w != NULL);

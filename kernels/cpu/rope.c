@@ -2,22 +2,25 @@
  * that long positions (p ~ 1e5) keep their accuracy; each position computes
  * its cos/sin once and reuses them for every head. */
 #include <math.h>
-#include <stdlib.h>
 
 #include "ic_check.h"
+#include "kernels/cpu/ic_cpu_threads.h"
 #include "kernels/ic_rope.h"
 
 /* sign = +1: forward rotation, -1: its transpose. */
-static void rope_apply(float *x, int L, int n_heads, int head_dim, int rot_dim,
+size_t ic_rope_workspace_bytes_cpu(const ic_ctx *ctx, int rot_dim) {
+    return (size_t)ic_cpu_threads(ctx) * ic_ws_round(sizeof(float) * (size_t)rot_dim);
+}
+
+static void rope_apply(ic_ctx *ctx, float *x, int L, int n_heads, int head_dim, int rot_dim,
                        int pos0, float theta, double sign) {
-    IC_ASSERT(x != NULL && L >= 0 && n_heads > 0 && head_dim > 0);
-    IC_ASSERT(rot_dim > 0 && rot_dim % 2 == 0 && rot_dim <= head_dim);
-    IC_ASSERT(pos0 >= 0 && theta > 0.0f);
     const int half = rot_dim / 2;
-    #pragma omp parallel if ((long)L * n_heads * head_dim >= 32768)
+    const int nt = ic_cpu_threads(ctx);
+    const size_t slice = ic_ws_round(sizeof(float) * (size_t)rot_dim), mark = ic_ws_mark(ctx);
+    char *scratch = ic_ws_alloc(ctx, (size_t)nt * slice, "rope");
+    #pragma omp parallel num_threads(nt) if ((long)L * n_heads * head_dim >= 32768)
     {
-        float *cs = malloc(sizeof(float) * 2 * (size_t)half); /* cos | sin */
-        IC_ASSERT(cs != NULL);
+        float *cs = (float *)(scratch + (size_t)omp_get_thread_num() * slice); /* cos | sin */
         #pragma omp for schedule(static)
         for (int t = 0; t < L; t++) {
             const double p = (double)pos0 + (double)t;
@@ -37,16 +40,16 @@ static void rope_apply(float *x, int L, int n_heads, int head_dim, int rot_dim,
                 }
             }
         }
-        free(cs);
     }
+    ic_ws_release(ctx, mark);
 }
 
-void ic_rope_forward(float *x, int L, int n_heads, int head_dim, int rot_dim,
-                     int pos0, float theta) {
-    rope_apply(x, L, n_heads, head_dim, rot_dim, pos0, theta, 1.0);
+void ic_rope_forward_cpu(ic_ctx *ctx, float *x, int L, int n_heads, int head_dim, int rot_dim,
+                         int pos0, float theta) {
+    rope_apply(ctx, x, L, n_heads, head_dim, rot_dim, pos0, theta, 1.0);
 }
 
-void ic_rope_backward(float *dx, int L, int n_heads, int head_dim, int rot_dim,
-                      int pos0, float theta) {
-    rope_apply(dx, L, n_heads, head_dim, rot_dim, pos0, theta, -1.0);
+void ic_rope_backward_cpu(ic_ctx *ctx, float *dx, int L, int n_heads, int head_dim,
+                          int rot_dim, int pos0, float theta) {
+    rope_apply(ctx, dx, L, n_heads, head_dim, rot_dim, pos0, theta, -1.0);
 }

@@ -8,32 +8,37 @@
  * is validated here because a position past t would silently leak the
  * future. */
 #include <math.h>
-#include <stdlib.h>
 
 #include "ic_check.h"
+#include "kernels/cpu/ic_cpu_threads.h"
 #include "kernels/ic_sparse_attention.h"
 
-void ic_sparse_attention_forward(float *out, float *lse, const float *q, const float *k,
-                                 const float *v, int L, int H, int Hkv, int d,
-                                 const int32_t *idx, const int32_t *cnt, int K) {
-    IC_ASSERT(out != NULL && q != NULL && k != NULL && v != NULL);
-    IC_ASSERT(idx != NULL && cnt != NULL);
-    IC_ASSERT(L >= 0 && H > 0 && Hkv > 0 && H % Hkv == 0 && d > 0 && K >= 1);
-    for (int t = 0; t < L; t++) {
-        IC_ASSERT(cnt[t] >= 1 && cnt[t] <= K);
-        for (int i = 0; i < cnt[t]; i++) {
-            const int32_t s = idx[(size_t)t * K + i];
-            IC_ASSERT(s >= 0 && s <= t);
-        }
-    }
+/* One thread's scratch: scores then weights [group, K], accumulators
+ * [group, d], running max and sum [group]. */
+static size_t sa_piece(size_t floats) { return ic_ws_round(sizeof(float) * floats); }
+static size_t sa_slice(int group, int d, int K) {
+    return sa_piece((size_t)group * K) + sa_piece((size_t)group * d) + 2 * sa_piece((size_t)group);
+}
+
+size_t ic_sparse_attention_workspace_bytes_cpu(const ic_ctx *ctx, int H, int Hkv, int d, int K) {
+    return (size_t)ic_cpu_threads(ctx) * sa_slice(H / Hkv, d, K);
+}
+
+void ic_sparse_attention_forward_cpu(ic_ctx *ctx, float *out, float *lse, const float *q,
+                                     const float *k, const float *v, int L, int H, int Hkv,
+                                     int d, const int32_t *idx, const int32_t *cnt, int K) {
     const int group = H / Hkv;
     const float scale = 1.0f / sqrtf((float)d);
-    #pragma omp parallel if ((long)L * H * K * d >= (1L << 20))
+    const int nt = ic_cpu_threads(ctx);
+    const size_t slice = sa_slice(group, d, K), mark = ic_ws_mark(ctx);
+    char *scratch = ic_ws_alloc(ctx, (size_t)nt * slice, "sparse attention");
+    #pragma omp parallel num_threads(nt) if ((long)L * H * K * d >= (1L << 20))
     {
-        float *p = malloc(sizeof(float) * (size_t)group * K);     /* [group, K] scores, then weights */
-        float *acc = malloc(sizeof(float) * (size_t)group * d);   /* [group, d] */
-        float *mx = malloc(sizeof(float) * (size_t)group), *sum = malloc(sizeof(float) * (size_t)group);
-        IC_ASSERT(p != NULL && acc != NULL && mx != NULL && sum != NULL);
+        char *mine = scratch + (size_t)omp_get_thread_num() * slice;
+        float *p = (float *)mine;                                  /* [group, K] */
+        float *acc = (float *)(mine + sa_piece((size_t)group * K)); /* [group, d] */
+        float *mx = (float *)((char *)acc + sa_piece((size_t)group * d));
+        float *sum = (float *)((char *)mx + sa_piece((size_t)group));
         #pragma omp for schedule(dynamic, 16)
         for (int t = 0; t < L; t++) {
             const int32_t *set = idx + (size_t)t * K;
@@ -85,6 +90,6 @@ void ic_sparse_attention_forward(float *out, float *lse, const float *q, const f
                 }
             }
         }
-        free(sum); free(mx); free(acc); free(p);
     }
+    ic_ws_release(ctx, mark);
 }

@@ -9,11 +9,11 @@
  * comparison per step. */
 #include <math.h>
 #include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "ic_alloc.h"
 #include "ic_check.h"
+#include "kernels/cpu/ic_cpu_threads.h"
 #include "kernels/ic_topk.h"
 
 /* Monotone map float -> uint32: a < b (as floats) => key(a) < key(b), equal
@@ -109,15 +109,19 @@ static void select_desc(uint64_t *a, int n, int k) {
     insertion_desc(a, lo, hi);
 }
 
-void ic_topk_forward(int32_t *idx, int32_t *cnt, const float *S, int ld,
-                     int t0, int t1, int K) {
-    IC_ASSERT(idx != NULL && cnt != NULL && S != NULL);
-    IC_ASSERT(K >= 1 && 0 <= t0 && t0 <= t1 && ld >= t1);
+size_t ic_topk_workspace_bytes_cpu(const ic_ctx *ctx, int L) {
+    return (size_t)ic_cpu_threads(ctx) * ic_ws_round(sizeof(uint64_t) * (size_t)L);
+}
+
+void ic_topk_forward_cpu(ic_ctx *ctx, int32_t *idx, int32_t *cnt, const float *S, int ld,
+                         int t0, int t1, int K) {
     if (t1 == t0) return;
-    #pragma omp parallel if ((long)(t1 - t0) * t1 >= 65536)
+    const int nt = ic_cpu_threads(ctx);
+    const size_t slice = ic_ws_round(sizeof(uint64_t) * (size_t)t1), mark = ic_ws_mark(ctx);
+    char *scratch = ic_ws_alloc(ctx, (size_t)nt * slice, "top-k");
+    #pragma omp parallel num_threads(nt) if ((long)(t1 - t0) * t1 >= 65536)
     {
-        uint64_t *keys = malloc(sizeof(uint64_t) * (size_t)t1);
-        IC_ASSERT(keys != NULL);
+        uint64_t *keys = (uint64_t *)(scratch + (size_t)omp_get_thread_num() * slice);
         #pragma omp for schedule(dynamic, 8)
         for (int t = t0; t < t1; t++) {
             const float *row = S + (size_t)(t - t0) * ld;
@@ -131,6 +135,6 @@ void ic_topk_forward(int32_t *idx, int32_t *cnt, const float *S, int ld,
             for (int m = k; m < K; m++) out[m] = -1;
             cnt[t] = k;
         }
-        free(keys);
     }
+    ic_ws_release(ctx, mark);
 }

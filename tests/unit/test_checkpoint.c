@@ -49,7 +49,7 @@ static void run_init(run_state *r, uint64_t seed, int steps) {
         r->p[i] = (ic_param){wnames[i], r->buf[i], r->grad[i], numel(i), i != 1};
     }
     ic_adamw_hparams hp = ic_adamw_default_hparams();
-    if (ic_adamw_init(&r->opt, &hp, r->p, NW, &err)) { fprintf(stderr, "%s\n", err.msg); abort(); }
+    if (ic_adamw_init(&r->opt, ic_test_ctx(0), &hp, r->p, NW, &err)) { fprintf(stderr, "%s\n", err.msg); abort(); }
     for (int t = 0; t < steps; t++) {
         for (int i = 0; i < NW; i++) ic_fill_normal(&g, r->grad[i], numel(i), 1.0f);
         ic_adamw_step(&r->opt, r->p, NW, 1e-3);

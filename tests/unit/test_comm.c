@@ -112,7 +112,7 @@ START_TEST(test_trainer_one_flat_allreduce) {
     ic_pattern pat;
     ck_assert(ic_pattern_parse(&pat, "FSFF", NL, &err) == 0);
     ic_trainer t;
-    ck_assert_msg(ic_trainer_init(&t, &m, &pat, IC_DISTILL_DENSE, 0, L, &err) == 0, "%s", err.msg);
+    ck_assert_msg(ic_trainer_init(&t, ic_test_ctx(0), &m, &pat, IC_DISTILL_DENSE, 0, L, &err) == 0, "%s", err.msg);
     ic_rng rng;
     ic_rng_seed(&rng, 31);
     int32_t tok[L];

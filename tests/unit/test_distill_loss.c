@@ -203,7 +203,7 @@ static op_out run_op(const prob *p, const int *layers, int ns, int sparse, int R
         T[j] = (ic_distill_teacher){p->q[layers[j]], p->k[layers[j]], p->lse[layers[j]]};
     ic_distill_desc d = make_desc(p, sparse, R, KB);
     ic_error err; ic_error_clear(&err);
-    ck_assert_int_eq(ic_distill_loss_backward(&d, p->qI, p->kI, p->w, T, ns, o.dq, o.dk, o.dw,
+    ck_assert_int_eq(ic_distill_loss_backward(ic_test_ctx(ic_distill_loss_workspace_bytes(ic_test_ctx(0), &d)), &d, p->qI, p->kI, p->w, T, ns, o.dq, o.dk, o.dw,
                                               &o.st, &err), 0);
     ck_assert_int_eq(o.st.n_tokens, p->L);
     return o;
@@ -354,7 +354,7 @@ START_TEST(test_forward_and_accumulate) {
         ic_distill_desc d = make_desc(&p, sparse, 8, 16);
         ic_error err; ic_error_clear(&err);
         ic_distill_stats st;
-        ck_assert_int_eq(ic_distill_loss_forward(&d, p.qI, p.kI, p.w, T, 2, &st, &err), 0);
+        ck_assert_int_eq(ic_distill_loss_forward(ic_test_ctx(ic_distill_loss_workspace_bytes(ic_test_ctx(0), &d)), &d, p.qI, p.kI, p.w, T, 2, &st, &err), 0);
         ck_assert(st.loss == g.st.loss && st.kl_pbar == g.st.kl_pbar);
 
         ic_rng r; ic_rng_seed(&r, 42 + sparse);
@@ -366,7 +366,7 @@ START_TEST(test_forward_and_accumulate) {
         float *bw = malloc(nw * sizeof(float));
         memcpy(bq, aq, nq * sizeof(float)); memcpy(bk, ak, nk * sizeof(float));
         memcpy(bw, aw, nw * sizeof(float));
-        ck_assert_int_eq(ic_distill_loss_backward(&d, p.qI, p.kI, p.w, T, 2, bq, bk, bw, &st,
+        ck_assert_int_eq(ic_distill_loss_backward(ic_test_ctx(ic_distill_loss_workspace_bytes(ic_test_ctx(0), &d)), &d, p.qI, p.kI, p.w, T, 2, bq, bk, bw, &st,
                                                   &err), 0);
         for (size_t i = 0; i < nq; i++) aq[i] += g.dq[i];
         for (size_t i = 0; i < nk; i++) ak[i] += g.dk[i];
@@ -449,7 +449,13 @@ START_TEST(test_memory_rlimit) {
         ic_distill_stats st;
         ic_error err; ic_error_clear(&err);
         if (!dq || !dk || !dw) _exit(5);
-        if (ic_distill_loss_backward(&d, p.qI, p.kI, p.w, &T, 1, dq, dk, dw, &st, &err) != 0) {
+        /* the workspace, under the limit, from the op's query */
+        ic_ctx *ctx = ic_test_ctx(0);
+        if (ic_ctx_reserve(ctx, ic_distill_loss_workspace_bytes(ctx, &d), &err) != 0) {
+            fprintf(stderr, "%s\n", err.msg);
+            _exit(5);
+        }
+        if (ic_distill_loss_backward(ctx, &d, p.qI, p.kI, p.w, &T, 1, dq, dk, dw, &st, &err) != 0) {
             fprintf(stderr, "%s\n", err.msg);
             _exit(6);
         }

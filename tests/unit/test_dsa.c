@@ -64,7 +64,7 @@ START_TEST(test_full_k_equals_dense) {
     ic_error err;
     ic_error_clear(&err);
     ic_dsa_state st;
-    ck_assert_int_eq(ic_dsa_state_init(&st, &m, L, &err), 0);
+    ck_assert_int_eq(ic_dsa_state_init(&st, ic_test_ctx(0), &m, L, &err), 0);
     int32_t tok[24];
     random_tokens(tok, L + 1, m.w.cfg.vocab_size, 5);
     const int D = m.w.cfg.hidden_size;
@@ -85,17 +85,17 @@ START_TEST(test_full_k_equals_dense) {
     ic_rng_seed(&r, 9);
     for (int i = 0; i < N * L + 1; i++) toks[i] = (uint32_t)(ic_rng_next(&r) % 61);
     ic_dsa_selector sel;
-    ck_assert_int_eq(ic_dsa_selector_init(&sel, &m, L, &err), 0);
+    ck_assert_int_eq(ic_dsa_selector_init(&sel, ic_test_ctx(0), &m, L, &err), 0);
     ic_eval_opts eo = {.seq_len = L, .n_windows = N};
     ic_eval_result rd, rp;
-    ck_assert_int_eq(ic_eval_tokens(&m.w, toks, N * L + 1, &eo, &rd, &err), 0);
+    ck_assert_int_eq(ic_eval_tokens(ic_test_ctx(0), &m.w, toks, N * L + 1, &eo, &rd, &err), 0);
     for (int i = 0; i < 5; i++) {
         ic_pattern p;
         ck_assert_int_eq(ic_pattern_parse(&p, pats[i], NL, &err), 0);
         ic_teacher_opts to;
         ck_assert_int_eq(ic_dsa_selector_opts(&sel, &p, IC_DSA_MODE_PATTERN, NULL, NULL, &to, &err), 0);
         eo.topts = &to;
-        ck_assert_msg(ic_eval_tokens(&m.w, toks, N * L + 1, &eo, &rp, &err) == 0, "%s", err.msg);
+        ck_assert_msg(ic_eval_tokens(ic_test_ctx(0), &m.w, toks, N * L + 1, &eo, &rp, &err) == 0, "%s", err.msg);
         ck_assert_msg(fabs(rp.loss - rd.loss) < 1e-5, "eval %s: %.8f vs %.8f", pats[i], rp.loss, rd.loss);
         ck_assert_int_eq(rp.tokens, rd.tokens);
     }
@@ -259,7 +259,7 @@ START_TEST(test_pattern_oracle) {
     ic_error err;
     ic_error_clear(&err);
     ic_dsa_state st;
-    ck_assert_int_eq(ic_dsa_state_init(&st, &m, L, &err), 0);
+    ck_assert_int_eq(ic_dsa_state_init(&st, ic_test_ctx(0), &m, L, &err), 0);
     int32_t tok[41];
     random_tokens(tok, L + 1, c->vocab_size, 6);
     saved_all sv;
@@ -315,7 +315,7 @@ START_TEST(test_reuse_perturbation) {
     ic_error err;
     ic_error_clear(&err);
     ic_dsa_state st;
-    ck_assert_int_eq(ic_dsa_state_init(&st, &m, L, &err), 0);
+    ck_assert_int_eq(ic_dsa_state_init(&st, ic_test_ctx(0), &m, L, &err), 0);
     int32_t tok[41];
     random_tokens(tok, L + 1, c->vocab_size, 8);
     saved_all a, b;
@@ -380,7 +380,7 @@ START_TEST(test_resume) {
     ic_error err;
     ic_error_clear(&err);
     ic_dsa_state st;
-    ck_assert_int_eq(ic_dsa_state_init(&st, &m, L, &err), 0);
+    ck_assert_int_eq(ic_dsa_state_init(&st, ic_test_ctx(0), &m, L, &err), 0);
     int32_t tok[34];
     random_tokens(tok, L + 1, m.w.cfg.vocab_size, 10);
     ic_dsa_result full, part;
@@ -434,8 +434,8 @@ START_TEST(test_load_and_errors) {
     ck_assert_int_eq(back.topk, 5);
     ck_assert(!ic_dsa_model_has_indexer(&back, 1) && ic_dsa_model_has_indexer(&back, 2));
     ic_dsa_state s1, s2;
-    ck_assert_int_eq(ic_dsa_state_init(&s1, &m, L, &err), 0);
-    ck_assert_int_eq(ic_dsa_state_init(&s2, &back, L, &err), 0);
+    ck_assert_int_eq(ic_dsa_state_init(&s1, ic_test_ctx(0), &m, L, &err), 0);
+    ck_assert_int_eq(ic_dsa_state_init(&s2, ic_test_ctx(0), &back, L, &err), 0);
     int32_t tok[31];
     random_tokens(tok, L + 1, c.vocab_size, 12);
     ic_dsa_result r1, r2;

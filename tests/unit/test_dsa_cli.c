@@ -74,7 +74,7 @@ static double in_process(const char *dir, const char *spec, int K) {
     ic_dsa_model m;
     ck_assert_msg(ic_dsa_model_load(&m, dir, spec, K, IC_DSA_LOAD_PATTERN, &err) == 0, "%s", err.msg);
     ic_dsa_state st;
-    ck_assert_int_eq(ic_dsa_state_init(&st, &m, L, &err), 0);
+    ck_assert_int_eq(ic_dsa_state_init(&st, ic_test_ctx(0), &m, L, &err), 0);
     double sum = 0;
     long n = 0;
     int32_t t32[L + 1];

@@ -81,7 +81,7 @@ START_TEST(test_layernorm) {
     ic_fill_normal(&r, wt, n, 1.0f);
     ic_fill_normal(&r, b, n, 1.0f);
     ic_fill_normal(&r, dy, N, 1.0f);
-    ic_layernorm_forward(y, mean, rstd, x, wt, b, rows, n, IC_LAYERNORM_EPS);
+    ic_layernorm_forward(ic_test_ctx(0), y, mean, rstd, x, wt, b, rows, n, IC_LAYERNORM_EPS);
 
     double *xd = dalloc(N), *wd = dalloc(n), *bd = dalloc(n), *Rd = dalloc(N);
     to_double(xd, x, N); to_double(wd, wt, n); to_double(bd, b, n); to_double(Rd, dy, N);
@@ -104,7 +104,7 @@ START_TEST(test_layernorm) {
 
     for (size_t i = 0; i < N; i++) dx[i] = 0.5f;   /* checks that dx accumulates */
     for (int i = 0; i < n; i++) { dw[i] = 0.25f; db[i] = -0.25f; }
-    ic_layernorm_backward(dx, dw, db, dy, x, mean, rstd, wt, rows, n);
+    ic_layernorm_backward(ic_test_ctx(0), dx, dw, db, dy, x, mean, rstd, wt, rows, n);
     for (size_t i = 0; i < N; i++) dx[i] -= 0.5f;
     for (int i = 0; i < n; i++) { dw[i] -= 0.25f; db[i] += 0.25f; }
 
@@ -181,7 +181,8 @@ START_TEST(test_scores_forward) {
         double max_err = 0;
         for (int t0 = 0; t0 < L; t0 += br) {
             int t1 = t0 + br < L ? t0 + br : L;
-            ic_indexer_scores_forward(blk, ld, c.q, c.k, c.w, L, H, dI, t0, t1);
+            ic_indexer_scores_forward(ic_test_ctx(ic_indexer_scores_workspace_bytes(ic_test_ctx(0), L, H, dI)),
+                                      blk, ld, c.q, c.k, c.w, L, H, dI, t0, t1);
             for (int t = t0; t < t1; t++)
                 for (int s = 0; s < ld; s++) {
                     float v = blk[(size_t)(t - t0) * ld + s];
@@ -191,7 +192,8 @@ START_TEST(test_scores_forward) {
                 }
         }
         foreach_ctx fc = { ref, L, 0, max_ref, 0 };
-        ck_assert_int_eq(ic_indexer_scores_foreach(c.q, c.k, c.w, L, H, dI, br, check_block, &fc), 0);
+        ic_ctx *ctx = ic_test_ctx(ic_indexer_scores_foreach_workspace_bytes(ic_test_ctx(0), L, H, dI, br));
+        ck_assert_int_eq(ic_indexer_scores_foreach(ctx, c.q, c.k, c.w, L, H, dI, br, check_block, &fc), 0);
         ck_assert_int_eq(fc.n_blocks, (L + br - 1) / br);
         printf("indexer scores L=%d H_I=%d d_I=%d rows=%d: max abs err %.3g (blocks) %.3g "
                "(foreach), max |I| %.3g\n", L, H, dI, br, max_err, fc.max_err, max_ref);
@@ -226,7 +228,8 @@ START_TEST(test_scores_backward) {
     memset(dq, 0, nq * 4); memset(dk, 0, nk * 4); memset(dw, 0, nw * 4);
     for (int t0 = 0; t0 < L; t0 += br) {
         int t1 = t0 + br < L ? t0 + br : L;
-        ic_indexer_scores_backward(dq, dk, dw, R + (size_t)t0 * L, L, c.q, c.k, c.w, L, H, dI, t0, t1);
+        ic_indexer_scores_backward(ic_test_ctx(ic_indexer_scores_workspace_bytes(ic_test_ctx(0), L, H, dI)),
+                                   dq, dk, dw, R + (size_t)t0 * L, L, c.q, c.k, c.w, L, H, dI, t0, t1);
     }
     double *qd = dalloc(nq), *kd = dalloc(nk), *wd = dalloc(nw), *Rd = dalloc((size_t)L * L);
     to_double(qd, c.q, nq); to_double(kd, c.k, nk); to_double(wd, c.w, nw);
@@ -273,7 +276,8 @@ static void check_topk(ic_rng *r, int L, int K, int br, int distinct, int with_n
     for (size_t i = 0; i < (size_t)L * K; i++) idx[i] = 12345;
     for (int t0 = 0; t0 < L; t0 += br) {
         int t1 = t0 + br < L ? t0 + br : L;
-        ic_topk_forward(idx, cnt, S + (size_t)t0 * ld, ld, t0, t1, K);
+        ic_topk_forward(ic_test_ctx(ic_topk_workspace_bytes(ic_test_ctx(0), L)), idx, cnt,
+                        S + (size_t)t0 * ld, ld, t0, t1, K);
     }
     for (int t = 0; t < L; t++) {
         const int k = K < t + 1 ? K : t + 1;
@@ -338,8 +342,9 @@ static void check_sparse(ic_rng *r, int L, int H, int Hkv, int d, int K, int den
     float *S = falloc((size_t)L * L);
     ic_fill_normal(r, S, (size_t)L * L, 1.0f);
     int32_t *idx = malloc(sizeof(int32_t) * (size_t)L * K), *cnt = malloc(sizeof(int32_t) * L);
-    ic_topk_forward(idx, cnt, S, L, 0, L, K);
-    ic_sparse_attention_forward(out, lse, q, k, v, L, H, Hkv, d, idx, cnt, K);
+    ic_topk_forward(ic_test_ctx(ic_topk_workspace_bytes(ic_test_ctx(0), L)), idx, cnt, S, L, 0, L, K);
+    ic_sparse_attention_forward(ic_test_ctx(ic_sparse_attention_workspace_bytes(ic_test_ctx(0), H, Hkv, d, K)),
+                                out, lse, q, k, v, L, H, Hkv, d, idx, cnt, K);
     int32_t *causal = malloc(sizeof(int32_t) * L);
     for (int s = 0; s < L; s++) causal[s] = s;
     double *o = dalloc(d), l, eo = 0, el = 0;
@@ -397,10 +402,10 @@ static size_t mapped_bytes(void) {
 }
 #endif
 
-typedef struct { int32_t *idx, *cnt; int K; } stream_ctx;
-static void stream_topk(void *ctx, const float *blk, int ld, int t0, int t1) {
-    stream_ctx *c = ctx;
-    ic_topk_forward(c->idx, c->cnt, blk, ld, t0, t1, c->K);
+typedef struct { ic_ctx *ctx; int32_t *idx, *cnt; int K; } stream_ctx;
+static void stream_topk(void *user, const float *blk, int ld, int t0, int t1) {
+    stream_ctx *c = user;
+    ic_topk_forward(c->ctx, c->idx, c->cnt, blk, ld, t0, t1, c->K);
 }
 
 /* Child body: 0 = all good; other codes say what failed. */
@@ -417,8 +422,14 @@ static int stream_child(int L) {
     scores_case c = make_scores_case(&r, L, H, dI);
     int32_t *idx = malloc(sizeof(int32_t) * (size_t)L * K), *cnt = malloc(sizeof(int32_t) * L);
     if (!idx || !cnt) return 5;
-    stream_ctx sc = { idx, cnt, K };
-    if (ic_indexer_scores_foreach(c.q, c.k, c.w, L, H, dI, ic_indexer_scores_block_rows(L),
+    /* the workspace is reserved here, under the cap, from the queries */
+    ic_ctx *ctx = ic_test_ctx(0);
+    const int br = ic_indexer_scores_block_rows(L);
+    if (ic_ctx_reserve(ctx, ic_indexer_scores_foreach_workspace_bytes(ctx, L, H, dI, br) +
+                       ic_topk_workspace_bytes(ctx, L), NULL) != 0)
+        return 5;
+    stream_ctx sc = { ctx, idx, cnt, K };
+    if (ic_indexer_scores_foreach(ctx, c.q, c.k, c.w, L, H, dI, br,
                                   stream_topk, &sc))
         return 6;
     /* oracle on sampled rows: the kept set, scored in double, dominates the

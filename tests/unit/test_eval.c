@@ -26,13 +26,13 @@ static double oracle(const ic_weights *w, const uint32_t *tok, int L, int N) {
     const int V = w->cfg.vocab_size, D = w->cfg.hidden_size;
     ic_error err; ic_error_clear(&err);
     ic_teacher_state s;
-    ck_assert_int_eq(ic_teacher_state_init(&s, &w->cfg, L, &err), 0);
+    ck_assert_int_eq(ic_teacher_state_init(&s, ic_test_ctx(0), &w->cfg, L, &err), 0);
     float *h = malloc(sizeof(float) * L * D), *lg = malloc(sizeof(float) * L * V);
     int32_t *t32 = malloc(sizeof(int32_t) * L);
     double sum = 0;
     for (int i = 0; i < N; i++) {
         for (int t = 0; t < L; t++) t32[t] = (int32_t)tok[i * L + t];
-        ck_assert_int_eq(ic_teacher_embed(w, t32, L, h, &err), 0);
+        ck_assert_int_eq(ic_teacher_embed(ic_test_ctx(0), w, t32, L, h, &err), 0);
         ck_assert_int_eq(ic_teacher_layers(w, &s, h, L, 0, w->cfg.n_layers, NULL, &err), 0);
         ic_teacher_logits(w, &s, h, L, lg);
         for (int t = 0; t < L; t++) {
@@ -59,7 +59,7 @@ START_TEST(test_eval_windows) {
     ic_eval_opts o = {.seq_len = L, .n_windows = N};
     ic_eval_result res;
     ic_error err; ic_error_clear(&err);
-    ck_assert_msg(ic_eval_tokens(&w, tok, n, &o, &res, &err) == 0, "%s", err.msg);
+    ck_assert_msg(ic_eval_tokens(ic_test_ctx(0), &w, tok, n, &o, &res, &err) == 0, "%s", err.msg);
     double ref = oracle(&w, tok, L, N);
     ck_assert_msg(fabs(res.loss - ref) < 1e-5 * ref, "loss %g vs %g", res.loss, ref);
     ck_assert(fabs(res.ppl - exp(ref)) < 1e-4 * exp(ref));
@@ -67,21 +67,21 @@ START_TEST(test_eval_windows) {
     ck_assert_int_eq(res.n_windows, N);
     /* deterministic: the same again, bit for bit */
     ic_eval_result again;
-    ck_assert_int_eq(ic_eval_tokens(&w, tok, n, &o, &again, &err), 0);
+    ck_assert_int_eq(ic_eval_tokens(ic_test_ctx(0), &w, tok, n, &o, &again, &err), 0);
     ck_assert(again.loss == res.loss);
     /* n_windows <= 0: as many as fit (here still 3) */
     o.n_windows = 0;
-    ck_assert_int_eq(ic_eval_tokens(&w, tok, n, &o, &again, &err), 0);
+    ck_assert_int_eq(ic_eval_tokens(ic_test_ctx(0), &w, tok, n, &o, &again, &err), 0);
     ck_assert_int_eq(again.n_windows, 3);
     ck_assert(again.loss == res.loss);
     /* too few tokens: N*L + 1 needed */
     o.n_windows = N;
-    ck_assert_int_eq(ic_eval_tokens(&w, tok, (size_t)N * L, &o, &again, &err), -1);
+    ck_assert_int_eq(ic_eval_tokens(ic_test_ctx(0), &w, tok, (size_t)N * L, &o, &again, &err), -1);
     ck_assert_msg(strstr(err.msg, "2 window(s)") != NULL, "%s", err.msg);
     /* a token outside the vocabulary */
     tok[L + 5] = 53;
     ic_error_clear(&err);
-    ck_assert_int_eq(ic_eval_tokens(&w, tok, n, &o, &again, &err), -1);
+    ck_assert_int_eq(ic_eval_tokens(ic_test_ctx(0), &w, tok, n, &o, &again, &err), -1);
     ck_assert_msg(strstr(err.msg, "vocabulary") != NULL, "%s", err.msg);
     free(tok);
     ic_weights_free(&w);

@@ -111,8 +111,8 @@ START_TEST(test_indexer_forward_backward) {
     ic_error err; ic_error_clear(&err);
     ic_indexer ix; ic_indexer_grads g; ic_indexer_acts a;
     ck_assert_int_eq(ic_indexer_init(&ix, &d, &err), 0);
-    ck_assert_int_eq(ic_indexer_grads_init(&g, &d, &err), 0);
-    ck_assert_int_eq(ic_indexer_acts_init(&a, &d, 20, &err), 0);
+    ck_assert_int_eq(ic_indexer_grads_init(&g, ic_test_ctx(0), &d, &err), 0);
+    ck_assert_int_eq(ic_indexer_acts_init(&a, ic_test_ctx(0), &d, 20, &err), 0);
     ic_rng rng; ic_rng_seed(&rng, 606);
     /* random everything, LayerNorm affine included, so no gradient is trivial */
     ic_fill_normal(&rng, ix.data, ix.numel, 0.4f);
@@ -148,11 +148,11 @@ START_TEST(test_indexer_forward_backward) {
     float *dq = calloc((size_t)L * H * dh, 4), *dk = calloc((size_t)L * dh, 4), *dw = calloc((size_t)L * H, 4);
     for (int t0 = 0; t0 < L; t0 += br) {
         int t1 = t0 + br < L ? t0 + br : L;
-        ic_indexer_scores_backward(dq, dk, dw, R + (size_t)t0 * L, L, a.qI, a.kI, a.w, L, H, dh, t0, t1);
+        ic_indexer_scores_backward(a.ctx, dq, dk, dw, R + (size_t)t0 * L, L, a.qI, a.kI, a.w, L, H, dh, t0, t1);
     }
     ic_indexer_backward(&ix, &a, dq, dk, dw, &g);
     ic_indexer_grads g2;
-    ck_assert_int_eq(ic_indexer_grads_init(&g2, &d, &err), 0);
+    ck_assert_int_eq(ic_indexer_grads_init(&g2, ic_test_ctx(0), &d, &err), 0);
     ic_indexer_backward(&ix, &a, dq, dk, dw, &g2);
     ic_indexer_grads_accumulate(&g2, &g);
     for (size_t i = 0; i < g.numel; i++)
@@ -242,7 +242,7 @@ START_TEST(test_indexer_select) {
     ic_error err; ic_error_clear(&err);
     ic_indexer ix; ic_indexer_acts a;
     ck_assert_int_eq(ic_indexer_init(&ix, &d, &err), 0);
-    ck_assert_int_eq(ic_indexer_acts_init(&a, &d, L, &err), 0);
+    ck_assert_int_eq(ic_indexer_acts_init(&a, ic_test_ctx(0), &d, L, &err), 0);
     ic_indexer_init_random(&ix, 7, 0);
     ic_rng rng; ic_rng_seed(&rng, 707);
     float *x = malloc(sizeof(float) * (size_t)L * d.dim), *S = malloc(sizeof(float) * (size_t)L * L);
@@ -250,7 +250,7 @@ START_TEST(test_indexer_select) {
     ic_indexer_forward(&ix, x, L, 0, &a);
     int32_t *idx = malloc(sizeof(int32_t) * L * d.topk), *cnt = malloc(sizeof(int32_t) * L), all[150];
     ck_assert_int_eq(ic_indexer_select(&a, d.topk, idx, cnt, &err), 0);
-    ic_indexer_scores_forward(S, L, a.qI, a.kI, a.w, L, d.n_heads, d.head_dim, 0, L);
+    ic_indexer_scores_forward(a.ctx, S, L, a.qI, a.kI, a.w, L, d.n_heads, d.head_dim, 0, L);
     for (int t = 0; t < L; t++) {
         int k = d.topk < t + 1 ? d.topk : t + 1;
         ck_assert_int_eq(cnt[t], k);

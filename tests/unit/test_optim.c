@@ -81,7 +81,7 @@ START_TEST(test_adamw_vs_double) {
     /* eps large enough to matter for the small gradients of the last step */
     ic_adamw_hparams hp = {0.9, 0.95, 1e-4, 0.1};
     ic_adamw opt; ic_error err; ic_error_clear(&err);
-    ck_assert_int_eq(ic_adamw_init(&opt, &hp, f.params, NP, &err), 0);
+    ck_assert_int_eq(ic_adamw_init(&opt, ic_test_ctx(0), &hp, f.params, NP, &err), 0);
     float *init = malloc(sizes[0] * sizeof(float));
     memcpy(init, f.val[0], sizes[0] * sizeof(float));
     const int steps = 8;
@@ -114,7 +114,7 @@ START_TEST(test_adamw_ingredients_matter) {
     fixture f; fixture_init(&f, &r);
     ic_adamw_hparams hp = {0.9, 0.999, 1e-8, 0.0};  /* fp32 side without decay */
     ic_adamw opt; ic_error err; ic_error_clear(&err);
-    ck_assert_int_eq(ic_adamw_init(&opt, &hp, f.params, NP, &err), 0);
+    ck_assert_int_eq(ic_adamw_init(&opt, ic_test_ctx(0), &hp, f.params, NP, &err), 0);
     for (int t = 1; t <= 3; t++) {
         for (int i = 0; i < NP; i++) ic_fill_normal(&r, f.grad[i], sizes[i], 1.0f);
         ic_adamw_step(&opt, f.params, NP, 1e-2);
@@ -130,7 +130,7 @@ START_TEST(test_adamw_ingredients_matter) {
     float p = 0.5f, g = 0.3f;
     ic_param one = {"x", &p, &g, 1, 0};
     ic_adamw_hparams hp2 = {0.9, 0.999, 1e-8, 0.0};
-    ck_assert_int_eq(ic_adamw_init(&opt, &hp2, &one, 1, &err), 0);
+    ck_assert_int_eq(ic_adamw_init(&opt, ic_test_ctx(0), &hp2, &one, 1, &err), 0);
     ic_adamw_step(&opt, &one, 1, 1e-2);
     ck_assert_msg(fabs(p - (0.5 - 1e-2)) < 1e-7, "first step %.9g, want 0.49", p);
     ic_adamw_free(&opt);
@@ -142,7 +142,7 @@ START_TEST(test_adamw_state_restore) {
     fixture a; fixture_init(&a, &r);
     ic_adamw_hparams hp = ic_adamw_default_hparams();
     ic_adamw oa; ic_error err; ic_error_clear(&err);
-    ck_assert_int_eq(ic_adamw_init(&oa, &hp, a.params, NP, &err), 0);
+    ck_assert_int_eq(ic_adamw_init(&oa, ic_test_ctx(0), &hp, a.params, NP, &err), 0);
     /* Gradients for 6 steps, drawn up front so both runs see the same. */
     float *gs[6][NP];
     for (int t = 0; t < 6; t++)
@@ -175,7 +175,7 @@ START_TEST(test_adamw_state_restore) {
         ic_adamw_step(&oa, a.params, NP, 1e-3);
     }
     ic_adamw ob;
-    ck_assert_int_eq(ic_adamw_init(&ob, &hp, b.params, NP, &err), 0);
+    ck_assert_int_eq(ic_adamw_init(&ob, ic_test_ctx(0), &hp, b.params, NP, &err), 0);
     /* refusals first: a missing tensor, a wrong size */
     ck_assert_int_eq(ic_adamw_state_restore(&ob, saved, ns - 1, step, &err), -1);
     ck_assert_ptr_nonnull(strstr(err.msg, "missing"));
@@ -205,11 +205,11 @@ START_TEST(test_adamw_refusals) {
     ic_param two[2] = {{"a", &p, &g, 1, 1}, {"a", &p, &g, 1, 1}};
     ic_adamw opt; ic_error err; ic_error_clear(&err);
     ic_adamw_hparams hp = ic_adamw_default_hparams();
-    ck_assert_int_eq(ic_adamw_init(&opt, &hp, two, 2, &err), -1);
+    ck_assert_int_eq(ic_adamw_init(&opt, ic_test_ctx(0), &hp, two, 2, &err), -1);
     ck_assert_ptr_nonnull(strstr(err.msg, "duplicate"));
     ic_error_clear(&err);
     hp.beta2 = 1.0;
-    ck_assert_int_eq(ic_adamw_init(&opt, &hp, two, 1, &err), -1);
+    ck_assert_int_eq(ic_adamw_init(&opt, ic_test_ctx(0), &hp, two, 1, &err), -1);
     ck_assert_ptr_nonnull(strstr(err.msg, "betas"));
 }
 END_TEST
@@ -260,34 +260,34 @@ START_TEST(test_clip) {
         for (int64_t k = 0; k < n[i]; k++) ss += (long double)g[i][k] * g[i][k];
     }
     double ref = (double)sqrtl(ss);
-    double norm = ic_grad_global_norm(ps, 3);
+    double norm = ic_grad_global_norm(ic_test_ctx(0), ps, 3);
     ck_assert_msg(fabs(norm - ref) / ref < 1e-12, "norm %.17g vs %.17g", norm, ref);
     /* Same bits for any thread count. */
     int nt = omp_get_max_threads();
     omp_set_num_threads(1);
-    double n1 = ic_grad_global_norm(ps, 3);
+    double n1 = ic_grad_global_norm(ic_test_ctx(0), ps, 3);
     omp_set_num_threads(nt > 1 ? nt : 2);
-    double n2 = ic_grad_global_norm(ps, 3);
+    double n2 = ic_grad_global_norm(ic_test_ctx(0), ps, 3);
     ck_assert(memcmp(&n1, &n2, sizeof n1) == 0);
     /* No clipping above the norm: untouched. */
-    ck_assert(ic_grad_clip(ps, 3, ref * 2) == norm);
+    ck_assert(ic_grad_clip(ic_test_ctx(0), ps, 3, ref * 2) == norm);
     for (int i = 0; i < 3; i++) ck_assert(memcmp(g[i], orig[i], n[i] * sizeof(float)) == 0);
     /* Clipping to a third: returns the pre-clip norm, scales every element by
      * max / (norm + 1e-6). */
     double maxn = ref / 3;
-    double pre = ic_grad_clip(ps, 3, maxn);
+    double pre = ic_grad_clip(ic_test_ctx(0), ps, 3, maxn);
     ck_assert(pre == norm);
     double scale = maxn / (ref + 1e-6);
     for (int i = 0; i < 3; i++)
         for (int64_t k = 0; k < n[i]; k++)
             ck_assert_msg(fabs(g[i][k] - orig[i][k] * scale) <= 1e-6 * fabs(orig[i][k] * scale) + 1e-30,
                           "clipped element %g vs %g", g[i][k], orig[i][k] * scale);
-    double post = ic_grad_global_norm(ps, 3);
+    double post = ic_grad_global_norm(ic_test_ctx(0), ps, 3);
     ck_assert_msg(fabs(post - maxn) / maxn < 1e-5, "post-clip norm %g, want %g", post, maxn);
     /* A non-finite gradient: norm is returned, nothing scaled. */
     g[1][3] = INFINITY;
     memcpy(orig[0], g[0], n[0] * sizeof(float));
-    ck_assert(isinf(ic_grad_clip(ps, 3, 1.0)));
+    ck_assert(isinf(ic_grad_clip(ic_test_ctx(0), ps, 3, 1.0)));
     ck_assert(memcmp(g[0], orig[0], n[0] * sizeof(float)) == 0);
     for (int i = 0; i < 3; i++) { free(g[i]); free(orig[i]); }
 }

@@ -177,13 +177,13 @@ START_TEST(test_run_end_to_end) {
     ic_overlap_opts o = {.seq_len = L, .n_windows = W};
     double mat[NL * NL];
     int64_t nq = 0;
-    ck_assert_msg(ic_overlap_run(&m, rd, &sc, W * L + 1, &o, mat, &nq, &err) == 0, "%s", err.msg);
+    ck_assert_msg(ic_overlap_run(ic_test_ctx(0), &m, rd, &sc, W * L + 1, &o, mat, &nq, &err) == 0, "%s", err.msg);
     ck_assert_int_eq(nq, W * (L - K));
     check_props(mat, NL);
 
     /* brute force over the sets of separate all-own-indexer forwards */
     ic_dsa_state st;
-    ck_assert_int_eq(ic_dsa_state_init(&st, &m, L, &err), 0);
+    ck_assert_int_eq(ic_dsa_state_init(&st, ic_test_ctx(0), &m, L, &err), 0);
     ic_dsa_index_set s[NL];
     alloc_sets(s, NL, L, K);
     double sum[NL * NL] = {0};
@@ -204,12 +204,12 @@ START_TEST(test_run_end_to_end) {
 
     /* errors: L <= K; a layer without an indexer */
     o.seq_len = K;
-    ck_assert_int_eq(ic_overlap_run(&m, rd, &sc, W * L + 1, &o, mat, &nq, &err), -1);
+    ck_assert_int_eq(ic_overlap_run(ic_test_ctx(0), &m, rd, &sc, W * L + 1, &o, mat, &nq, &err), -1);
     ck_assert(strstr(err.msg, "--seq-len") != NULL);
     ic_error_clear(&err);
     o.seq_len = L;
     ic_indexer_free(&m.ix[2]);
-    ck_assert_int_eq(ic_overlap_run(&m, rd, &sc, W * L + 1, &o, mat, &nq, &err), -1);
+    ck_assert_int_eq(ic_overlap_run(ic_test_ctx(0), &m, rd, &sc, W * L + 1, &o, mat, &nq, &err), -1);
     ck_assert_msg(strstr(err.msg, "layer 2") != NULL, "%s", err.msg);
     free_sets(s, NL);
     ic_dsa_state_free(&st);

@@ -34,7 +34,7 @@ static void check_rope(int L, int H, int d, int rot, int pos0, float theta, uint
     ic_fill_normal(&r, x, n, 1.0f);
     ic_fill_normal(&r, dy, n, 1.0f);
     memcpy(y, x, n * sizeof *x);
-    ic_rope_forward(y, L, H, d, rot, pos0, theta);
+    ic_rope_forward(ic_test_ctx(ic_rope_workspace_bytes(ic_test_ctx(0), rot)), y, L, H, d, rot, pos0, theta);
     rope_ref(yr, x, L, H, d, rot, pos0, theta);
     double num = 0, den = 0;
     for (size_t i = 0; i < n; i++) { num += (y[i] - yr[i]) * (y[i] - yr[i]); den += yr[i] * yr[i]; }
@@ -44,7 +44,7 @@ static void check_rope(int L, int H, int d, int rot, int pos0, float theta, uint
         if ((int)(i % d) >= rot) ck_assert(y[i] == x[i]);
     /* <dy, R x> == <R^T dy, x> */
     memcpy(dx, dy, n * sizeof *dy);
-    ic_rope_backward(dx, L, H, d, rot, pos0, theta);
+    ic_rope_backward(ic_test_ctx(ic_rope_workspace_bytes(ic_test_ctx(0), rot)), dx, L, H, d, rot, pos0, theta);
     double lhs = 0, rhs = 0, scale = 0;
     for (size_t i = 0; i < n; i++) {
         lhs += (double)dy[i] * y[i]; rhs += (double)dx[i] * x[i];
@@ -52,7 +52,7 @@ static void check_rope(int L, int H, int d, int rot, int pos0, float theta, uint
     }
     ck_assert_msg(fabs(lhs - rhs) < 1e-6 * scale, "rope adjoint %g vs %g", lhs, rhs);
     /* backward(forward(x)) == x: the rotation is orthogonal */
-    ic_rope_backward(y, L, H, d, rot, pos0, theta);
+    ic_rope_backward(ic_test_ctx(ic_rope_workspace_bytes(ic_test_ctx(0), rot)), y, L, H, d, rot, pos0, theta);
     ck_assert(ic_rel_err_f32(y, x, n) < 1e-6);
     free(x); free(y); free(dy); free(dx); free(yr);
 }
@@ -113,7 +113,7 @@ static void check_matmul(int M, int N, int K, int with_bias, uint64_t seed) {
     ic_fill_normal(&r, b, (size_t)N, 1.0f);
     ic_fill_normal(&r, dout, (size_t)M * N, 1.0f);
     ic_fill_normal(&r, out, (size_t)M * N, 1.0f);   /* garbage: must be overwritten */
-    ic_matmul_forward(out, x, w, with_bias ? b : NULL, M, N, K);
+    ic_matmul_forward(ic_test_ctx(0), out, x, w, with_bias ? b : NULL, M, N, K);
     double *xd = to_f64(x, (size_t)M * K), *wd = to_f64(w, (size_t)N * K), *bd = to_f64(b, N);
     double *dod = to_f64(dout, (size_t)M * N), *ref = malloc((size_t)M * N * 8);
     matmul_ref(ref, xd, wd, with_bias ? bd : NULL, M, N, K);
@@ -126,7 +126,7 @@ static void check_matmul(int M, int N, int K, int with_bias, uint64_t seed) {
     ic_fill_normal(&r, dw, (size_t)N * K, 1.0f);
     ic_fill_normal(&r, db, (size_t)N, 1.0f);
     double *dx0 = to_f64(dx, (size_t)M * K), *dw0 = to_f64(dw, (size_t)N * K), *db0 = to_f64(db, N);
-    ic_matmul_backward(dx, dw, with_bias ? db : NULL, dout, x, w, M, N, K);
+    ic_matmul_backward(ic_test_ctx(0), dx, dw, with_bias ? db : NULL, dout, x, w, M, N, K);
     double *gx = malloc((size_t)M * K * 8), *gw = malloc((size_t)N * K * 8), *gb = malloc((size_t)N * 8);
     fd_grad(gx, xd, (size_t)M * K, xd, wd, bd, dod, M, N, K);
     fd_grad(gw, wd, (size_t)N * K, xd, wd, bd, dod, M, N, K);
@@ -142,7 +142,7 @@ static void check_matmul(int M, int N, int K, int with_bias, uint64_t seed) {
     else
         for (int i = 0; i < N; i++) ck_assert(db[i] == (float)db0[i]);
     /* NULL gradients are skipped */
-    ic_matmul_backward(NULL, NULL, NULL, dout, x, w, M, N, K);
+    ic_matmul_backward(ic_test_ctx(0), NULL, NULL, NULL, dout, x, w, M, N, K);
     free(x); free(w); free(b); free(out); free(dout); free(xd); free(wd); free(bd); free(dod);
     free(ref); free(outd); free(dx); free(dw); free(db); free(dx0); free(dw0); free(db0);
     free(gx); free(gw); free(gb); free(ax); free(aw); free(ab);

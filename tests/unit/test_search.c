@@ -70,7 +70,7 @@ static void brute_force(const ic_dsa_model *m, const int32_t *tok, int keep, bru
     ic_error err;
     ic_error_clear(&err);
     ic_dsa_state st;
-    ck_assert_int_eq(ic_dsa_state_init(&st, m, L, &err), 0);
+    ck_assert_int_eq(ic_dsa_state_init(&st, ic_test_ctx(0), m, L, &err), 0);
     ic_pattern p;
     ck_assert_int_eq(ic_pattern_parse(&p, "FFFFFFF", NL, &err), 0);
     b->start = full_loss(m, &st, &p, tok);
@@ -159,7 +159,7 @@ START_TEST(test_greedy_equals_brute_force) {
         ic_search_trace t;
         ck_assert_int_eq(ic_search_trace_init(&t, NL, keep, &err), 0);
         ic_search_opts o = {.seq_len = L, .n_windows = W, .cache_bytes = budgets[i]};
-        ck_assert_msg(ic_search_run(&m, tok, &o, &t, &err) == 0, "%s", err.msg);
+        ck_assert_msg(ic_search_run(ic_test_ctx(0), &m, tok, &o, &t, &err) == 0, "%s", err.msg);
         expect_same(&t, &b, 1e-6);
         char pat[NL + 1];
         ck_assert_int_eq(ic_pattern_n_full(&t.pattern), keep);
@@ -190,12 +190,12 @@ START_TEST(test_extremes) {
     ic_search_trace t;
     ic_search_opts o = {.seq_len = L, .n_windows = W, .cache_bytes = (size_t)1 << 30};
     ck_assert_int_eq(ic_search_trace_init(&t, NL, NL, &err), 0);
-    ck_assert_int_eq(ic_search_run(&m, tok, &o, &t, &err), 0);
+    ck_assert_int_eq(ic_search_run(ic_test_ctx(0), &m, tok, &o, &t, &err), 0);
     ck_assert_int_eq(t.n_steps, 0);
     ck_assert(fabs(t.start_loss - b.start) <= 1e-6 * b.start);
     ic_search_trace_free(&t);
     ck_assert_int_eq(ic_search_trace_init(&t, NL, 1, &err), 0);
-    ck_assert_int_eq(ic_search_run(&m, tok, &o, &t, &err), 0);
+    ck_assert_int_eq(ic_search_run(ic_test_ctx(0), &m, tok, &o, &t, &err), 0);
     expect_same(&t, &b, 1e-6);
     char pat[NL + 1];
     ck_assert_str_eq(ic_pattern_to_string(&t.pattern, pat, sizeof pat), "FSSSSSS");
@@ -235,13 +235,13 @@ START_TEST(test_resume) {
     ic_search_opts o = {.seq_len = L, .n_windows = W, .cache_bytes = (size_t)1 << 30};
     ic_search_trace full, part, res;
     ck_assert_int_eq(ic_search_trace_init(&full, NL, keep, &err), 0);
-    ck_assert_int_eq(ic_search_run(&m, tok, &o, &full, &err), 0);
+    ck_assert_int_eq(ic_search_run(ic_test_ctx(0), &m, tok, &o, &full, &err), 0);
 
     save_ctx sc = {&meta, path, 2};
     o.on_step = save_step;
     o.on_step_ctx = &sc;
     ck_assert_int_eq(ic_search_trace_init(&part, NL, keep, &err), 0);
-    ck_assert_int_eq(ic_search_run(&m, tok, &o, &part, &err), -1);
+    ck_assert_int_eq(ic_search_run(ic_test_ctx(0), &m, tok, &o, &part, &err), -1);
     ck_assert_str_eq(err.msg, "interrupted");
     ck_assert_int_eq(part.n_steps, 2);
 
@@ -253,7 +253,7 @@ START_TEST(test_resume) {
     ck_assert_int_eq(cut, 0);
     ck_assert_int_eq(res.n_steps, 2);
     ck_assert_int_eq(res.fwd_done, part.fwd_done);
-    ck_assert_msg(ic_search_run(&m, tok, &o, &res, &err) == 0, "%s", err.msg);
+    ck_assert_msg(ic_search_run(ic_test_ctx(0), &m, tok, &o, &res, &err) == 0, "%s", err.msg);
     /* bitwise: the trace keeps 17 significant digits, the forwards are the same */
     ck_assert_int_eq(res.n_steps, full.n_steps);
     ck_assert(res.start_loss == full.start_loss);
@@ -388,7 +388,7 @@ START_TEST(test_two_ranks) {
     ic_error_clear(&err);
     ic_search_trace t;
     ic_search_opts o = {.seq_len = L, .n_windows = W, .cache_bytes = (size_t)1 << 30, .comm = &comm};
-    int rc = ic_search_trace_init(&t, NL, 2, &err) == 0 && ic_search_run(&m, tok, &o, &t, &err) == 0;
+    int rc = ic_search_trace_init(&t, NL, 2, &err) == 0 && ic_search_run(ic_test_ctx(0), &m, tok, &o, &t, &err) == 0;
     if (rank == 1) {   /* the child reports its trace to rank 0 and leaves */
         int32_t hdr[2] = {rc, t.n_steps};
         int ok = write(p10[1], hdr, sizeof hdr) == (ssize_t)sizeof hdr;
@@ -454,7 +454,7 @@ START_TEST(test_library_errors) {
     ic_search_opts o = {.seq_len = L, .n_windows = W, .cache_bytes = 1 << 20};
     ic_error_clear(&err);
     ck_assert_int_eq(ic_search_trace_init(&t, NL, 2, &err), 0);
-    ck_assert_int_eq(ic_search_run(&m, tok, &o, &t, &err), -1);
+    ck_assert_int_eq(ic_search_run(ic_test_ctx(0), &m, tok, &o, &t, &err), -1);
     ck_assert_msg(strstr(err.msg, "every layer needs an indexer") && strstr(err.msg, "layer 3"),
                   "%s", err.msg);
     ic_dsa_model_free(&m);
@@ -462,7 +462,7 @@ START_TEST(test_library_errors) {
     make_model(&m, NL, 3);
     tok[W * L] = m.w.cfg.vocab_size;
     ic_error_clear(&err);
-    ck_assert_int_eq(ic_search_run(&m, tok, &o, &t, &err), -1);
+    ck_assert_int_eq(ic_search_run(ic_test_ctx(0), &m, tok, &o, &t, &err), -1);
     ck_assert_msg(strstr(err.msg, "outside the model's vocabulary") != NULL, "%s", err.msg);
     /* flipping layer 0 or an S layer */
     ic_error_clear(&err);
@@ -501,7 +501,7 @@ START_TEST(test_cli) {
     ic_search_trace ref;
     ic_search_opts o = {.seq_len = L, .n_windows = W, .cache_bytes = (size_t)1 << 30};
     ck_assert_int_eq(ic_search_trace_init(&ref, NL, 4, &err), 0);
-    ck_assert_int_eq(ic_search_run(&m, tok, &o, &ref, &err), 0);
+    ck_assert_int_eq(ic_search_run(ic_test_ctx(0), &m, tok, &o, &ref, &err), 0);
     char refpat[NL + 1];
     ic_pattern_to_string(&ref.pattern, refpat, sizeof refpat);
 

@@ -131,7 +131,7 @@ static int select_all(void *ctx, int layer, const float *x_norm, int L, const in
     return 1;
 }
 
-static void sparse_loop(float *out, float *lse, const float *q, const float *k, const float *v,
+static void sparse_loop(ic_ctx *ctx, float *out, float *lse, const float *q, const float *k, const float *v,
                         int L, int H, int Hkv, int d, const int32_t *idx, const int32_t *cnt, int K) {
     double *p = malloc(sizeof(double) * K);
     for (int t = 0; t < L; t++)
@@ -171,14 +171,14 @@ static void run_case(int bias, int tied, uint64_t seed) {
     ref_forward(&w, tok, L, rl, 1, rq, rk, rlse);
 
     ic_teacher_state s;
-    ck_assert_int_eq(ic_teacher_state_init(&s, &c, L, &err), 0);
+    ck_assert_int_eq(ic_teacher_state_init(&s, ic_test_ctx(0), &c, L, &err), 0);
     float *hid = malloc(sizeof(float) * L * D), *hid2 = malloc(sizeof(float) * L * D);
     float *logits = malloc(sizeof(float) * L * V);
     ic_teacher_saved save[3]; memset(save, 0, sizeof save);
     save[1].q = malloc(sizeof(float) * L * H * d); save[1].k = malloc(sizeof(float) * L * Hkv * d);
     save[1].lse = malloc(sizeof(float) * H * L); save[1].x_norm = malloc(sizeof(float) * L * D);
     ic_teacher_opts opts = {.save = save};
-    ck_assert_int_eq(ic_teacher_embed(&w, tok, L, hid, &err), 0);
+    ck_assert_int_eq(ic_teacher_embed(ic_test_ctx(0), &w, tok, L, hid, &err), 0);
     ck_assert_int_eq(ic_teacher_layers(&w, &s, hid, L, 0, c.n_layers, &opts, &err), 0);
     ic_teacher_logits(&w, &s, hid, L, logits);
     double e = rel(logits, rl, (size_t)L * V);
@@ -200,7 +200,7 @@ static void run_case(int bias, int tied, uint64_t seed) {
     ck_assert_msg(fabs(sum - ref_sum) < 1e-5 * fabs(ref_sum), "loss %g vs %g", sum, ref_sum);
 
     /* stop after layer 1, resume from the hidden state: bitwise the same */
-    ck_assert_int_eq(ic_teacher_embed(&w, tok, L, hid2, &err), 0);
+    ck_assert_int_eq(ic_teacher_embed(ic_test_ctx(0), &w, tok, L, hid2, &err), 0);
     ck_assert_int_eq(ic_teacher_layers(&w, &s, hid2, L, 0, 1, NULL, &err), 0);
     ck_assert_int_eq(ic_teacher_layers(&w, &s, hid2, L, 1, 2, NULL, &err), 0);
     ck_assert_int_eq(ic_teacher_layers(&w, &s, hid2, L, 2, 3, NULL, &err), 0);
@@ -208,7 +208,7 @@ static void run_case(int bias, int tied, uint64_t seed) {
 
     /* decode token by token == each row of the full forward */
     ic_kv_cache kc;
-    ck_assert_int_eq(ic_kv_cache_init(&kc, &c, L, &err), 0);
+    ck_assert_int_eq(ic_kv_cache_init(&kc, ic_test_ctx(0), &c, L, &err), 0);
     float *lrow = malloc(sizeof(float) * V);
     for (int t = 0; t < L; t++) {
         ck_assert_int_eq(ic_teacher_decode_step(&w, &kc, tok[t], lrow, &err), 0);
@@ -222,7 +222,7 @@ static void run_case(int bias, int tied, uint64_t seed) {
     sel_ctx sc; memset(&sc, 0, sizeof sc);
     sc.K = 80; sc.idx = malloc(sizeof(int32_t) * L * sc.K); sc.cnt = malloc(sizeof(int32_t) * L);
     ic_teacher_opts so = {.save = save, .select = select_all, .select_ctx = &sc, .sparse_attn = sparse_loop};
-    ck_assert_int_eq(ic_teacher_embed(&w, tok, L, hid2, &err), 0);
+    ck_assert_int_eq(ic_teacher_embed(ic_test_ctx(0), &w, tok, L, hid2, &err), 0);
     ck_assert_int_eq(ic_teacher_layers(&w, &s, hid2, L, 0, c.n_layers, &so, &err), 0);
     for (int l = 0; l < 3; l++) { ck_assert_int_eq(sc.calls[l], 1); ck_assert_ptr_eq(sc.xn_seen[l], s.x_norm); }
     ic_teacher_logits(&w, &s, hid2, L, logits);
@@ -235,7 +235,7 @@ static void run_case(int bias, int tied, uint64_t seed) {
     /* bad inputs */
     ic_error_clear(&err);
     int32_t bad[2] = {3, V};
-    ck_assert_int_eq(ic_teacher_embed(&w, bad, 2, hid2, &err), -1);
+    ck_assert_int_eq(ic_teacher_embed(ic_test_ctx(0), &w, bad, 2, hid2, &err), -1);
     ck_assert(strstr(err.msg, "position 1") != NULL);
     ck_assert_int_eq(ic_teacher_layers(&w, &s, hid2, L + 1, 0, 1, NULL, &err), -1);
     ck_assert_int_eq(ic_teacher_layers(&w, &s, hid2, L, 2, 4, NULL, &err), -1);

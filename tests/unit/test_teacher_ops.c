@@ -34,7 +34,7 @@ START_TEST(test_embedding) {
     float *tab = randn(&r, (size_t)V * D, 1.0f), *out = randn(&r, (size_t)L * D, 1.0f);
     int32_t tok[31];
     for (int t = 0; t < L; t++) tok[t] = (int32_t)(ic_rng_next(&r) % V);
-    ic_embedding_forward(out, tok, tab, L, D, V);
+    ic_embedding_forward(ic_test_ctx(0), out, tok, tab, L, D, V);
     for (int t = 0; t < L; t++)
         for (int i = 0; i < D; i++) ck_assert(out[t * D + i] == tab[tok[t] * D + i]);
     free(tab); free(out);
@@ -54,9 +54,9 @@ START_TEST(test_rmsnorm) {
         double inv = 1.0 / sqrt(ss / D + eps);
         for (int i = 0; i < D; i++) ref[t * D + i] = w[i] * x[t * D + i] * inv;
     }
-    ic_rmsnorm_forward(out, x, w, L, D, eps);
+    ic_rmsnorm_forward(ic_test_ctx(0), out, x, w, L, D, eps);
     ck_assert(rel_f32_f64(out, ref, (size_t)L * D) < 1e-6);
-    ic_rmsnorm_forward(x, x, w, L, D, eps);   /* in place gives the same */
+    ic_rmsnorm_forward(ic_test_ctx(0), x, x, w, L, D, eps);   /* in place gives the same */
     ck_assert(rel_f32_f64(x, ref, (size_t)L * D) < 1e-6);
     free(x); free(w); free(out); free(ref);
 }
@@ -68,7 +68,7 @@ START_TEST(test_swiglu) {
     float *g = randn(&r, n, 4.0f), *u = randn(&r, n, 1.0f), *o = malloc(n * 4);
     double *ref = malloc(n * 8);
     for (size_t i = 0; i < n; i++) ref[i] = g[i] / (1.0 + exp(-(double)g[i])) * u[i];
-    ic_swiglu_forward(o, g, u, n);
+    ic_swiglu_forward(ic_test_ctx(0), o, g, u, n);
     ck_assert(rel_f32_f64(o, ref, n) < 1e-6);
     free(g); free(u); free(o); free(ref);
 }
@@ -89,7 +89,7 @@ START_TEST(test_cross_entropy) {
     int32_t y[9];
     for (int i = 0; i < n; i++) y[i] = (int32_t)(ic_rng_next(&r) % V);
     y[4] = -1;   /* a row without a target */
-    ic_cross_entropy_forward(nll, z, y, n, V);
+    ic_cross_entropy_forward(ic_test_ctx(0), nll, z, y, n, V);
     double *zd = malloc(sizeof(double) * n * V);
     for (int i = 0; i < n * V; i++) zd[i] = z[i];
     for (int i = 0; i < n; i++) {
@@ -100,7 +100,7 @@ START_TEST(test_cross_entropy) {
     /* gradient of scale * sum_i nll_i vs central differences in double */
     float scale = 0.37f;
     float *g = malloc(sizeof(float) * n * V);
-    ic_cross_entropy_backward(g, z, y, n, V, scale);
+    ic_cross_entropy_backward(ic_test_ctx(0), g, z, y, n, V, scale);
     double *fd = malloc(sizeof(double) * n * V);
     for (int i = 0; i < n; i++)
         for (int j = 0; j < V; j++) {
@@ -149,14 +149,14 @@ static void check_attention(int L, int H, int Hkv, int d, uint64_t seed) {
     float *v = randn(&r, (size_t)L * Hkv * d, 1.0f);
     float *out = randn(&r, (size_t)L * H * d, 1.0f), *lse = randn(&r, (size_t)H * L, 1.0f);
     double *ro = malloc(sizeof(double) * L * H * d), *rl = malloc(sizeof(double) * H * L);
-    ic_attention_forward(out, lse, q, k, v, L, H, Hkv, d);
+    ic_attention_forward(ic_test_ctx(ic_attention_workspace_bytes(ic_test_ctx(0), L, H, Hkv, d)), out, lse, q, k, v, L, H, Hkv, d);
     attention_ref(ro, rl, q, k, v, L, H, Hkv, d);
     double eo = rel_f32_f64(out, ro, (size_t)L * H * d), el = rel_f32_f64(lse, rl, (size_t)H * L);
     ck_assert_msg(eo < 2e-6 && el < 2e-6, "attention L=%d H=%d Hkv=%d d=%d: out %g lse %g",
                   L, H, Hkv, d, eo, el);
     /* decode of the last token over the whole cache == last row */
     float *od = malloc(sizeof(float) * H * d), *ld = malloc(sizeof(float) * H);
-    ic_attention_decode_forward(od, ld, q + (size_t)(L - 1) * H * d, k, v, L, H, Hkv, d);
+    ic_attention_decode_forward(ic_test_ctx(ic_attention_decode_workspace_bytes(ic_test_ctx(0), L)), od, ld, q + (size_t)(L - 1) * H * d, k, v, L, H, Hkv, d);
     ck_assert(rel_f32_f64(od, ro + (size_t)(L - 1) * H * d, (size_t)H * d) < 2e-6);
     for (int h = 0; h < H; h++) ck_assert(fabs(ld[h] - rl[(size_t)h * L + L - 1]) < 1e-5 * fmax(1, fabs(ld[h])));
     free(q); free(k); free(v); free(out); free(lse); free(ro); free(rl); free(od); free(ld);

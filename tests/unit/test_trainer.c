@@ -50,7 +50,7 @@ static void gradcheck(const char *spec, ic_distill_stage stage, int single, uint
     ic_error_clear(&err);
     ck_assert(ic_pattern_parse(&pat, spec, NL, &err) == 0);
     ic_trainer t;
-    ck_assert_msg(ic_trainer_init(&t, &m, &pat, stage, single, L, &err) == 0, "%s", err.msg);
+    ck_assert_msg(ic_trainer_init(&t, ic_test_ctx(0), &m, &pat, stage, single, L, &err) == 0, "%s", err.msg);
     ic_rng rng;
     ic_rng_seed(&rng, seed * 7 + 1);
     int32_t tok[L];
@@ -131,7 +131,7 @@ START_TEST(test_multi_equals_single_all_f) {
             ic_pattern pat;
             ck_assert(ic_pattern_parse(&pat, specs[ps], NL, &err) == 0);
             ic_trainer t;
-            ck_assert_msg(ic_trainer_init(&t, &m, &pat, IC_DISTILL_DENSE, single, L, &err) == 0, "%s", err.msg);
+            ck_assert_msg(ic_trainer_init(&t, ic_test_ctx(0), &m, &pat, IC_DISTILL_DENSE, single, L, &err) == 0, "%s", err.msg);
             loss[ps][single] = window_loss(&t, tok);
             ic_trainer_free(&t);
         }

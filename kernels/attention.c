@@ -1,0 +1,41 @@
+/* Dispatch of causal attention (kernels/ic_attention.h). */
+#include "kernels/ic_attention.h"
+
+#include "ic_check.h"
+
+size_t ic_attention_workspace_bytes(const ic_ctx *ctx, int L, int H, int Hkv, int d) {
+    IC_ASSERT(Hkv > 0 && H >= Hkv && H % Hkv == 0 && L >= 0 && d > 0);
+    return ctx->backend == IC_BACKEND_CPU ? ic_attention_workspace_bytes_cpu(ctx, L, H, Hkv, d) : 0;
+}
+
+void ic_attention_forward(ic_ctx *ctx, float *out, float *lse, const float *q, const float *k,
+                          const float *v, int L, int H, int Hkv, int d) {
+    IC_ASSERT(out && q && k && v && L >= 0 && d > 0);
+    IC_ASSERT(Hkv > 0 && H >= Hkv && H % Hkv == 0);
+    ic_ctx_count_op(ctx);
+    switch (ctx->backend) {
+    case IC_BACKEND_CPU: ic_attention_forward_cpu(ctx, out, lse, q, k, v, L, H, Hkv, d); return;
+    case IC_BACKEND_CUDA: IC_FATAL("attention: no CUDA kernel yet");
+    }
+    IC_FATAL("attention: unknown backend %d", (int)ctx->backend);
+}
+
+size_t ic_attention_decode_workspace_bytes(const ic_ctx *ctx, int T) {
+    IC_ASSERT(T >= 0);
+    return ctx->backend == IC_BACKEND_CPU ? ic_attention_decode_workspace_bytes_cpu(ctx, T) : 0;
+}
+
+void ic_attention_decode_forward(ic_ctx *ctx, float *out, float *lse, const float *q,
+                                 const float *k_cache, const float *v_cache,
+                                 int T, int H, int Hkv, int d) {
+    IC_ASSERT(out && q && k_cache && v_cache && T > 0 && d > 0);
+    IC_ASSERT(Hkv > 0 && H >= Hkv && H % Hkv == 0);
+    ic_ctx_count_op(ctx);
+    switch (ctx->backend) {
+    case IC_BACKEND_CPU:
+        ic_attention_decode_forward_cpu(ctx, out, lse, q, k_cache, v_cache, T, H, Hkv, d);
+        return;
+    case IC_BACKEND_CUDA: IC_FATAL("attention decode: no CUDA kernel yet");
+    }
+    IC_FATAL("attention decode: unknown backend %d", (int)ctx->backend);
+}

@@ -1,0 +1,28 @@
+/* Dispatch of the cross-entropy (kernels/ic_cross_entropy.h). */
+#include "kernels/ic_cross_entropy.h"
+
+#include "ic_check.h"
+
+void ic_cross_entropy_forward(ic_ctx *ctx, float *nll, const float *logits,
+                              const int32_t *targets, int n, int V) {
+    IC_ASSERT(nll && logits && targets && n >= 0 && V > 0);
+    ic_ctx_count_op(ctx);
+    switch (ctx->backend) {
+    case IC_BACKEND_CPU: ic_cross_entropy_forward_cpu(ctx, nll, logits, targets, n, V); return;
+    case IC_BACKEND_CUDA: IC_FATAL("cross-entropy: no CUDA kernel yet");
+    }
+    IC_FATAL("cross-entropy: unknown backend %d", (int)ctx->backend);
+}
+
+void ic_cross_entropy_backward(ic_ctx *ctx, float *dlogits, const float *logits,
+                               const int32_t *targets, int n, int V, float scale) {
+    IC_ASSERT(dlogits && logits && targets && n >= 0 && V > 0);
+    ic_ctx_count_op(ctx);
+    switch (ctx->backend) {
+    case IC_BACKEND_CPU:
+        ic_cross_entropy_backward_cpu(ctx, dlogits, logits, targets, n, V, scale);
+        return;
+    case IC_BACKEND_CUDA: IC_FATAL("cross-entropy backward: no CUDA kernel yet");
+    }
+    IC_FATAL("cross-entropy backward: unknown backend %d", (int)ctx->backend);
+}

@@ -1,0 +1,56 @@
+/* Dispatch of the distillation loss (kernels/ic_distill_loss.h). */
+#include "kernels/ic_distill_loss.h"
+
+#include "ic_check.h"
+
+static void check_args(const ic_distill_desc *d, const float *qI, const float *kI,
+                       const float *w, const ic_distill_teacher *served, int n_served) {
+    IC_ASSERT(d && qI && kI && w && served);
+    IC_ASSERT(d->L >= 1 && d->n_idx_heads >= 1 && d->idx_head_dim >= 1);
+    IC_ASSERT(d->n_heads >= 1 && d->n_kv_heads >= 1 && d->head_dim >= 1);
+    IC_ASSERT(d->n_heads % d->n_kv_heads == 0);
+    IC_ASSERT(n_served >= 1);
+    IC_ASSERT(d->row_block >= 0 && d->key_block >= 0);
+    IC_ASSERT(d->stage == IC_DISTILL_DENSE || d->stage == IC_DISTILL_SPARSE);
+    for (int j = 0; j < n_served; j++) {
+        IC_ASSERT(served[j].q && served[j].k);
+        if (d->stage == IC_DISTILL_DENSE) IC_ASSERT(served[j].lse);
+    }
+    /* the index sets' contents are the caller's to check (ic_index_sets_check) */
+    if (d->stage == IC_DISTILL_SPARSE) IC_ASSERT(d->idx && d->cnt && d->topk >= 1);
+}
+
+size_t ic_distill_loss_workspace_bytes(const ic_ctx *ctx, const ic_distill_desc *desc) {
+    IC_ASSERT(desc && desc->L >= 1 && desc->n_kv_heads >= 1);
+    return ctx->backend == IC_BACKEND_CPU ? ic_distill_loss_workspace_bytes_cpu(ctx, desc) : 0;
+}
+
+int ic_distill_loss_forward(ic_ctx *ctx, const ic_distill_desc *desc, const float *qI,
+                            const float *kI, const float *w, const ic_distill_teacher *served,
+                            int n_served, ic_distill_stats *out, ic_error *err) {
+    check_args(desc, qI, kI, w, served, n_served);
+    IC_ASSERT(out);
+    ic_ctx_count_op(ctx);
+    switch (ctx->backend) {
+    case IC_BACKEND_CPU:
+        return ic_distill_loss_forward_cpu(ctx, desc, qI, kI, w, served, n_served, out, err);
+    case IC_BACKEND_CUDA: IC_FATAL("distill loss: no CUDA kernel yet");
+    }
+    IC_FATAL("distill loss: unknown backend %d", (int)ctx->backend);
+}
+
+int ic_distill_loss_backward(ic_ctx *ctx, const ic_distill_desc *desc, const float *qI,
+                             const float *kI, const float *w, const ic_distill_teacher *served,
+                             int n_served, float *dqI, float *dkI, float *dw,
+                             ic_distill_stats *out, ic_error *err) {
+    check_args(desc, qI, kI, w, served, n_served);
+    IC_ASSERT(out);
+    ic_ctx_count_op(ctx);
+    switch (ctx->backend) {
+    case IC_BACKEND_CPU:
+        return ic_distill_loss_backward_cpu(ctx, desc, qI, kI, w, served, n_served,
+                                            dqI, dkI, dw, out, err);
+    case IC_BACKEND_CUDA: IC_FATAL("distill loss backward: no CUDA kernel yet");
+    }
+    IC_FATAL("distill loss backward: unknown backend %d", (int)ctx->backend);
+}

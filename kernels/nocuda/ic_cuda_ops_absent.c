@@ -1,0 +1,62 @@
+/* Built instead of kernels/cuda when CUDA is off: the _cuda entry points the
+ * dispatchers in kernels/<op>.c name. No CUDA context can be opened in such a
+ * build, so reaching one of these is a bug; each aborts naming itself. */
+#include "ic_check.h"
+#include "kernels/ic_adamw_update.h"
+#include "kernels/ic_cuda_ops.h"
+#include "kernels/ic_grad_norm.h"
+
+#define IC_NO_CUDA(op) IC_FATAL("%s: called in a build without CUDA", op)
+
+void ic_embedding_forward_cuda(ic_ctx *ctx, ic_dtype dt, void *out, const int32_t *tokens,
+                               const void *table, int L, int D, int V) {
+    (void)ctx; (void)dt; (void)out; (void)tokens; (void)table; (void)L; (void)D; (void)V;
+    IC_NO_CUDA("ic_embedding_forward_cuda");
+}
+
+void ic_rmsnorm_forward_cuda(ic_ctx *ctx, ic_dtype dt, void *out, const void *x, const void *w,
+                             int L, int D, float eps) {
+    (void)ctx; (void)dt; (void)out; (void)x; (void)w; (void)L; (void)D; (void)eps;
+    IC_NO_CUDA("ic_rmsnorm_forward_cuda");
+}
+
+void ic_rope_forward_cuda(ic_ctx *ctx, ic_dtype dt, void *x, int L, int n_heads, int head_dim,
+                          int rot_dim, int pos0, float theta) {
+    (void)ctx; (void)dt; (void)x; (void)L; (void)n_heads; (void)head_dim; (void)rot_dim;
+    (void)pos0; (void)theta;
+    IC_NO_CUDA("ic_rope_forward_cuda");
+}
+
+void ic_rope_backward_cuda(ic_ctx *ctx, ic_dtype dt, void *dx, int L, int n_heads, int head_dim,
+                           int rot_dim, int pos0, float theta) {
+    (void)ctx; (void)dt; (void)dx; (void)L; (void)n_heads; (void)head_dim; (void)rot_dim;
+    (void)pos0; (void)theta;
+    IC_NO_CUDA("ic_rope_backward_cuda");
+}
+
+void ic_swiglu_forward_cuda(ic_ctx *ctx, ic_dtype dt, void *out, const void *gate,
+                            const void *up, size_t n) {
+    (void)ctx; (void)dt; (void)out; (void)gate; (void)up; (void)n;
+    IC_NO_CUDA("ic_swiglu_forward_cuda");
+}
+
+void ic_add_inplace_cuda(ic_ctx *ctx, ic_dtype dt, void *h, const void *x, size_t n) {
+    (void)ctx; (void)dt; (void)h; (void)x; (void)n;
+    IC_NO_CUDA("ic_add_inplace_cuda");
+}
+
+void ic_scale_cuda(ic_ctx *ctx, float *x, float s, size_t n) {
+    (void)ctx; (void)x; (void)s; (void)n;
+    IC_NO_CUDA("ic_scale_cuda");
+}
+
+void ic_adamw_update_cuda(ic_ctx *ctx, float *p, const float *g, float *m, float *v, int64_t n,
+                          const ic_adamw_coef *c) {
+    (void)ctx; (void)p; (void)g; (void)m; (void)v; (void)n; (void)c;
+    IC_NO_CUDA("ic_adamw_update_cuda");
+}
+
+double ic_sumsq_cuda(ic_ctx *ctx, const float *g, int64_t n) {
+    (void)ctx; (void)g; (void)n;
+    IC_NO_CUDA("ic_sumsq_cuda");
+}

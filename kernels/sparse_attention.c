@@ -1,0 +1,26 @@
+/* Dispatch of sparse attention (kernels/ic_sparse_attention.h). */
+#include "kernels/ic_sparse_attention.h"
+
+#include "ic_check.h"
+
+size_t ic_sparse_attention_workspace_bytes(const ic_ctx *ctx, int H, int Hkv, int d, int K) {
+    IC_ASSERT(H > 0 && Hkv > 0 && H % Hkv == 0 && d > 0 && K >= 1);
+    return ctx->backend == IC_BACKEND_CPU
+         ? ic_sparse_attention_workspace_bytes_cpu(ctx, H, Hkv, d, K) : 0;
+}
+
+void ic_sparse_attention_forward(ic_ctx *ctx, float *out, float *lse, const float *q,
+                                 const float *k, const float *v, int L, int H, int Hkv, int d,
+                                 const int32_t *idx, const int32_t *cnt, int K) {
+    IC_ASSERT(out != NULL && q != NULL && k != NULL && v != NULL);
+    IC_ASSERT(idx != NULL && cnt != NULL);
+    IC_ASSERT(L >= 0 && H > 0 && Hkv > 0 && H % Hkv == 0 && d > 0 && K >= 1);
+    ic_ctx_count_op(ctx);
+    switch (ctx->backend) {
+    case IC_BACKEND_CPU:
+        ic_sparse_attention_forward_cpu(ctx, out, lse, q, k, v, L, H, Hkv, d, idx, cnt, K);
+        return;
+    case IC_BACKEND_CUDA: IC_FATAL("sparse attention: no CUDA kernel yet");
+    }
+    IC_FATAL("sparse attention: unknown backend %d", (int)ctx->backend);
+}
