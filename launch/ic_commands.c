@@ -2,6 +2,9 @@
 
 #include <stdio.h>
 
+#include "ic_log.h"
+#include "kernels/ic_ctx.h"
+
 const ic_command ic_commands[] = {
     {"import",        ic_cmd_import,        "dense model (HF dir or GGUF file) -> model dir"},
     {"prep",          ic_cmd_prep,          "text files -> HDF5 token dataset"},
@@ -20,4 +23,23 @@ const int ic_n_commands = (int)(sizeof ic_commands / sizeof ic_commands[0]);
 int ic_cmd_not_built(const char *name, const char *issue) {
     fprintf(stderr, "indexcache %s: not implemented in this build yet (tracked in %s)\n", name, issue);
     return 1;
+}
+
+/* ---- the command's op context ---------------------------------------- */
+static ic_ctx g_cmd_ctx;
+static int g_cmd_ctx_ready;
+
+ic_ctx *ic_cmd_ctx(void) { return g_cmd_ctx_ready ? &g_cmd_ctx : NULL; }
+
+int ic_cmd_ctx_open(int force_cpu, int local_rank, ic_error *err) {
+    if (ic_ctx_init_auto(&g_cmd_ctx, force_cpu, local_rank, 0, err) != 0) return -1;
+    g_cmd_ctx_ready = 1;
+    return 0;
+}
+
+void ic_cmd_ctx_close(void) {
+    if (!g_cmd_ctx_ready) return;
+    ic_log_debug("ops run on %s: %lld", g_cmd_ctx.desc, (long long)g_cmd_ctx.n_ops);
+    ic_ctx_free(&g_cmd_ctx);
+    g_cmd_ctx_ready = 0;
 }

@@ -6,8 +6,14 @@
 
 #include "core/ic_ctx.h"
 
-/* The op context main() opened for this command (NULL for help/inspect). */
+#include "core/ic_error.h"
+
+/* The op context main() opened for this command (NULL for help/inspect).
+ * open prints the start-up line; close logs (at --verbose) how many ops ran
+ * on it, so a test can check that the line named the backend that ran them. */
 ic_ctx *ic_cmd_ctx(void);
+int     ic_cmd_ctx_open(int force_cpu, int local_rank, ic_error *err);
+void    ic_cmd_ctx_close(void);
 
 typedef int (*ic_cmd_fn)(int argc, char **argv);
 

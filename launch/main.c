@@ -33,12 +33,6 @@ static void default_passive_omp_wait(char **argv) {
     /* exec failed (no /proc): run on with the library default */
 }
 
-/* The context every op of the command runs on (ic_cmd_ctx). */
-static ic_ctx g_cmd_ctx;
-static int g_cmd_ctx_ready;
-
-ic_ctx *ic_cmd_ctx(void) { return g_cmd_ctx_ready ? &g_cmd_ctx : NULL; }
-
 int main(int argc, char **argv) {
     default_passive_omp_wait(argv);
     int force_cpu = 0, n = 0;
@@ -83,18 +77,14 @@ int main(int argc, char **argv) {
     /* Help and file inspection need no device: do not start one. */
     if (!wants_help && strcmp(cmd->name, "inspect") != 0) {
         ic_error err;
-        if (ic_ctx_init_auto(&g_cmd_ctx, force_cpu, ic_dist_get()->local_rank, 0, &err) != 0) {
+        if (ic_cmd_ctx_open(force_cpu, ic_dist_get()->local_rank, &err) != 0) {
             fprintf(stderr, "indexcache: %s\n", err.msg);
             ic_dist_finalize();
             return 1;
         }
-        g_cmd_ctx_ready = 1;
     }
     int status = cmd->fn(argc - 1, argv + 1);
-    if (g_cmd_ctx_ready) {
-        ic_log_debug("ops run on %s: %lld", g_cmd_ctx.desc, (long long)g_cmd_ctx.n_ops);
-        ic_ctx_free(&g_cmd_ctx);
-    }
+    ic_cmd_ctx_close();
     ic_dist_finalize();
     return status;
 }
