@@ -14,7 +14,9 @@
  *     fp32 noise); sum of squares: 1e-12 (double sums of up to 10M terms).
  *
  * Plain main, no Check: the GPU machine has no libcheck. Exit 77 (CTest
- * SKIP_RETURN_CODE) when no CUDA context can be opened, 1 on any failure. */
+ * SKIP_RETURN_CODE) when no CUDA context can be opened (or the build has
+ * no CUDA: then it references none of the _cuda entry points), 1 on any
+ * failure. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -28,6 +30,13 @@
 #include "kernels/ic_grad_norm.h"
 
 #include "../ic_ops_oracle.h"
+
+#ifndef IC_WITH_CUDA
+int main(void) {
+    printf("SKIP: built without CUDA (-DIC_CUDA=OFF)\n");
+    return 77;
+}
+#else
 
 static ic_ctx g_ctx;
 static int g_cases, g_failed;
@@ -339,3 +348,4 @@ int main(void) {
     printf("%d cases, %d failed\n", g_cases, g_failed);
     return g_failed ? 1 : 0;
 }
+#endif
