@@ -4,7 +4,8 @@
 #      GPU tests skip cleanly on a machine without a GPU; the static label
 #      checks the kernels' SASS (tests/static) and skips only without CUDA;
 #   2. an AddressSanitizer + UBSan build (CPU only) running the unit label,
-#      so that malformed-input tests prove the readers stay inside their buffers.
+#      so that malformed-input tests prove the readers stay inside their buffers,
+#      and the cudasim label (CUDA kernels on the CPU SIMT emulator under ASan).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
@@ -15,9 +16,9 @@ echo "== release build: all labels =="
 IC_BUILD_DIR=build bash scripts/build.sh
 (cd build && ctest --output-on-failure -j 2 --timeout 1800)
 
-echo "== asan build: unit label =="
+echo "== asan build: unit and cudasim labels =="
 IC_BUILD_DIR=build-asan bash scripts/build.sh -DIC_ASAN=ON -DIC_CUDA=OFF
-(cd build-asan && ASAN_OPTIONS=detect_leaks=0 ctest --output-on-failure -j 2 -L unit --timeout 1800)
+(cd build-asan && ASAN_OPTIONS=detect_leaks=0 ctest --output-on-failure -j 2 -L '^(unit|cudasim)$' --timeout 1800)
 
 echo "== fuzz: safetensors header parser, 30 s =="
 bash scripts/fuzz.sh 30

@@ -13,6 +13,7 @@
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 /* Tolerances, relative to the oracle's |value| (or its scale):
@@ -68,14 +69,14 @@ static inline void ic_oracle_fill(float *x, size_t n, uint64_t seed, float lo, f
 }
 
 /* ---- the ops ---- */
-static void ic_oracle_embedding(double *out, const int32_t *tokens, const float *table, int L,
+static inline void ic_oracle_embedding(double *out, const int32_t *tokens, const float *table, int L,
                                 int D) {
     for (int t = 0; t < L; t++)
         for (int j = 0; j < D; j++)
             out[(size_t)t * D + j] = table[(size_t)tokens[t] * D + j];
 }
 
-static void ic_oracle_rmsnorm(double *out, const float *x, const float *w, int L, int D,
+static inline void ic_oracle_rmsnorm(double *out, const float *x, const float *w, int L, int D,
                               float eps) {
     for (int t = 0; t < L; t++) {
         const float *xr = x + (size_t)t * D;
@@ -88,7 +89,7 @@ static void ic_oracle_rmsnorm(double *out, const float *x, const float *w, int L
 
 /* sign +1 forward, -1 backward; scale = |a| + |b| of the element's pair
  * (|x| past rot_dim, where the op must leave x unchanged). */
-static void ic_oracle_rope(double *out, double *scale, const float *x, int L, int n_heads,
+static inline void ic_oracle_rope(double *out, double *scale, const float *x, int L, int n_heads,
                            int head_dim, int rot_dim, int pos0, float theta, double sign) {
     const int half = rot_dim / 2;
     for (int t = 0; t < L; t++) {
@@ -111,7 +112,7 @@ static void ic_oracle_rope(double *out, double *scale, const float *x, int L, in
     }
 }
 
-static void ic_oracle_swiglu(double *out, const float *gate, const float *up, size_t n) {
+static inline void ic_oracle_swiglu(double *out, const float *gate, const float *up, size_t n) {
     for (size_t i = 0; i < n; i++) {
         const double a = gate[i];
         out[i] = a / (1.0 + exp(-a)) * (double)up[i];
@@ -120,7 +121,7 @@ static void ic_oracle_swiglu(double *out, const float *gate, const float *up, si
 
 /* One AdamW element (kernels/ic_adamw_update.h) with the fp32 coefficients
  * taken exactly; scale_* are the magnitudes of each result's terms. */
-static void ic_oracle_adamw(double *p_out, double *m_out, double *v_out, double *scale_p,
+static inline void ic_oracle_adamw(double *p_out, double *m_out, double *v_out, double *scale_p,
                             double *scale_m, double *scale_v, const float *p, const float *g,
                             const float *m, const float *v, size_t n, float beta1, float beta2,
                             float eps, float decay_mul, float step_size, float inv_sqrt_bc2) {
@@ -140,7 +141,7 @@ static void ic_oracle_adamw(double *p_out, double *m_out, double *v_out, double 
 
 /* Sum of squares with compensated (Kahan) summation: closer to the exact
  * sum than either backend's blocked double sum. */
-static double ic_oracle_sumsq(const float *g, size_t n) {
+static inline double ic_oracle_sumsq(const float *g, size_t n) {
     double s = 0.0, c = 0.0;
     for (size_t i = 0; i < n; i++) {
         const double y = (double)g[i] * (double)g[i] - c;
@@ -149,6 +150,50 @@ static double ic_oracle_sumsq(const float *g, size_t n) {
         s = t;
     }
     return s;
+}
+
+/* ---- the comparison: |got - ref| <= tol * scale for every element (scale
+ * = |ref| when NULL); a NaN fails. Prints one line per case and counts it. */
+static inline int ic_oracle_check(const char *name, const float *got, const double *ref,
+                           const double *scale, size_t n, double tol, int *cases, int *failed) {
+    double max_abs = 0.0, max_rel = 0.0;
+    size_t bad = 0, first_bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        const double err = fabs((double)got[i] - ref[i]);
+        const double s = scale ? scale[i] : fabs(ref[i]);
+        if (!(err <= tol * s)) {
+            if (!bad) first_bad = i;
+            bad++;
+        }
+        if (err > max_abs || err != err) max_abs = err;
+        const double rel = s > 0 ? err / s : err;
+        if (rel > max_rel || rel != rel) max_rel = rel;
+    }
+    (*cases)++;
+    if (bad) (*failed)++;
+    printf("%-56s max abs %.3e  max rel %.3e  tol %.0e  %s", name, max_abs, max_rel, tol,
+           bad ? "FAIL" : "PASS");
+    if (bad)
+        printf("  (%zu bad, first [%zu] got %.9g want %.9g)", bad, first_bad,
+               (double)got[first_bad], ref[first_bad]);
+    printf("\n");
+    fflush(stdout);
+    return bad == 0;
+}
+
+/* Sum of squares: relative error 1e-12 (double sums of up to 10M terms). */
+#define IC_ORACLE_TOL_SUMSQ 1e-12
+static inline int ic_oracle_check_sumsq(const char *name, double got, double again, double ref,
+                                 int *cases, int *failed) {
+    const double err = fabs(got - ref), rel = err / ref;
+    const int ok = rel <= IC_ORACLE_TOL_SUMSQ && got == again;  /* and run-to-run bitwise */
+    (*cases)++;
+    if (!ok) (*failed)++;
+    printf("%-56s max abs %.3e  max rel %.3e  tol %.0e  %s  (%.17g%s)\n", name, err, rel,
+           IC_ORACLE_TOL_SUMSQ, ok ? "PASS" : "FAIL", got,
+           got == again ? "" : ", differs between two runs");
+    fflush(stdout);
+    return ok;
 }
 
 #endif
