@@ -117,6 +117,16 @@ static int test_mma(void) {
     CK(cudaGetLastError());
     CK(cudaMemcpy(d.data(), dd, d.size() * 4, cudaMemcpyDeviceToHost));
     cudaFree(da), cudaFree(db), cudaFree(dc), cudaFree(dd);
+    // IC_PTX_DUMP=file: the operands and the hardware's d, to fit a model offline
+    // (a, b, c, d as stored here, little-endian).
+    if (const char *path = getenv("IC_PTX_DUMP")) {
+        FILE *f = fopen(path, "wb");
+        if (f) {
+            fwrite(a.data(), 4, a.size(), f), fwrite(b.data(), 4, b.size(), f);
+            fwrite(c.data(), 4, c.size(), f), fwrite(d.data(), 4, d.size(), f);
+            fclose(f);
+        }
+    }
 
     std::vector<ic_mma_model> models;
     models.push_back({IC_MMA_DOUBLE_RNE, 16, 0});
