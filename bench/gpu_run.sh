@@ -6,10 +6,11 @@
 #   (exit 77 = SKIP); compute-sanitizer memcheck, racecheck and synccheck on
 #   every gpu test; the GPU benchmarks (gpu-pack/bench/*, the pack's builds
 #   of bench_*_gpu targets, and bench/gpu_*.py with the machine's python3).
-# Every step's output goes to $OUT/<step>.log, one line per step to
-# $OUT/summary.txt (PASS / FAIL / SKIP, seconds, step), the whole console to
-# $OUT/gpu_run.log. Exits 1 if any step failed. Without $OUT (a dry run
-# here) it writes to out/gpu-run/.
+# One line per step goes to $OUT/summary.txt (PASS / FAIL / SKIP, seconds,
+# step), the whole console to $OUT/gpu_run.log, and every step's full log plus
+# the benchmarks' result files into $OUT/logs.tar.gz (the device returns at
+# most 8 files, so the per-step logs travel as one archive). Exits 1 if any
+# step failed. Without $OUT (a dry run here) it writes to out/gpu-run/.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -19,6 +20,8 @@ mkdir -p "$OUT"
 exec > >(tee "$OUT/gpu_run.log") 2>&1
 tee_pid=$!
 WORK=$(mktemp -d)   # the tests' working directory (CTest's is build/tests)
+LOGS=$(mktemp -d)/logs   # per-step logs, archived into $OUT/logs.tar.gz at the end
+mkdir -p "$LOGS"
 export NCCL_NVLS_ENABLE=0   # NVLink multicast stays off on the lent machines
 
 SUMMARY=$OUT/summary.txt
@@ -34,9 +37,9 @@ step() {  # step NAME CMD...: runs CMD in $WORK into $OUT/NAME.log; 0 PASS, 77 S
   local name=$1; shift
   local t0=$SECONDS rc
   echo "== $name: $*"
-  (cd "$WORK" && "$@") >"$OUT/$name.log" 2>&1
+  (cd "$WORK" && "$@") >"$LOGS/$name.log" 2>&1
   rc=$?
-  tail -n 5 "$OUT/$name.log" | sed 's/^/   | /'
+  tail -n 5 "$LOGS/$name.log" | sed 's/^/   | /'
   local dt=$((SECONDS - t0))
   if ((rc == 0)); then record PASS "$dt" "$name"
   elif ((rc == 77)); then
@@ -79,7 +82,7 @@ if nvidia-smi -L >/dev/null 2>&1; then
   step nvidia-smi nvidia-smi
   gpu=1
 else
-  nvidia-smi >"$OUT/nvidia-smi.log" 2>&1
+  nvidia-smi >"$LOGS/nvidia-smi.log" 2>&1
   record SKIP 0 nvidia-smi "no GPU here: the gpu tests must skip"
 fi
 
@@ -95,6 +98,12 @@ ldd_all() {
   return $bad
 }
 step ldd ldd_all
+
+# The start-up line on this machine: it must name the backend that runs the
+# ops (the CPU while any op of the command lacks a CUDA kernel), not the GPU
+# merely present.
+startup_line() { "$IC_BIN" eval --model /nonexistent --data /nonexistent 2>&1 | grep '^backend: '; }
+step startup_line startup_line
 
 mapfile -t TESTS < <(grep -v '^\s*$' "$PACK/tests.tsv")
 for line in "${TESTS[@]}"; do
@@ -118,8 +127,9 @@ for tool in memcheck racecheck synccheck; do
   done
 done
 
-# Benchmarks: each gets IC_OUT=$OUT for result files of its own.
-export IC_OUT=$OUT
+# Benchmarks: each gets IC_OUT for result files of its own (archived with the logs).
+export IC_OUT=$LOGS/bench
+mkdir -p "$IC_OUT"
 for exe in "$PACK"/bench/*; do
   [ -f "$exe" ] || continue
   if ((gpu)); then step "bench_$(basename "$exe")" "$exe"
@@ -133,7 +143,8 @@ done
 
 echo "== summary ($SUMMARY)"; cat "$SUMMARY"
 echo "$n_pass passed, $n_fail failed, $n_skip skipped"
-rm -rf "$WORK" "$(dirname "$LIBS")"
+tar -czf "$OUT/logs.tar.gz" -C "$(dirname "$LOGS")" logs
+rm -rf "$WORK" "$(dirname "$LIBS")" "$(dirname "$LOGS")"
 exec >&- 2>&-
 wait "$tee_pid" 2>/dev/null
 ((n_fail == 0))
