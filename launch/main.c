@@ -76,7 +76,7 @@ int main(int argc, char **argv) {
     ic_dist_init(&argc, &argv);
     /* Help and file inspection need no device: do not start one. */
     if (!wants_help && strcmp(cmd->name, "inspect") != 0) {
-        ic_error err;
+        ic_error err = {0};
         if (ic_cmd_ctx_open(force_cpu, ic_dist_get()->local_rank, &err) != 0) {
             fprintf(stderr, "indexcache: %s\n", err.msg);
             ic_dist_finalize();
