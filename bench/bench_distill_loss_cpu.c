@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "kernels/ic_ctx.h"
 #include "kernels/ic_distill_loss.h"
 
 enum { HI = 16, DI = 64, H = 9, HKV = 3, D = 64, NL = 4, TOPK = 256 };
@@ -58,6 +59,9 @@ int main(int argc, char **argv) {
            HI, DI, H, HKV, D, NL, omp_get_max_threads());
     printf("%6s | %17s | %17s | %20s   (wall ms / CPU ms)\n", "L", "dense fwd", "dense bwd",
            "sparse K=256 bwd");
+    ic_ctx ctx;
+    ic_error cerr = {0};
+    if (ic_ctx_init(&ctx, IC_BACKEND_CPU, -1, 0, &cerr)) { fprintf(stderr, "%s\n", cerr.msg); return 1; }
     for (int li = 0; li < nL; li++) {
         int L = Ls[li];
         unsigned seed = 1234u + (unsigned)L;
@@ -84,9 +88,14 @@ int main(int argc, char **argv) {
                                      .stage = m == 2 ? IC_DISTILL_SPARSE : IC_DISTILL_DENSE,
                                      .idx = idx, .cnt = cnt, .topk = TOPK};
                 ic_distill_stats st; ic_error err; ic_error_clear(&err);
+                /* the op's scratch comes from the context: reserve its query */
+                if (ic_ctx_reserve(&ctx, ic_distill_loss_workspace_bytes(&ctx, &d), &err)) {
+                    fprintf(stderr, "%s\n", err.msg);
+                    return 1;
+                }
                 double t0 = now_ms(CLOCK_MONOTONIC), c0 = now_ms(CLOCK_PROCESS_CPUTIME_ID);
-                int rc = m == 0 ? ic_distill_loss_forward(&d, qI, kI, w, T, NL, &st, &err)
-                                : ic_distill_loss_backward(&d, qI, kI, w, T, NL, dq, dk, dw, &st, &err);
+                int rc = m == 0 ? ic_distill_loss_forward(&ctx, &d, qI, kI, w, T, NL, &st, &err)
+                                : ic_distill_loss_backward(&ctx, &d, qI, kI, w, T, NL, dq, dk, dw, &st, &err);
                 double ms = now_ms(CLOCK_MONOTONIC) - t0, cms = now_ms(CLOCK_PROCESS_CPUTIME_ID) - c0;
                 if (rc != 0) { fprintf(stderr, "%s\n", err.msg); return 1; }
                 if (ms < best[m]) best[m] = ms;

@@ -21,12 +21,14 @@
 #include <time.h>
 
 #include "kernels/cpu/ic_cpu_blas.h"
+#include "kernels/ic_ctx.h"
 #include "kernels/ic_indexer_scores.h"
 #include "kernels/ic_sparse_attention.h"
 #include "kernels/ic_topk.h"
 #include "model/ic_indexer.h"
 
 enum { HI = 16, DI = 64, H = 9, HKV = 3, D = 64, TOPK = 256, NOPS = 5 };
+static ic_ctx g_ctx;   /* the CPU backend the ops run on */
 static const char *op_names[NOPS] = { "scores fwd", "scores bwd", "top-k", "sparse attn", "select" };
 
 static double now_ms(clockid_t clk) {
@@ -67,7 +69,7 @@ static void run_op(bench_case *c, int op) {
     case 0:
         for (int t0 = 0; t0 < L; t0 += br) {
             int t1 = t0 + br < L ? t0 + br : L;
-            ic_indexer_scores_forward(c->blk, t1, c->qI, c->kI, c->w, L, HI, DI, t0, t1);
+            ic_indexer_scores_forward(&g_ctx, c->blk, t1, c->qI, c->kI, c->w, L, HI, DI, t0, t1);
         }
         break;
     case 1:
@@ -76,18 +78,18 @@ static void run_op(bench_case *c, int op) {
         memset(c->dw, 0, sizeof(float) * (size_t)L * HI);
         for (int t0 = 0; t0 < L; t0 += br) {
             int t1 = t0 + br < L ? t0 + br : L;
-            ic_indexer_scores_backward(c->dq, c->dk, c->dw, c->dI + (size_t)t0 * L, L, c->qI, c->kI,
+            ic_indexer_scores_backward(&g_ctx, c->dq, c->dk, c->dw, c->dI + (size_t)t0 * L, L, c->qI, c->kI,
                                        c->w, L, HI, DI, t0, t1);
         }
         break;
     case 2:
         for (int t0 = 0; t0 < L; t0 += br) {
             int t1 = t0 + br < L ? t0 + br : L;
-            ic_topk_forward(c->idx, c->cnt, c->S + (size_t)t0 * L, L, t0, t1, TOPK);
+            ic_topk_forward(&g_ctx, c->idx, c->cnt, c->S + (size_t)t0 * L, L, t0, t1, TOPK);
         }
         break;
     case 3:
-        ic_sparse_attention_forward(c->out, c->lse, c->q, c->k, c->v, L, H, HKV, D, c->idx, c->cnt, TOPK);
+        ic_sparse_attention_forward(&g_ctx, c->out, c->lse, c->q, c->k, c->v, L, H, HKV, D, c->idx, c->cnt, TOPK);
         break;
     case 4: {
         ic_error err; ic_error_clear(&err);
@@ -126,12 +128,21 @@ int main(int argc, char **argv) {
     const int nt = omp_get_max_threads();
     ic_cpu_blas_init();
     omp_set_num_threads(nt);
+    ic_error cerr = {0};
+    if (ic_ctx_init(&g_ctx, IC_BACKEND_CPU, -1, 0, &cerr)) { fprintf(stderr, "%s\n", cerr.msg); return 1; }
     printf("DSA CPU ops: H_I=%d d_I=%d H=%d Hkv=%d d=%d K=%d, %d OpenMP threads, median (best) of %d,"
            " wall ms / CPU ms\n", HI, DI, H, HKV, D, TOPK, omp_get_max_threads(), reps);
     for (int li = 0; li < nL; li++) {
         const int L = Ls[li];
         unsigned seed = 4321u + (unsigned)L;
         bench_case c = { .L = L, .br = ic_indexer_scores_block_rows(L) };
+        /* The ops take their scratch from the context: reserve the largest query. */
+        size_t ws = ic_indexer_scores_workspace_bytes(&g_ctx, L, HI, DI);
+        size_t ws2 = ic_topk_workspace_bytes(&g_ctx, L), ws3 = ic_sparse_attention_workspace_bytes(&g_ctx, H, HKV, D, TOPK);
+        if (ws2 > ws) ws = ws2;
+        if (ws3 > ws) ws = ws3;
+        ic_error rerr = {0};
+        if (ic_ctx_reserve(&g_ctx, ws, &rerr)) { fprintf(stderr, "%s\n", rerr.msg); return 1; }
         float *qI = rand_buf((size_t)L * HI * DI, 1.0f, &seed), *kI = rand_buf((size_t)L * DI, 1.0f, &seed);
         float *w = rand_buf((size_t)L * HI, 0.03f, &seed), *dI = rand_buf((size_t)L * L, 1e-3f, &seed);
         c.qI = qI; c.kI = kI; c.w = w; c.dI = dI;
@@ -150,13 +161,13 @@ int main(int argc, char **argv) {
         /* the full score matrix, for timing top-k alone (the bench may hold L x L) */
         for (int t0 = 0; t0 < L; t0 += c.br) {
             int t1 = t0 + c.br < L ? t0 + c.br : L;
-            ic_indexer_scores_forward(c.S + (size_t)t0 * L, L, qI, kI, w, L, HI, DI, t0, t1);
+            ic_indexer_scores_forward(&g_ctx, c.S + (size_t)t0 * L, L, qI, kI, w, L, HI, DI, t0, t1);
         }
         ic_indexer_dims dims = { .dim = 576, .n_heads = HI, .head_dim = DI, .rope_dim = 64,
                                  .topk = TOPK, .rope_theta = 100000.0f };
         ic_indexer_acts acts;
         ic_error err; ic_error_clear(&err);
-        if (ic_indexer_acts_init(&acts, &dims, L, &err)) { fprintf(stderr, "%s\n", err.msg); return 1; }
+        if (ic_indexer_acts_init(&acts, &g_ctx, &dims, L, &err)) { fprintf(stderr, "%s\n", err.msg); return 1; }
         memcpy(acts.qI, qI, sizeof(float) * (size_t)L * HI * DI);
         memcpy(acts.kI, kI, sizeof(float) * (size_t)L * DI);
         memcpy(acts.w, w, sizeof(float) * (size_t)L * HI);
