@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "ic_alloc.h"
+#include "ic_tensor.h"
 
 typedef enum { IC_BACKEND_CPU = 0, IC_BACKEND_CUDA = 1 } ic_backend_kind;
 
@@ -32,6 +33,9 @@ typedef struct ic_ctx {
     void    *cublaslt;     /* cublasLtHandle_t (CUDA, from the teacher issue on) */
     void    *cudnn;        /* cudnnHandle_t    (CUDA, from the teacher issue on) */
     int      cpu_threads;  /* OpenMP threads the CPU ops may use */
+    ic_dtype act_dtype;    /* storage of the teacher's weights and activations on this
+                              context: IC_F32 on the CPU; IC_BF16 on CUDA (fp32
+                              accumulate), IC_F32 there with IC_CUDA_FP32=1 */
     int64_t  n_ops;        /* ops dispatched through this context (the start-up
                               line test checks the backend that really ran) */
     char     desc[320];    /* "CPU (reason)" or "CUDA on GPU 0 (name, ...)" */

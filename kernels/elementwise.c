@@ -5,12 +5,21 @@
 #include "kernels/ic_cuda_ops.h"
 
 void ic_add_inplace(ic_ctx *ctx, float *h, const float *x, size_t n) {
+    ic_add_inplace_dt(ctx, IC_F32, h, x, n);
+}
+
+void ic_add_inplace_dt(ic_ctx *ctx, ic_dtype dt, void *h, const void *x, size_t n) {
     IC_ASSERT(h && x);
-    IC_ASSERT(h == x || h + n <= x || x + n <= h);   /* equal or disjoint */
+    const size_t bytes = n * ic_dtype_size(dt);
+    const char *hc = h, *xc = x;
+    IC_ASSERT(hc == xc || hc + bytes <= xc || xc + bytes <= hc);   /* equal or disjoint */
     ic_ctx_count_op(ctx);
     switch (ctx->backend) {
-    case IC_BACKEND_CPU: ic_add_inplace_cpu(ctx, h, x, n); return;
-    case IC_BACKEND_CUDA: ic_add_inplace_cuda(ctx, IC_F32, h, x, n); return;
+    case IC_BACKEND_CPU:
+        IC_ASSERT(dt == IC_F32);   /* the CPU reference is fp32 */
+        ic_add_inplace_cpu(ctx, h, x, n);
+        return;
+    case IC_BACKEND_CUDA: ic_add_inplace_cuda(ctx, dt, h, x, n); return;
     }
     IC_FATAL("add: unknown backend %d", (int)ctx->backend);
 }

@@ -3,6 +3,7 @@
 
 #include <omp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ic_check.h"
@@ -17,6 +18,7 @@ int ic_ctx_init(ic_ctx *ctx, ic_backend_kind backend, int device, size_t ws_byte
     ctx->backend = IC_BACKEND_CPU;
     ctx->device = -1;
     ctx->cpu_threads = omp_get_max_threads();
+    ctx->act_dtype = IC_F32;
     cpu_desc(ctx, "reference path");
     if (backend == IC_BACKEND_CUDA) {
         char why[256] = "";
@@ -26,6 +28,8 @@ int ic_ctx_init(ic_ctx *ctx, ic_backend_kind backend, int device, size_t ws_byte
             return ic_error_set(err, "CUDA backend: %s", why);
         ctx->backend = IC_BACKEND_CUDA;
         ctx->device = device;
+        const char *fp32 = getenv("IC_CUDA_FP32");
+        ctx->act_dtype = fp32 && fp32[0] == '1' ? IC_F32 : IC_BF16;
     }
     if (ws_bytes && ic_ctx_reserve(ctx, ws_bytes, err) != 0) {
         ic_ctx_free(ctx);
@@ -34,26 +38,45 @@ int ic_ctx_init(ic_ctx *ctx, ic_backend_kind backend, int device, size_t ws_byte
     return 0;
 }
 
-/* Which ops still lack a CUDA kernel. While any op a command runs has none,
- * the command's context stays on the CPU and the start-up line says so:
- * it names the backend that actually runs the ops, not the one present. */
-static const char *cuda_missing_ops(void) {
-    return "matmul, attention, cross-entropy, layernorm, indexer scores, top-k, "
-           "sparse attention, distill loss";
+/* Which op families still lack CUDA kernels. While any family a command
+ * needs has none, the command's context stays on the CPU and the start-up
+ * line says so: it names the backend that actually runs the ops, not the
+ * one present. */
+const char *ic_cuda_missing_ops(unsigned needs) {
+    static char buf[256];
+    buf[0] = '\0';
+    if (needs & IC_NEED_TEACHER)
+        strcat(buf, "matmul, attention, cross-entropy, ");
+    if (needs & IC_NEED_DSA)
+        strcat(buf, "layernorm, indexer scores, top-k, sparse attention, ");
+    if (needs & IC_NEED_TRAIN)
+        strcat(buf, "distill loss, indexer backward, ");
+    size_t n = strlen(buf);
+    if (n >= 2) buf[n - 2] = '\0';
+    return buf;
 }
 
-int ic_ctx_init_auto(ic_ctx *ctx, int force_cpu, int local_rank, size_t ws_bytes, ic_error *err) {
-    char reason[256];
+int ic_ctx_init_auto(ic_ctx *ctx, int force_cpu, int local_rank, unsigned needs,
+                     size_t ws_bytes, ic_error *err) {
+    char reason[320];
     int n = 0;
+    const char *missing = ic_cuda_missing_ops(needs);
     if (force_cpu)
         snprintf(reason, sizeof reason, "--cpu given");
     else if (!ic_cuda_compiled())
         snprintf(reason, sizeof reason, "built without CUDA");
-    else if ((n = ic_cuda_device_count(reason, sizeof reason)) > 0)
+    else if ((n = ic_cuda_device_count(reason, sizeof reason)) > 0 && missing[0])
         snprintf(reason, sizeof reason, "%d GPU(s) present, but these ops have no CUDA kernel "
-                 "yet: %s", n, cuda_missing_ops());
+                 "yet: %s", n, missing);
+    else if (n > 0) {
+        ic_error cerr = {0};
+        if (ic_ctx_init(ctx, IC_BACKEND_CUDA, local_rank % n, ws_bytes, &cerr) == 0) {
+            ic_log_note("backend: %s", ctx->desc);
+            return 0;
+        }
+        snprintf(reason, sizeof reason, "%.300s", cerr.msg);
+    }
     if (ic_ctx_init(ctx, IC_BACKEND_CPU, -1, ws_bytes, err) != 0) return -1;
-    (void)local_rank;
     cpu_desc(ctx, reason);
     ic_log_note("backend: %s", ctx->desc);
     return 0;

@@ -18,11 +18,25 @@
 int  ic_ctx_init(ic_ctx *ctx, ic_backend_kind backend, int device, size_t ws_bytes, ic_error *err);
 void ic_ctx_free(ic_ctx *ctx);
 
+/* The op families a command needs (a bit mask). A command's context goes to
+ * CUDA only when every family it needs has CUDA kernels. */
+enum {
+    IC_NEED_TEACHER = 1,  /* dense teacher: embedding, norms, GEMMs, attention, LM head, decode */
+    IC_NEED_DSA     = 2,  /* indexer forward, top-k, sparse attention */
+    IC_NEED_TRAIN   = 4,  /* distillation loss, indexer backward, AdamW */
+    IC_NEED_ALL     = 7
+};
+
 /* The context a command runs its ops on, and its start-up line (rank 0,
  * stderr, "backend: ..."): CUDA when the binary has it, a GPU answers and
- * every op the command needs has a CUDA kernel; else the CPU, with the
+ * every op family in `needs` has CUDA kernels; else the CPU, with the
  * reason. force_cpu: --cpu. local_rank picks the GPU under MPI. */
-int  ic_ctx_init_auto(ic_ctx *ctx, int force_cpu, int local_rank, size_t ws_bytes, ic_error *err);
+int  ic_ctx_init_auto(ic_ctx *ctx, int force_cpu, int local_rank, unsigned needs,
+                      size_t ws_bytes, ic_error *err);
+
+/* Which of the families in `needs` still lack CUDA kernels, for messages
+ * ("" when none does). */
+const char *ic_cuda_missing_ops(unsigned needs);
 
 /* Grows the workspace to at least bytes (only while nothing is allocated
  * from it). Callers reserve the max of the _workspace_bytes of the ops

@@ -11,6 +11,10 @@
 
 /* h[i] += x[i] (the residual stream add). h may not alias x partially. */
 void ic_add_inplace(ic_ctx *ctx, float *h, const float *x, size_t n);
+/* The same on storage dtype dt (every float tensor of the call): IC_F32 on
+ * any backend, IC_BF16 on CUDA contexts (fp32 arithmetic). The fp32 entry
+ * point above is this with IC_F32. */
+void ic_add_inplace_dt(ic_ctx *ctx, ic_dtype dt, void *h, const void *x, size_t n);
 void ic_add_inplace_cpu(ic_ctx *ctx, float *h, const float *x, size_t n);
 
 /* x[i] *= s */

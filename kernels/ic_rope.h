@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include "core/ic_ctx.h"
+#include "core/ic_tensor.h"
 
 /* Workspace of either direction (per-thread cos/sin tables of rot_dim floats). */
 size_t ic_rope_workspace_bytes(const ic_ctx *ctx, int rot_dim);
@@ -17,6 +18,11 @@ size_t ic_rope_workspace_bytes(const ic_ctx *ctx, int rot_dim);
  * rot_dim even, 0 < rot_dim <= head_dim. */
 void ic_rope_forward(ic_ctx *ctx, float *x, int L, int n_heads, int head_dim, int rot_dim,
                      int pos0, float theta);
+/* The same on storage dtype dt (every float tensor of the call): IC_F32 on
+ * any backend, IC_BF16 on CUDA contexts (fp32 arithmetic). The fp32 entry
+ * point above is this with IC_F32. */
+void ic_rope_forward_dt(ic_ctx *ctx, ic_dtype dt, void *x, int L, int n_heads, int head_dim,
+                        int rot_dim, int pos0, float theta);
 
 /* In place, the transpose (= inverse) rotation: maps dL/d(roped x) to
  * dL/d(x before RoPE). */

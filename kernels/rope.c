@@ -4,7 +4,7 @@
 #include "ic_check.h"
 #include "kernels/ic_cuda_ops.h"
 
-static void check_args(const float *x, int L, int n_heads, int head_dim, int rot_dim, int pos0,
+static void check_args(const void *x, int L, int n_heads, int head_dim, int rot_dim, int pos0,
                        float theta) {
     IC_ASSERT(x != NULL && L >= 0 && n_heads > 0 && head_dim > 0);
     IC_ASSERT(rot_dim > 0 && rot_dim % 2 == 0 && rot_dim <= head_dim);
@@ -18,14 +18,20 @@ size_t ic_rope_workspace_bytes(const ic_ctx *ctx, int rot_dim) {
 
 void ic_rope_forward(ic_ctx *ctx, float *x, int L, int n_heads, int head_dim, int rot_dim,
                      int pos0, float theta) {
+    ic_rope_forward_dt(ctx, IC_F32, x, L, n_heads, head_dim, rot_dim, pos0, theta);
+}
+
+void ic_rope_forward_dt(ic_ctx *ctx, ic_dtype dt, void *x, int L, int n_heads, int head_dim,
+                        int rot_dim, int pos0, float theta) {
     check_args(x, L, n_heads, head_dim, rot_dim, pos0, theta);
     ic_ctx_count_op(ctx);
     switch (ctx->backend) {
     case IC_BACKEND_CPU:
+        IC_ASSERT(dt == IC_F32);   /* the CPU reference is fp32 */
         ic_rope_forward_cpu(ctx, x, L, n_heads, head_dim, rot_dim, pos0, theta);
         return;
     case IC_BACKEND_CUDA:
-        ic_rope_forward_cuda(ctx, IC_F32, x, L, n_heads, head_dim, rot_dim, pos0, theta);
+        ic_rope_forward_cuda(ctx, dt, x, L, n_heads, head_dim, rot_dim, pos0, theta);
         return;
     }
     IC_FATAL("rope: unknown backend %d", (int)ctx->backend);

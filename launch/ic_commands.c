@@ -2,6 +2,7 @@
 
 #include <stdio.h>
 
+#include "ic_check.h"
 #include "ic_log.h"
 #include "kernels/ic_ctx.h"
 
@@ -27,18 +28,29 @@ int ic_cmd_not_built(const char *name, const char *issue) {
 
 /* ---- the command's op context ---------------------------------------- */
 static ic_ctx g_cmd_ctx;
-static int g_cmd_ctx_ready;
+static int g_cmd_ctx_ready, g_force_cpu, g_local_rank;
 
-ic_ctx *ic_cmd_ctx(void) { return g_cmd_ctx_ready ? &g_cmd_ctx : NULL; }
-
-int ic_cmd_ctx_open(int force_cpu, int local_rank, ic_error *err) {
-    if (ic_ctx_init_auto(&g_cmd_ctx, force_cpu, local_rank, 0, err) != 0) return -1;
-    g_cmd_ctx_ready = 1;
-    return 0;
+void ic_cmd_ctx_setup(int force_cpu, int local_rank) {
+    g_force_cpu = force_cpu;
+    g_local_rank = local_rank;
 }
+
+ic_ctx *ic_cmd_ctx_for(unsigned needs) {
+    if (!g_cmd_ctx_ready) {
+        ic_error err = {0};
+        /* With no workspace to reserve, only a broken CPU set-up can fail here. */
+        if (ic_ctx_init_auto(&g_cmd_ctx, g_force_cpu, g_local_rank, needs, 0, &err) != 0)
+            IC_FATAL("cannot open an op context: %s", err.msg);
+        g_cmd_ctx_ready = 1;
+    }
+    return &g_cmd_ctx;
+}
+
+ic_ctx *ic_cmd_ctx(void) { return ic_cmd_ctx_for(IC_NEED_ALL); }
 
 void ic_cmd_ctx_close(void) {
     if (!g_cmd_ctx_ready) return;
+    ic_ctx_sync(&g_cmd_ctx);
     ic_log_debug("ops run on %s: %lld", g_cmd_ctx.desc, (long long)g_cmd_ctx.n_ops);
     ic_ctx_free(&g_cmd_ctx);
     g_cmd_ctx_ready = 0;

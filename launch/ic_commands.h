@@ -8,11 +8,17 @@
 
 #include "core/ic_error.h"
 
-/* The op context main() opened for this command (NULL for help/inspect).
- * open prints the start-up line; close logs (at --verbose) how many ops ran
- * on it, so a test can check that the line named the backend that ran them. */
+/* The op context of the command. main() records --cpu and the local rank
+ * (setup); the command opens the context on its first ic_cmd_ctx_for call,
+ * naming the op families it needs (kernels/ic_ctx.h IC_NEED_*), which
+ * prints the start-up line: CUDA when a GPU answers and every family
+ * needed has CUDA kernels, else the CPU with the reason. ic_cmd_ctx() is
+ * ic_cmd_ctx_for(IC_NEED_ALL). Later calls return the same context. close
+ * logs (at --verbose) how many ops ran on it, so a test can check that the
+ * line named the backend that ran them. */
+void    ic_cmd_ctx_setup(int force_cpu, int local_rank);
+ic_ctx *ic_cmd_ctx_for(unsigned needs);
 ic_ctx *ic_cmd_ctx(void);
-int     ic_cmd_ctx_open(int force_cpu, int local_rank, ic_error *err);
 void    ic_cmd_ctx_close(void);
 
 typedef int (*ic_cmd_fn)(int argc, char **argv);

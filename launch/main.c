@@ -69,20 +69,10 @@ int main(int argc, char **argv) {
         return 2;
     }
 
-    int wants_help = 0;
-    for (int i = 2; i < argc; i++)
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) wants_help = 1;
-
     ic_dist_init(&argc, &argv);
-    /* Help and file inspection need no device: do not start one. */
-    if (!wants_help && strcmp(cmd->name, "inspect") != 0) {
-        ic_error err = {0};
-        if (ic_cmd_ctx_open(force_cpu, ic_dist_get()->local_rank, &err) != 0) {
-            fprintf(stderr, "indexcache: %s\n", err.msg);
-            ic_dist_finalize();
-            return 1;
-        }
-    }
+    /* Help and file inspection need no device: the context opens only when
+     * a command first asks for it (ic_cmd_ctx_for). */
+    ic_cmd_ctx_setup(force_cpu, ic_dist_get()->local_rank);
     int status = cmd->fn(argc - 1, argv + 1);
     ic_cmd_ctx_close();
     ic_dist_finalize();

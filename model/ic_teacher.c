@@ -15,8 +15,10 @@
 #include "kernels/ic_validate.h"
 #include "model/ic_teacher.h"
 
-/* floats of each state buffer, in declaration order */
-static void state_sizes(const ic_config *c, int L, size_t sz[11]) {
+/* Elements of each state buffer, in declaration order. x_norm .. logits are
+ * in the context's activation dtype (s->dt), lse and nll fp32 always. */
+enum { N_BUFS = 11, LSE_BUF = 5, NLL_BUF = 10 };
+static void state_sizes(const ic_config *c, int L, size_t sz[N_BUFS]) {
     size_t D = c->hidden_size, F = c->intermediate_size;
     size_t qd = (size_t)c->n_heads * c->head_dim, kd = (size_t)c->n_kv_heads * c->head_dim;
     sz[0] = L * D; sz[1] = L * qd; sz[2] = L * kd; sz[3] = L * kd; sz[4] = L * qd;
@@ -24,10 +26,16 @@ static void state_sizes(const ic_config *c, int L, size_t sz[11]) {
     sz[9] = (size_t)IC_TEACHER_HEAD_BLOCK * c->vocab_size; sz[10] = L;
 }
 
+/* A pointer n elements of dtype dt past p: the teacher's buffers hold s->dt
+ * elements (bf16 on CUDA), so plain float pointer arithmetic would be wrong. */
+static void *at(const void *p, size_t n, ic_dtype dt) {
+    return (char *)p + n * ic_dtype_size(dt);
+}
+
 size_t ic_teacher_state_bytes(const ic_config *cfg, int L_max) {
-    size_t sz[11], n = 0;
+    size_t sz[N_BUFS], n = 0;
     state_sizes(cfg, L_max, sz);
-    for (int i = 0; i < 11; i++) n += sz[i];
+    for (int i = 0; i < N_BUFS; i++) n += sz[i];
     return n * sizeof(float);
 }
 
@@ -37,21 +45,29 @@ size_t ic_teacher_workspace_bytes(const ic_ctx *ctx, const ic_config *cfg, int L
     size_t r = ic_rope_workspace_bytes(ctx, cfg->head_dim);
     size_t v = ic_index_sets_check_workspace_bytes(ctx, L_max);
     size_t m = a > r ? a : r;
-    return m > v ? m : v;
+    m = m > v ? m : v;
+    /* a GEMM's workspace and the token ids of embed / the loss's targets,
+     * which are uploaded into the workspace, are never live beside the others */
+    size_t g = ic_matmul_workspace_bytes(ctx);
+    m = m > g ? m : g;
+    size_t t = ic_ws_round(sizeof(int32_t) * (size_t)L_max);
+    return m > t ? m : t;
 }
 
 int ic_teacher_state_init(ic_teacher_state *s, ic_ctx *ctx, const ic_config *cfg, int L_max,
                           ic_error *err) {
     memset(s, 0, sizeof *s);
     s->ctx = ctx;
+    s->dt = ctx->act_dtype;
     if (L_max <= 0)
         return ic_error_set(err, "teacher state: sequence length must be positive, got %d", L_max);
-    size_t sz[11];
+    size_t sz[N_BUFS];
     state_sizes(cfg, L_max, sz);
-    float **bufs[11] = {&s->x_norm, &s->q, &s->k, &s->v, &s->att, &s->lse, &s->proj,
-                        &s->gate, &s->up, &s->logits, &s->nll};
-    for (int i = 0; i < 11; i++) {
-        *bufs[i] = ic_buf_alloc(ctx, sz[i] * sizeof(float));
+    float **bufs[N_BUFS] = {&s->x_norm, &s->q, &s->k, &s->v, &s->att, &s->lse, &s->proj,
+                            &s->gate, &s->up, &s->logits, &s->nll};
+    for (int i = 0; i < N_BUFS; i++) {
+        size_t es = i == LSE_BUF || i == NLL_BUF ? sizeof(float) : ic_dtype_size(s->dt);
+        *bufs[i] = ic_buf_alloc(ctx, sz[i] * es);
         if (!*bufs[i]) {
             ic_teacher_state_free(s);
             return ic_error_set(err, "teacher state: out of memory for L = %d (%zu MiB)", L_max,
@@ -67,18 +83,33 @@ int ic_teacher_state_init(ic_teacher_state *s, ic_ctx *ctx, const ic_config *cfg
 }
 
 void ic_teacher_state_free(ic_teacher_state *s) {
-    float *bufs[11] = {s->x_norm, s->q, s->k, s->v, s->att, s->lse, s->proj,
-                       s->gate, s->up, s->logits, s->nll};
+    float *bufs[N_BUFS] = {s->x_norm, s->q, s->k, s->v, s->att, s->lse, s->proj,
+                           s->gate, s->up, s->logits, s->nll};
     if (s->ctx)
-        for (int i = 0; i < 11; i++) ic_buf_free(s->ctx, bufs[i]);
+        for (int i = 0; i < N_BUFS; i++) ic_buf_free(s->ctx, bufs[i]);
     memset(s, 0, sizeof *s);
+}
+
+/* Host token ids into the context's workspace (on the device for CUDA);
+ * the caller releases the workspace to `mark` once the op that reads them
+ * is queued (stream order keeps them alive long enough). */
+static const int32_t *tokens_to_ctx(ic_ctx *ctx, const int32_t *tokens, int L) {
+    if (ctx->backend == IC_BACKEND_CPU) return tokens;
+    int32_t *d = ic_ws_alloc(ctx, sizeof(int32_t) * (size_t)L, "teacher tokens");
+    ic_buf_upload(ctx, d, tokens, sizeof(int32_t) * (size_t)L);
+    return d;
 }
 
 int ic_teacher_embed(ic_ctx *ctx, const ic_weights *w, const int32_t *tokens, int L,
                      float *hidden, ic_error *err) {
     const ic_config *c = &w->cfg;
-    if (ic_tokens_check(ctx, tokens, L, c->vocab_size, err) != 0) return -1;
-    ic_embedding_forward(ctx, hidden, tokens, w->embed, L, c->hidden_size, c->vocab_size);
+    /* tokens come from the host (files, prompts): checked here, where they enter */
+    if (ic_tokens_check_host(tokens, L, c->vocab_size, err) != 0) return -1;
+    IC_ASSERT(w->dt == ctx->act_dtype);
+    size_t mark = ic_ws_mark(ctx);
+    const int32_t *t = tokens_to_ctx(ctx, tokens, L);
+    ic_embedding_forward_dt(ctx, w->dt, hidden, t, w->embed, L, c->hidden_size, c->vocab_size);
+    ic_ws_release(ctx, mark);
     return 0;
 }
 

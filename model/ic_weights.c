@@ -5,6 +5,9 @@
 #include <string.h>
 
 #include "ic_alloc.h"
+#include "ic_check.h"
+#include "ic_half.h"
+#include "kernels/ic_ctx.h"
 #include "model/ic_weights.h"
 
 /* Floats of one layer, in the order the pointers are carved out. */
@@ -71,8 +74,69 @@ int ic_weights_init(ic_weights *w, const ic_config *cfg, ic_error *err) {
     return 0;
 }
 
+/* Where a host pointer of `host` lands in `dev`: the same element offset. */
+static float *rebase(const ic_weights *host, const ic_weights *dev, const float *p) {
+    if (!p) return NULL;
+    size_t off = (size_t)(p - host->block) * ic_dtype_size(dev->dt);
+    return (float *)((char *)dev->block + off);
+}
+
+int ic_weights_to_ctx(const ic_weights *host, ic_ctx *ctx, ic_weights *dev, ic_error *err) {
+    IC_ASSERT(host->ctx == NULL && host->dt == IC_F32);
+    memset(dev, 0, sizeof *dev);
+    dev->cfg = host->cfg;
+    dev->n_floats = host->n_floats;
+    dev->ctx = ctx;
+    dev->dt = ctx->act_dtype;
+    IC_ASSERT(dev->dt == IC_F32 || dev->dt == IC_BF16);
+    const size_t es = ic_dtype_size(dev->dt);
+    dev->block = ic_buf_alloc(ctx, host->n_floats * es);
+    dev->layers = calloc((size_t)host->cfg.n_layers, sizeof *dev->layers);
+    /* conversion goes through one host chunk of 4M elements */
+    const size_t chunk = (size_t)4 << 20;
+    uint16_t *stage = dev->dt == IC_BF16 ? malloc(chunk * sizeof *stage) : NULL;
+    if (!dev->block || !dev->layers || (dev->dt == IC_BF16 && !stage)) {
+        free(stage);
+        ic_weights_free(dev);
+        return ic_error_set(err, "teacher weights: out of %s memory for %zu MiB",
+                            ctx->backend == IC_BACKEND_CUDA ? "GPU" : "host",
+                            host->n_floats * es >> 20);
+    }
+    for (size_t i = 0; i < host->n_floats; i += chunk) {
+        size_t n = host->n_floats - i < chunk ? host->n_floats - i : chunk;
+        if (dev->dt == IC_F32) {
+            ic_buf_upload(ctx, (char *)dev->block + i * es, host->block + i, n * es);
+        } else {
+            for (size_t j = 0; j < n; j++) stage[j] = ic_f32_to_bf16(host->block[i + j]);
+            ic_buf_upload(ctx, (char *)dev->block + i * es, stage, n * es);
+        }
+    }
+    free(stage);
+    dev->embed = rebase(host, dev, host->embed);
+    dev->lm_head = rebase(host, dev, host->lm_head);
+    dev->final_norm = rebase(host, dev, host->final_norm);
+    for (int l = 0; l < host->cfg.n_layers; l++) {
+        const ic_layer_weights *h = &host->layers[l];
+        ic_layer_weights *d = &dev->layers[l];
+        d->attn_norm = rebase(host, dev, h->attn_norm);
+        d->wq = rebase(host, dev, h->wq);
+        d->wk = rebase(host, dev, h->wk);
+        d->wv = rebase(host, dev, h->wv);
+        d->bq = rebase(host, dev, h->bq);
+        d->bk = rebase(host, dev, h->bk);
+        d->bv = rebase(host, dev, h->bv);
+        d->wo = rebase(host, dev, h->wo);
+        d->mlp_norm = rebase(host, dev, h->mlp_norm);
+        d->w_gate = rebase(host, dev, h->w_gate);
+        d->w_up = rebase(host, dev, h->w_up);
+        d->w_down = rebase(host, dev, h->w_down);
+    }
+    return 0;
+}
+
 void ic_weights_free(ic_weights *w) {
-    ic_aligned_free(w->block);
+    if (w->ctx) ic_buf_free(w->ctx, w->block);
+    else ic_aligned_free(w->block);
     free(w->layers);
     memset(w, 0, sizeof *w);
 }

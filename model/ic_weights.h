@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "ic_error.h"
+#include "ic_tensor.h"
 #include "model/ic_config.h"
 
 typedef struct {
@@ -31,12 +32,24 @@ typedef struct {
     float *lm_head;            /* [V, D] lm_head.weight; == embed when tied */
     ic_layer_weights *layers;  /* [n_layers] */
     float *block;              /* the one allocation every pointer above points into */
-    size_t n_floats;           /* its size in floats */
+    size_t n_floats;           /* its size in elements */
+    /* Where the block lives. Loaded weights are fp32 host memory (ctx NULL,
+     * dt IC_F32). ic_weights_to_ctx makes a copy on a context's device in
+     * its activation dtype: then every pointer above is a device pointer to
+     * elements of dt (bf16 on CUDA), passed to the ops with dt, and never
+     * dereferenced on the host. */
+    struct ic_ctx *ctx;
+    ic_dtype dt;
 } ic_weights;
 
 /* Allocate zeroed weights for cfg (checks the shapes are sane). */
 int  ic_weights_init(ic_weights *w, const ic_config *cfg, ic_error *err);
 void ic_weights_free(ic_weights *w);
+
+/* The weights on ctx's device in ctx->act_dtype, converted once (in chunks,
+ * so the host never holds a second full copy). On a CPU context with fp32
+ * activations this is a plain copy. Free with ic_weights_free. */
+int ic_weights_to_ctx(const ic_weights *host, struct ic_ctx *ctx, ic_weights *dev, ic_error *err);
 
 /* One tensor of the model: its HF name, its fp32 destination and shape.
  * ic_weights_tensors fills up to cap entries and returns how many the model
