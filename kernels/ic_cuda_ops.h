@@ -38,6 +38,34 @@ void ic_add_inplace_cuda(ic_ctx *ctx, ic_dtype dt, void *h, const void *x, size_
 /* x *= s, n fp32 elements. */
 void ic_scale_cuda(ic_ctx *ctx, float *x, float s, size_t n);
 
+/* ---- the linear layer through cuBLASLt (kernels/cuda/matmul_cublaslt.cu) ----
+ * Row-major, the Hugging Face layout of kernels/ic_matmul.h; dt is the storage
+ * of every tensor of the call (bias included: cuBLASLt's bias for a bf16 output
+ * is bf16); accumulation is fp32 (CUBLAS_COMPUTE_32F; fp32 storage is plain
+ * fp32, no TF32). ws / ws_bytes: cuBLASLt's workspace, device memory of ctx
+ * (the dispatcher passes ic_matmul_workspace_bytes(ctx) from ctx->ws; NULL, 0
+ * restricts cuBLASLt to algorithms without one). Needs ctx->cublaslt (opened
+ * with the context).
+ *   forward             out [M, N]  = x [M, K] . w [N, K]^T (+ bias [N])
+ *   forward_accumulate  out [M, N] += x . w^T (+ bias): a residual add through
+ *                       beta = 1 with C = out, no extra pass
+ *   backward            dx [M, K] += dout . w;  dw [N, K] += dout^T . x;
+ *                       dbias [N] += column sums of dout; NULL skips one. */
+void ic_matmul_forward_cuda(ic_ctx *ctx, ic_dtype dt, void *out, const void *x, const void *w,
+                            const void *bias, int M, int N, int K, void *ws, size_t ws_bytes);
+void ic_matmul_forward_accumulate_cuda(ic_ctx *ctx, ic_dtype dt, void *out, const void *x,
+                                       const void *w, const void *bias, int M, int N, int K,
+                                       void *ws, size_t ws_bytes);
+void ic_matmul_backward_cuda(ic_ctx *ctx, ic_dtype dt, void *dx, void *dw, void *dbias,
+                             const void *dout, const void *x, const void *w, int M, int N, int K,
+                             void *ws, size_t ws_bytes);
+/* dbias [N] += sum over rows of dout [M, N] (kernels/cuda/matmul_dbias.cu; the
+ * partial sums are double, the order fixed). */
+void ic_matmul_dbias_cuda(ic_ctx *ctx, ic_dtype dt, void *dbias, const void *dout, int M, int N);
+/* How many times the GEMM plans were built (cublasLtMatmulAlgoGetHeuristic
+ * calls) in this process: a repeated shape must not add one. For tests. */
+long ic_matmul_cuda_plans_built(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -9,6 +9,16 @@
 void ic_matmul_forward(ic_ctx *ctx, float *out, const float *x, const float *w, const float *bias,
                        int M, int N, int K);
 
+/* out [M, N] += x . w^T (+ bias): the residual add folded into the GEMM
+ * (beta = 1 on cuBLASLt, no extra pass over out). */
+void ic_matmul_forward_accumulate(ic_ctx *ctx, float *out, const float *x, const float *w,
+                                  const float *bias, int M, int N, int K);
+
+/* Workspace bytes the matmul ops take from ctx->ws (cuBLASLt's scratch:
+ * 32 MiB on CUDA, NVIDIA's recommendation for Hopper; 0 on the CPU).
+ * Callers include it in their ic_ctx_reserve. */
+size_t ic_matmul_workspace_bytes(const ic_ctx *ctx);
+
 /* Gradients, each accumulated (+=) into its buffer; pass NULL for any one
  * that is not wanted.
  *   dx [M, K] += dout [M, N] . w [N, K]
@@ -20,6 +30,8 @@ void ic_matmul_backward(ic_ctx *ctx, float *dx, float *dw, float *dbias, const f
 /* The CPU reference (kernels/cpu), same contract. */
 void ic_matmul_forward_cpu(ic_ctx *ctx, float *out, const float *x, const float *w, const float *bias,
                            int M, int N, int K);
+void ic_matmul_forward_accumulate_cpu(ic_ctx *ctx, float *out, const float *x, const float *w,
+                                      const float *bias, int M, int N, int K);
 void ic_matmul_backward_cpu(ic_ctx *ctx, float *dx, float *dw, float *dbias, const float *dout,
                             const float *x, const float *w, int M, int N, int K);
 

@@ -66,6 +66,17 @@ void ic_matmul_forward_cpu(ic_ctx *ctx, float *out, const float *x, const float 
     ic_cpu_sgemm(CblasNoTrans, CblasTrans, M, N, K, 1.0f, x, K, w, K, beta, out, N);
 }
 
+void ic_matmul_forward_accumulate_cpu(ic_ctx *ctx, float *out, const float *x, const float *w,
+                                      const float *bias, int M, int N, int K) {
+    if (M == 0) return;
+    if (bias) {
+        #pragma omp parallel for schedule(static) if ((long)M * N > 4096)
+        for (int i = 0; i < M; i++)
+            for (int j = 0; j < N; j++) out[(size_t)i * N + j] += bias[j];
+    }
+    ic_cpu_sgemm(CblasNoTrans, CblasTrans, M, N, K, 1.0f, x, K, w, K, 1.0f, out, N);
+}
+
 void ic_matmul_backward_cpu(ic_ctx *ctx, float *dx, float *dw, float *dbias, const float *dout,
                             const float *x, const float *w, int M, int N, int K) {
     if (M == 0) return;

@@ -1,6 +1,7 @@
 // The CUDA side of kernels/ic_ctx.h: devices, streams, device memory. A
 // machine with the toolkit but no driver or GPU (CI) answers with an error
 // from ic_cuda_device_count, and the CPU path runs.
+#include <cublasLt.h>
 #include <cuda_runtime.h>
 #include <stdio.h>
 
@@ -41,6 +42,17 @@ extern "C" int ic_cuda_ctx_open(ic_ctx *ctx, int device, char *why, int why_len)
         cudaGetLastError();
         return -1;
     }
+    // The cuBLASLt handle of the GEMMs (kernels/cuda/matmul_cublaslt.cu): made once
+    // with the context, since creating one costs milliseconds.
+    cublasLtHandle_t lt = NULL;
+    cublasStatus_t bs = cublasLtCreate(&lt);
+    if (bs != CUBLAS_STATUS_SUCCESS) {
+        snprintf(why, (size_t)why_len, "cannot open cuBLASLt on GPU %d: %s", device,
+                 cublasGetStatusString(bs));
+        cudaStreamDestroy(s);
+        return -1;
+    }
+    ctx->cublaslt = lt;
     ctx->stream = s;
     snprintf(ctx->desc, sizeof ctx->desc, "CUDA on GPU %d (%s, sm_%d%d, %d SMs, %.0f GiB)",
              device, p.name, p.major, p.minor, p.multiProcessorCount,
@@ -49,6 +61,8 @@ extern "C" int ic_cuda_ctx_open(ic_ctx *ctx, int device, char *why, int why_len)
 }
 
 extern "C" void ic_cuda_ctx_close(ic_ctx *ctx) {
+    if (ctx->cublaslt) cublas_check(cublasLtDestroy((cublasLtHandle_t)ctx->cublaslt));
+    ctx->cublaslt = NULL;
     if (ctx->stream) cuda_check(cudaStreamDestroy((cudaStream_t)ctx->stream));
     ctx->stream = NULL;
 }

@@ -60,3 +60,33 @@ double ic_sumsq_cuda(ic_ctx *ctx, const float *g, int64_t n) {
     (void)ctx; (void)g; (void)n;
     IC_NO_CUDA("ic_sumsq_cuda");
 }
+
+void ic_matmul_forward_cuda(ic_ctx *ctx, ic_dtype dt, void *out, const void *x, const void *w,
+                            const void *bias, int M, int N, int K, void *ws, size_t ws_bytes) {
+    (void)ctx; (void)dt; (void)out; (void)x; (void)w; (void)bias; (void)M; (void)N; (void)K;
+    (void)ws; (void)ws_bytes;
+    IC_NO_CUDA("ic_matmul_forward_cuda");
+}
+
+void ic_matmul_forward_accumulate_cuda(ic_ctx *ctx, ic_dtype dt, void *out, const void *x,
+                                       const void *w, const void *bias, int M, int N, int K,
+                                       void *ws, size_t ws_bytes) {
+    (void)ctx; (void)dt; (void)out; (void)x; (void)w; (void)bias; (void)M; (void)N; (void)K;
+    (void)ws; (void)ws_bytes;
+    IC_NO_CUDA("ic_matmul_forward_accumulate_cuda");
+}
+
+void ic_matmul_backward_cuda(ic_ctx *ctx, ic_dtype dt, void *dx, void *dw, void *dbias,
+                             const void *dout, const void *x, const void *w, int M, int N, int K,
+                             void *ws, size_t ws_bytes) {
+    (void)ctx; (void)dt; (void)dx; (void)dw; (void)dbias; (void)dout; (void)x; (void)w;
+    (void)M; (void)N; (void)K; (void)ws; (void)ws_bytes;
+    IC_NO_CUDA("ic_matmul_backward_cuda");
+}
+
+void ic_matmul_dbias_cuda(ic_ctx *ctx, ic_dtype dt, void *dbias, const void *dout, int M, int N) {
+    (void)ctx; (void)dt; (void)dbias; (void)dout; (void)M; (void)N;
+    IC_NO_CUDA("ic_matmul_dbias_cuda");
+}
+
+long ic_matmul_cuda_plans_built(void) { IC_NO_CUDA("ic_matmul_cuda_plans_built"); }
