@@ -2,6 +2,7 @@
 #include "kernels/ic_attention.h"
 
 #include "ic_check.h"
+#include "kernels/ic_cuda_ops.h"
 
 size_t ic_attention_workspace_bytes(const ic_ctx *ctx, int L, int H, int Hkv, int d) {
     IC_ASSERT(Hkv > 0 && H >= Hkv && H % Hkv == 0 && L >= 0 && d > 0);
@@ -20,9 +21,13 @@ void ic_attention_forward(ic_ctx *ctx, float *out, float *lse, const float *q, c
     IC_FATAL("attention: unknown backend %d", (int)ctx->backend);
 }
 
-size_t ic_attention_decode_workspace_bytes(const ic_ctx *ctx, int T) {
-    IC_ASSERT(T >= 0);
-    return ctx->backend == IC_BACKEND_CPU ? ic_attention_decode_workspace_bytes_cpu(ctx, T) : 0;
+size_t ic_attention_decode_workspace_bytes(const ic_ctx *ctx, int T, int H, int d) {
+    IC_ASSERT(T >= 0 && H > 0 && d > 0);
+    switch (ctx->backend) {
+    case IC_BACKEND_CPU: return ic_attention_decode_workspace_bytes_cpu(ctx, T);
+    case IC_BACKEND_CUDA: return ic_attention_decode_workspace_bytes_cuda(ctx, T, H, d);
+    }
+    return 0;
 }
 
 void ic_attention_decode_forward(ic_ctx *ctx, float *out, float *lse, const float *q,
@@ -35,7 +40,9 @@ void ic_attention_decode_forward(ic_ctx *ctx, float *out, float *lse, const floa
     case IC_BACKEND_CPU:
         ic_attention_decode_forward_cpu(ctx, out, lse, q, k_cache, v_cache, T, H, Hkv, d);
         return;
-    case IC_BACKEND_CUDA: IC_FATAL("attention decode: no CUDA kernel yet");
+    case IC_BACKEND_CUDA:
+        ic_attention_decode_forward_cuda(ctx, IC_F32, out, lse, q, k_cache, v_cache, T, H, Hkv, d);
+        return;
     }
     IC_FATAL("attention decode: unknown backend %d", (int)ctx->backend);
 }

@@ -2,6 +2,7 @@
 #include "kernels/ic_cross_entropy.h"
 
 #include "ic_check.h"
+#include "kernels/ic_cuda_ops.h"
 
 void ic_cross_entropy_forward(ic_ctx *ctx, float *nll, const float *logits,
                               const int32_t *targets, int n, int V) {
@@ -9,7 +10,9 @@ void ic_cross_entropy_forward(ic_ctx *ctx, float *nll, const float *logits,
     ic_ctx_count_op(ctx);
     switch (ctx->backend) {
     case IC_BACKEND_CPU: ic_cross_entropy_forward_cpu(ctx, nll, logits, targets, n, V); return;
-    case IC_BACKEND_CUDA: IC_FATAL("cross-entropy: no CUDA kernel yet");
+    case IC_BACKEND_CUDA:
+        ic_cross_entropy_forward_cuda(ctx, IC_F32, nll, logits, targets, n, V);
+        return;
     }
     IC_FATAL("cross-entropy: unknown backend %d", (int)ctx->backend);
 }
@@ -22,7 +25,9 @@ void ic_cross_entropy_backward(ic_ctx *ctx, float *dlogits, const float *logits,
     case IC_BACKEND_CPU:
         ic_cross_entropy_backward_cpu(ctx, dlogits, logits, targets, n, V, scale);
         return;
-    case IC_BACKEND_CUDA: IC_FATAL("cross-entropy backward: no CUDA kernel yet");
+    case IC_BACKEND_CUDA:
+        ic_cross_entropy_backward_cuda(ctx, IC_F32, dlogits, logits, targets, n, V, scale);
+        return;
     }
     IC_FATAL("cross-entropy backward: unknown backend %d", (int)ctx->backend);
 }

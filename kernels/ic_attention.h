@@ -26,8 +26,10 @@ void ic_attention_forward(ic_ctx *ctx, float *out, float *lse, const float *q, c
  * keys (the newest token's own key already appended at row T-1).
  *   out [H, d], lse [H] or NULL, q [H, d],
  *   k_cache [T, Hkv, d], v_cache [T, Hkv, d] (rows past T are not read).
- * Workspace: ic_attention_decode_workspace_bytes (grows with T). */
-size_t ic_attention_decode_workspace_bytes(const ic_ctx *ctx, int T);
+ * Workspace: ic_attention_decode_workspace_bytes (grows with T; on CUDA the
+ * split-K partials of kernels/cuda/attention_decode.cu, T * H * (d + 2) /
+ * chunk floats). */
+size_t ic_attention_decode_workspace_bytes(const ic_ctx *ctx, int T, int H, int d);
 void ic_attention_decode_forward(ic_ctx *ctx, float *out, float *lse, const float *q,
                                  const float *k_cache, const float *v_cache,
                                  int T, int H, int Hkv, int d);

@@ -65,6 +65,22 @@ void ic_matmul_dbias_cuda(ic_ctx *ctx, ic_dtype dt, void *dbias, const void *dou
 /* How many times the GEMM plans were built (cublasLtMatmulAlgoGetHeuristic
  * calls) in this process: a repeated shape must not add one. For tests. */
 long ic_matmul_cuda_plans_built(void);
+/* Cross-entropy rows (kernels/ic_cross_entropy.h): logits [n, V] in dt,
+ * targets [n] int32 (< 0: no target, nll 0 / zero gradient; >= V: NaN),
+ * nll [n] fp32. Backward: dlogits [n, V] in dt, may equal logits. */
+void ic_cross_entropy_forward_cuda(ic_ctx *ctx, ic_dtype dt, float *nll, const void *logits,
+                                   const int32_t *targets, int n, int V);
+void ic_cross_entropy_backward_cuda(ic_ctx *ctx, ic_dtype dt, void *dlogits, const void *logits,
+                                    const int32_t *targets, int n, int V, float scale);
+
+/* One decode step of GQA attention (kernels/ic_attention.h): out [H, d] in dt,
+ * lse [H] fp32 or NULL, q [H, d], k_cache / v_cache [T, Hkv, d] in dt;
+ * d <= 32 16-byte packs (fp32 d <= 128, bf16 d <= 256). Split-K over T:
+ * workspace ic_attention_decode_workspace_bytes_cuda (grows with T, H, d). */
+size_t ic_attention_decode_workspace_bytes_cuda(const ic_ctx *ctx, int T, int H, int d);
+void ic_attention_decode_forward_cuda(ic_ctx *ctx, ic_dtype dt, void *out, float *lse,
+                                      const void *q, const void *k_cache, const void *v_cache,
+                                      int T, int H, int Hkv, int d);
 
 #ifdef __cplusplus
 }

@@ -236,7 +236,7 @@ int ic_kv_cache_init(ic_kv_cache *c, ic_ctx *ctx, const ic_config *cfg, int T_ma
         return ic_error_set(err, "KV cache: out of memory for %d tokens", T_max);
     }
     c->T_max = T_max;
-    size_t ws = ic_attention_decode_workspace_bytes(ctx, T_max);
+    size_t ws = ic_attention_decode_workspace_bytes(ctx, T_max, cfg->n_heads, cfg->head_dim);
     size_t wr = ic_rope_workspace_bytes(ctx, cfg->head_dim);
     if (ic_ctx_reserve(ctx, ws > wr ? ws : wr, err) != 0) {
         ic_kv_cache_free(c);

@@ -90,3 +90,29 @@ void ic_matmul_dbias_cuda(ic_ctx *ctx, ic_dtype dt, void *dbias, const void *dou
 }
 
 long ic_matmul_cuda_plans_built(void) { IC_NO_CUDA("ic_matmul_cuda_plans_built"); }
+void ic_cross_entropy_forward_cuda(ic_ctx *ctx, ic_dtype dt, float *nll, const void *logits,
+                                   const int32_t *targets, int n, int V) {
+    (void)ctx; (void)dt; (void)nll; (void)logits; (void)targets; (void)n; (void)V;
+    IC_NO_CUDA("ic_cross_entropy_forward_cuda");
+}
+
+void ic_cross_entropy_backward_cuda(ic_ctx *ctx, ic_dtype dt, void *dlogits, const void *logits,
+                                    const int32_t *targets, int n, int V, float scale) {
+    (void)ctx; (void)dt; (void)dlogits; (void)logits; (void)targets; (void)n; (void)V;
+    (void)scale;
+    IC_NO_CUDA("ic_cross_entropy_backward_cuda");
+}
+
+size_t ic_attention_decode_workspace_bytes_cuda(const ic_ctx *ctx, int T, int H, int d) {
+    (void)ctx; (void)T; (void)H; (void)d;
+    IC_NO_CUDA("ic_attention_decode_workspace_bytes_cuda");
+    return 0;
+}
+
+void ic_attention_decode_forward_cuda(ic_ctx *ctx, ic_dtype dt, void *out, float *lse,
+                                      const void *q, const void *k_cache, const void *v_cache,
+                                      int T, int H, int Hkv, int d) {
+    (void)ctx; (void)dt; (void)out; (void)lse; (void)q; (void)k_cache; (void)v_cache; (void)T;
+    (void)H; (void)Hkv; (void)d;
+    IC_NO_CUDA("ic_attention_decode_forward_cuda");
+}

@@ -156,7 +156,7 @@ static void check_attention(int L, int H, int Hkv, int d, uint64_t seed) {
                   L, H, Hkv, d, eo, el);
     /* decode of the last token over the whole cache == last row */
     float *od = malloc(sizeof(float) * H * d), *ld = malloc(sizeof(float) * H);
-    ic_attention_decode_forward(ic_test_ctx(ic_attention_decode_workspace_bytes(ic_test_ctx(0), L)), od, ld, q + (size_t)(L - 1) * H * d, k, v, L, H, Hkv, d);
+    ic_attention_decode_forward(ic_test_ctx(ic_attention_decode_workspace_bytes(ic_test_ctx(0), L, H, d)), od, ld, q + (size_t)(L - 1) * H * d, k, v, L, H, Hkv, d);
     ck_assert(rel_f32_f64(od, ro + (size_t)(L - 1) * H * d, (size_t)H * d) < 2e-6);
     for (int h = 0; h < H; h++) ck_assert(fabs(ld[h] - rl[(size_t)h * L + L - 1]) < 1e-5 * fmax(1, fabs(ld[h])));
     free(q); free(k); free(v); free(out); free(lse); free(ro); free(rl); free(od); free(ld);
