@@ -33,15 +33,22 @@ size_t ic_attention_decode_workspace_bytes(const ic_ctx *ctx, int T, int H, int 
 void ic_attention_decode_forward(ic_ctx *ctx, float *out, float *lse, const float *q,
                                  const float *k_cache, const float *v_cache,
                                  int T, int H, int Hkv, int d) {
+    ic_attention_decode_forward_dt(ctx, IC_F32, out, lse, q, k_cache, v_cache, T, H, Hkv, d);
+}
+
+void ic_attention_decode_forward_dt(ic_ctx *ctx, ic_dtype dt, void *out, float *lse,
+                                    const void *q, const void *k_cache, const void *v_cache,
+                                    int T, int H, int Hkv, int d) {
     IC_ASSERT(out && q && k_cache && v_cache && T > 0 && d > 0);
     IC_ASSERT(Hkv > 0 && H >= Hkv && H % Hkv == 0);
     ic_ctx_count_op(ctx);
     switch (ctx->backend) {
     case IC_BACKEND_CPU:
+        IC_ASSERT(dt == IC_F32);   /* the CPU reference is fp32 */
         ic_attention_decode_forward_cpu(ctx, out, lse, q, k_cache, v_cache, T, H, Hkv, d);
         return;
     case IC_BACKEND_CUDA:
-        ic_attention_decode_forward_cuda(ctx, IC_F32, out, lse, q, k_cache, v_cache, T, H, Hkv, d);
+        ic_attention_decode_forward_cuda(ctx, dt, out, lse, q, k_cache, v_cache, T, H, Hkv, d);
         return;
     }
     IC_FATAL("attention decode: unknown backend %d", (int)ctx->backend);

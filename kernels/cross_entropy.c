@@ -6,12 +6,20 @@
 
 void ic_cross_entropy_forward(ic_ctx *ctx, float *nll, const float *logits,
                               const int32_t *targets, int n, int V) {
+    ic_cross_entropy_forward_dt(ctx, IC_F32, nll, logits, targets, n, V);
+}
+
+void ic_cross_entropy_forward_dt(ic_ctx *ctx, ic_dtype dt, float *nll, const void *logits,
+                                 const int32_t *targets, int n, int V) {
     IC_ASSERT(nll && logits && targets && n >= 0 && V > 0);
     ic_ctx_count_op(ctx);
     switch (ctx->backend) {
-    case IC_BACKEND_CPU: ic_cross_entropy_forward_cpu(ctx, nll, logits, targets, n, V); return;
+    case IC_BACKEND_CPU:
+        IC_ASSERT(dt == IC_F32);   /* the CPU reference is fp32 */
+        ic_cross_entropy_forward_cpu(ctx, nll, logits, targets, n, V);
+        return;
     case IC_BACKEND_CUDA:
-        ic_cross_entropy_forward_cuda(ctx, IC_F32, nll, logits, targets, n, V);
+        ic_cross_entropy_forward_cuda(ctx, dt, nll, logits, targets, n, V);
         return;
     }
     IC_FATAL("cross-entropy: unknown backend %d", (int)ctx->backend);

@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 #include "core/ic_ctx.h"
+#include "core/ic_tensor.h"
 
 /* Query rows are processed IC_ATTENTION_BLOCK at a time (all heads of one
  * KV group together), so the largest score buffer is
@@ -33,6 +34,12 @@ size_t ic_attention_decode_workspace_bytes(const ic_ctx *ctx, int T, int H, int 
 void ic_attention_decode_forward(ic_ctx *ctx, float *out, float *lse, const float *q,
                                  const float *k_cache, const float *v_cache,
                                  int T, int H, int Hkv, int d);
+/* The same on storage dtype dt (q, the caches and out; lse stays fp32): IC_F32 on
+ * any backend, IC_BF16 on CUDA contexts (fp32 arithmetic). The fp32 entry
+ * point above is this with IC_F32. */
+void ic_attention_decode_forward_dt(ic_ctx *ctx, ic_dtype dt, void *out, float *lse,
+                                    const void *q, const void *k_cache, const void *v_cache,
+                                    int T, int H, int Hkv, int d);
 
 /* The CPU reference (kernels/cpu), same contracts. */
 size_t ic_attention_workspace_bytes_cpu(const ic_ctx *ctx, int L, int H, int Hkv, int d);

@@ -3,6 +3,7 @@
 #define IC_MATMUL_H
 
 #include "core/ic_ctx.h"
+#include "core/ic_tensor.h"
 
 /* out [M, N] = x [M, K] . w[N, K]^T (+ bias [N] when not NULL). out is
  * overwritten and must not alias x or w. */
@@ -13,6 +14,14 @@ void ic_matmul_forward(ic_ctx *ctx, float *out, const float *x, const float *w, 
  * (beta = 1 on cuBLASLt, no extra pass over out). */
 void ic_matmul_forward_accumulate(ic_ctx *ctx, float *out, const float *x, const float *w,
                                   const float *bias, int M, int N, int K);
+
+/* The same on storage dtype dt (every float tensor of the call): IC_F32 on
+ * any backend, IC_BF16 on CUDA contexts (fp32 arithmetic). The fp32 entry
+ * point above is this with IC_F32. */
+void ic_matmul_forward_dt(ic_ctx *ctx, ic_dtype dt, void *out, const void *x, const void *w,
+                          const void *bias, int M, int N, int K);
+void ic_matmul_forward_accumulate_dt(ic_ctx *ctx, ic_dtype dt, void *out, const void *x,
+                                     const void *w, const void *bias, int M, int N, int K);
 
 /* Workspace bytes the matmul ops take from ctx->ws (cuBLASLt's scratch:
  * 32 MiB on CUDA, NVIDIA's recommendation for Hopper; 0 on the CPU).

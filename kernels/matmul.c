@@ -12,12 +12,13 @@ size_t ic_matmul_workspace_bytes(const ic_ctx *ctx) {
     return ctx->backend == IC_BACKEND_CUDA ? ic_ws_round(IC_MATMUL_CUDA_WS) : 0;
 }
 
-static void forward(ic_ctx *ctx, float *out, const float *x, const float *w, const float *bias,
-                    int M, int N, int K, int accumulate) {
+static void forward(ic_ctx *ctx, ic_dtype dt, void *out, const void *x, const void *w,
+                    const void *bias, int M, int N, int K, int accumulate) {
     IC_ASSERT(out && x && w && M >= 0 && N > 0 && K > 0);
     ic_ctx_count_op(ctx);
     switch (ctx->backend) {
     case IC_BACKEND_CPU:
+        IC_ASSERT(dt == IC_F32);   /* the CPU reference is fp32 */
         if (accumulate) ic_matmul_forward_accumulate_cpu(ctx, out, x, w, bias, M, N, K);
         else ic_matmul_forward_cpu(ctx, out, x, w, bias, M, N, K);
         return;
@@ -25,9 +26,9 @@ static void forward(ic_ctx *ctx, float *out, const float *x, const float *w, con
         const size_t mark = ic_ws_mark(ctx), wsb = ic_matmul_workspace_bytes(ctx);
         void *ws = ic_ws_alloc(ctx, wsb, "ic_matmul_forward");
         if (accumulate)
-            ic_matmul_forward_accumulate_cuda(ctx, IC_F32, out, x, w, bias, M, N, K, ws, wsb);
+            ic_matmul_forward_accumulate_cuda(ctx, dt, out, x, w, bias, M, N, K, ws, wsb);
         else
-            ic_matmul_forward_cuda(ctx, IC_F32, out, x, w, bias, M, N, K, ws, wsb);
+            ic_matmul_forward_cuda(ctx, dt, out, x, w, bias, M, N, K, ws, wsb);
         ic_ws_release(ctx, mark);  /* stream order keeps the scratch safe for the next op */
         return;
     }
@@ -37,12 +38,22 @@ static void forward(ic_ctx *ctx, float *out, const float *x, const float *w, con
 
 void ic_matmul_forward(ic_ctx *ctx, float *out, const float *x, const float *w,
                        const float *bias, int M, int N, int K) {
-    forward(ctx, out, x, w, bias, M, N, K, 0);
+    forward(ctx, IC_F32, out, x, w, bias, M, N, K, 0);
+}
+
+void ic_matmul_forward_dt(ic_ctx *ctx, ic_dtype dt, void *out, const void *x, const void *w,
+                          const void *bias, int M, int N, int K) {
+    forward(ctx, dt, out, x, w, bias, M, N, K, 0);
+}
+
+void ic_matmul_forward_accumulate_dt(ic_ctx *ctx, ic_dtype dt, void *out, const void *x,
+                                     const void *w, const void *bias, int M, int N, int K) {
+    forward(ctx, dt, out, x, w, bias, M, N, K, 1);
 }
 
 void ic_matmul_forward_accumulate(ic_ctx *ctx, float *out, const float *x, const float *w,
                                   const float *bias, int M, int N, int K) {
-    forward(ctx, out, x, w, bias, M, N, K, 1);
+    forward(ctx, IC_F32, out, x, w, bias, M, N, K, 1);
 }
 
 void ic_matmul_backward(ic_ctx *ctx, float *dx, float *dw, float *dbias, const float *dout,
