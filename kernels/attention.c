@@ -11,11 +11,19 @@ size_t ic_attention_workspace_bytes(const ic_ctx *ctx, int L, int H, int Hkv, in
 
 void ic_attention_forward(ic_ctx *ctx, float *out, float *lse, const float *q, const float *k,
                           const float *v, int L, int H, int Hkv, int d) {
+    ic_attention_forward_dt(ctx, IC_F32, out, lse, q, k, v, L, H, Hkv, d);
+}
+
+void ic_attention_forward_dt(ic_ctx *ctx, ic_dtype dt, void *out, float *lse, const void *q,
+                             const void *k, const void *v, int L, int H, int Hkv, int d) {
     IC_ASSERT(out && q && k && v && L >= 0 && d > 0);
     IC_ASSERT(Hkv > 0 && H >= Hkv && H % Hkv == 0);
     ic_ctx_count_op(ctx);
     switch (ctx->backend) {
-    case IC_BACKEND_CPU: ic_attention_forward_cpu(ctx, out, lse, q, k, v, L, H, Hkv, d); return;
+    case IC_BACKEND_CPU:
+        IC_ASSERT(dt == IC_F32);   /* the CPU reference is fp32 */
+        ic_attention_forward_cpu(ctx, out, lse, q, k, v, L, H, Hkv, d);
+        return;
     case IC_BACKEND_CUDA: IC_FATAL("attention: no CUDA kernel yet");
     }
     IC_FATAL("attention: unknown backend %d", (int)ctx->backend);

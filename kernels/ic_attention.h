@@ -22,6 +22,10 @@
 size_t ic_attention_workspace_bytes(const ic_ctx *ctx, int L, int H, int Hkv, int d);
 void ic_attention_forward(ic_ctx *ctx, float *out, float *lse, const float *q, const float *k,
                           const float *v, int L, int H, int Hkv, int d);
+/* The same on storage dtype dt (q, k, v, out; lse stays fp32): IC_F32 on
+ * any backend, IC_BF16 on CUDA contexts. */
+void ic_attention_forward_dt(ic_ctx *ctx, ic_dtype dt, void *out, float *lse, const void *q,
+                             const void *k, const void *v, int L, int H, int Hkv, int d);
 
 /* One decoding step: the query of the newest token attends to all T cached
  * keys (the newest token's own key already appended at row T-1).

@@ -7,10 +7,11 @@
 #include <string.h>
 
 #include "ic_check.h"
+#include "ic_half.h"
 #include "ic_log.h"
 
 static void cpu_desc(ic_ctx *ctx, const char *reason) {
-    snprintf(ctx->desc, sizeof ctx->desc, "CPU (%d threads; %s)", ctx->cpu_threads, reason);
+    snprintf(ctx->desc, sizeof ctx->desc, "CPU (%d threads; %.280s)", ctx->cpu_threads, reason);
 }
 
 int ic_ctx_init(ic_ctx *ctx, ic_backend_kind backend, int device, size_t ws_bytes, ic_error *err) {
@@ -127,6 +128,15 @@ void ic_buf_download(ic_ctx *ctx, void *dst, const void *src, size_t bytes) {
     if (!bytes) return;
     if (ctx->backend == IC_BACKEND_CUDA) ic_cuda_memcpy(ctx, dst, src, bytes, 1);
     else memcpy(dst, src, bytes);
+}
+
+void ic_buf_download_f32(ic_ctx *ctx, ic_dtype dt, float *dst, const void *src, size_t n,
+                         void *stage) {
+    if (dt == IC_F32) { ic_buf_download(ctx, dst, src, n * sizeof(float)); return; }
+    IC_ASSERT(dt == IC_BF16 && stage != NULL);
+    uint16_t *h = stage;
+    ic_buf_download(ctx, h, src, n * sizeof *h);
+    for (size_t i = 0; i < n; i++) dst[i] = ic_bf16_to_f32(h[i]);
 }
 
 void ic_buf_copy(ic_ctx *ctx, void *dst, const void *src, size_t bytes) {

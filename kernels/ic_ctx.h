@@ -55,6 +55,10 @@ void  ic_buf_free(ic_ctx *ctx, void *p);
 void  ic_buf_upload(ic_ctx *ctx, void *dst, const void *src_host, size_t bytes);
 void  ic_buf_download(ic_ctx *ctx, void *dst_host, const void *src, size_t bytes);
 void  ic_buf_copy(ic_ctx *ctx, void *dst, const void *src, size_t bytes);
+/* n elements of dtype dt (IC_F32 or IC_BF16) from the device as fp32 on the
+ * host; stage: a host buffer of n * 2 bytes for bf16 (unused for fp32). */
+void  ic_buf_download_f32(ic_ctx *ctx, ic_dtype dt, float *dst_host, const void *src, size_t n,
+                          void *stage);
 void  ic_buf_zero(ic_ctx *ctx, void *p, size_t bytes);
 
 /* ---- implemented by kernels/cuda (kernels/nocuda without CUDA) ---------- */

@@ -11,7 +11,11 @@ void ic_matmul_forward(ic_ctx *ctx, float *out, const float *x, const float *w, 
                        int M, int N, int K);
 
 /* out [M, N] += x . w^T (+ bias): the residual add folded into the GEMM
- * (beta = 1 on cuBLASLt, no extra pass over out). */
+ * (beta = 1 on cuBLASLt, no extra pass over out). The CPU reference keeps
+ * the arithmetic of a plain forward followed by a separate add (the GEMM
+ * into workspace, then out += it), so a model that moved its residual adds
+ * into this op computes the same bits as before on the CPU. Workspace:
+ * ic_matmul_accumulate_workspace_bytes. */
 void ic_matmul_forward_accumulate(ic_ctx *ctx, float *out, const float *x, const float *w,
                                   const float *bias, int M, int N, int K);
 
@@ -27,6 +31,9 @@ void ic_matmul_forward_accumulate_dt(ic_ctx *ctx, ic_dtype dt, void *out, const 
  * 32 MiB on CUDA, NVIDIA's recommendation for Hopper; 0 on the CPU).
  * Callers include it in their ic_ctx_reserve. */
 size_t ic_matmul_workspace_bytes(const ic_ctx *ctx);
+/* The accumulating forward's workspace for an [M, N] output: M*N floats on
+ * the CPU, cuBLASLt's scratch on CUDA. */
+size_t ic_matmul_accumulate_workspace_bytes(const ic_ctx *ctx, int M, int N);
 
 /* Gradients, each accumulated (+=) into its buffer; pass NULL for any one
  * that is not wanted.

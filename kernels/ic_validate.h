@@ -22,6 +22,10 @@ int ic_index_sets_check(ic_ctx *ctx, const int32_t *idx, const int32_t *cnt, int
                         ic_error *err);
 
 /* tokens [L], each in [0, V). */
+/* The token check on a host array, whatever the backend: token ids arrive
+ * from files and prompts on the host and are checked there, before they are
+ * uploaded. */
+int ic_tokens_check_host(const int32_t *tokens, int L, int V, ic_error *err);
 int ic_tokens_check(ic_ctx *ctx, const int32_t *tokens, int L, int V, ic_error *err);
 
 /* The CPU versions (kernels/cpu), same contracts. */

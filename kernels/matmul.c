@@ -12,6 +12,12 @@ size_t ic_matmul_workspace_bytes(const ic_ctx *ctx) {
     return ctx->backend == IC_BACKEND_CUDA ? ic_ws_round(IC_MATMUL_CUDA_WS) : 0;
 }
 
+size_t ic_matmul_accumulate_workspace_bytes(const ic_ctx *ctx, int M, int N) {
+    IC_ASSERT(M >= 0 && N >= 0);
+    if (ctx->backend == IC_BACKEND_CUDA) return ic_matmul_workspace_bytes(ctx);
+    return ic_ws_round(sizeof(float) * (size_t)M * (size_t)N);
+}
+
 static void forward(ic_ctx *ctx, ic_dtype dt, void *out, const void *x, const void *w,
                     const void *bias, int M, int N, int K, int accumulate) {
     IC_ASSERT(out && x && w && M >= 0 && N > 0 && K > 0);

@@ -19,6 +19,11 @@ int ic_index_sets_check(ic_ctx *ctx, const int32_t *idx, const int32_t *cnt, int
     IC_FATAL("index sets check: unknown backend %d", (int)ctx->backend);
 }
 
+int ic_tokens_check_host(const int32_t *tokens, int L, int V, ic_error *err) {
+    IC_ASSERT(L >= 0 && V > 0 && (L == 0 || tokens));
+    return ic_tokens_check_cpu(NULL, tokens, L, V, err);
+}
+
 int ic_tokens_check(ic_ctx *ctx, const int32_t *tokens, int L, int V, ic_error *err) {
     IC_ASSERT(L >= 0 && V > 0 && (L == 0 || tokens));
     ic_ctx_count_op(ctx);

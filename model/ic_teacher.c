@@ -48,7 +48,7 @@ size_t ic_teacher_workspace_bytes(const ic_ctx *ctx, const ic_config *cfg, int L
     m = m > v ? m : v;
     /* a GEMM's workspace and the token ids of embed / the loss's targets,
      * which are uploaded into the workspace, are never live beside the others */
-    size_t g = ic_matmul_workspace_bytes(ctx);
+    size_t g = ic_matmul_accumulate_workspace_bytes(ctx, L_max, cfg->hidden_size);
     m = m > g ? m : g;
     size_t t = ic_ws_round(sizeof(int32_t) * (size_t)L_max);
     return m > t ? m : t;
@@ -117,10 +117,11 @@ int ic_teacher_embed(ic_ctx *ctx, const ic_weights *w, const int32_t *tokens, in
 static void mlp(const ic_layer_weights *lw, const ic_config *c, ic_teacher_state *s, int L) {
     const int D = c->hidden_size, F = c->intermediate_size;
     ic_ctx *ctx = s->ctx;
-    ic_matmul_forward(ctx, s->gate, s->x_norm, lw->w_gate, NULL, L, F, D);
-    ic_matmul_forward(ctx, s->up, s->x_norm, lw->w_up, NULL, L, F, D);
-    ic_swiglu_forward(ctx, s->gate, s->gate, s->up, (size_t)L * F);
-    ic_matmul_forward(ctx, s->proj, s->gate, lw->w_down, NULL, L, D, F);
+    const ic_dtype dt = s->dt;
+    ic_matmul_forward_dt(ctx, dt, s->gate, s->x_norm, lw->w_gate, NULL, L, F, D);
+    ic_matmul_forward_dt(ctx, dt, s->up, s->x_norm, lw->w_up, NULL, L, F, D);
+    ic_swiglu_forward_dt(ctx, dt, s->gate, s->gate, s->up, (size_t)L * F);
+    /* down_proj adds straight into the residual stream (beta = 1 on CUDA) */
 }
 
 int ic_teacher_layers(const ic_weights *w, ic_teacher_state *s, float *hidden, int L,
@@ -128,25 +129,32 @@ int ic_teacher_layers(const ic_weights *w, ic_teacher_state *s, float *hidden, i
                       ic_error *err) {
     const ic_config *c = &w->cfg;
     const int D = c->hidden_size, H = c->n_heads, Hkv = c->n_kv_heads, d = c->head_dim;
+    const int F = c->intermediate_size;
     ic_ctx *ctx = s->ctx;
+    const ic_dtype dt = s->dt;
+    const size_t es = ic_dtype_size(dt);
     if (L <= 0 || L > s->L_max)
         return ic_error_set(err, "teacher: window of %d tokens does not fit the state (max %d)",
                             L, s->L_max);
     if (layer_begin < 0 || layer_end > c->n_layers || layer_begin > layer_end)
         return ic_error_set(err, "teacher: layer range [%d, %d) outside [0, %d)",
                             layer_begin, layer_end, c->n_layers);
+    IC_ASSERT(w->dt == dt);
+    if (dt != IC_F32 && opts && (opts->save || opts->select))
+        return ic_error_set(err, "teacher: saving tensors or sparse attention needs fp32 "
+                            "activations (the distillation and DSA ops run on the CPU for now)");
     for (int l = layer_begin; l < layer_end; l++) {
         const ic_layer_weights *lw = &w->layers[l];
         const ic_teacher_saved *sv = opts && opts->save ? &opts->save[l] : NULL;
-        ic_rmsnorm_forward(ctx, s->x_norm, hidden, lw->attn_norm, L, D, c->rms_norm_eps);
-        if (sv && sv->x_norm) ic_buf_copy(ctx, sv->x_norm, s->x_norm, sizeof(float) * (size_t)L * D);
-        ic_matmul_forward(ctx, s->q, s->x_norm, lw->wq, lw->bq, L, H * d, D);
-        ic_matmul_forward(ctx, s->k, s->x_norm, lw->wk, lw->bk, L, Hkv * d, D);
-        ic_matmul_forward(ctx, s->v, s->x_norm, lw->wv, lw->bv, L, Hkv * d, D);
-        ic_rope_forward(ctx, s->q, L, H, d, d, 0, c->rope_theta);
-        ic_rope_forward(ctx, s->k, L, Hkv, d, d, 0, c->rope_theta);
-        if (sv && sv->q) ic_buf_copy(ctx, sv->q, s->q, sizeof(float) * (size_t)L * H * d);
-        if (sv && sv->k) ic_buf_copy(ctx, sv->k, s->k, sizeof(float) * (size_t)L * Hkv * d);
+        ic_rmsnorm_forward_dt(ctx, dt, s->x_norm, hidden, lw->attn_norm, L, D, c->rms_norm_eps);
+        if (sv && sv->x_norm) ic_buf_copy(ctx, sv->x_norm, s->x_norm, es * (size_t)L * D);
+        ic_matmul_forward_dt(ctx, dt, s->q, s->x_norm, lw->wq, lw->bq, L, H * d, D);
+        ic_matmul_forward_dt(ctx, dt, s->k, s->x_norm, lw->wk, lw->bk, L, Hkv * d, D);
+        ic_matmul_forward_dt(ctx, dt, s->v, s->x_norm, lw->wv, lw->bv, L, Hkv * d, D);
+        ic_rope_forward_dt(ctx, dt, s->q, L, H, d, d, 0, c->rope_theta);
+        ic_rope_forward_dt(ctx, dt, s->k, L, Hkv, d, d, 0, c->rope_theta);
+        if (sv && sv->q) ic_buf_copy(ctx, sv->q, s->q, es * (size_t)L * H * d);
+        if (sv && sv->k) ic_buf_copy(ctx, sv->k, s->k, es * (size_t)L * Hkv * d);
 
         int sparse = 0, K = 0;
         const int32_t *idx = NULL, *cnt = NULL;
@@ -164,14 +172,16 @@ int ic_teacher_layers(const ic_weights *w, ic_teacher_state *s, float *hidden, i
         if (sparse)
             opts->sparse_attn(ctx, s->att, s->lse, s->q, s->k, s->v, L, H, Hkv, d, idx, cnt, K);
         else
-            ic_attention_forward(ctx, s->att, s->lse, s->q, s->k, s->v, L, H, Hkv, d);
+            ic_attention_forward_dt(ctx, dt, s->att, s->lse, s->q, s->k, s->v, L, H, Hkv, d);
         if (sv && sv->lse) ic_buf_copy(ctx, sv->lse, s->lse, sizeof(float) * (size_t)H * L);
 
-        ic_matmul_forward(ctx, s->proj, s->att, lw->wo, NULL, L, D, H * d);
-        ic_add_inplace(ctx, hidden, s->proj, (size_t)L * D);
-        ic_rmsnorm_forward(ctx, s->x_norm, hidden, lw->mlp_norm, L, D, c->rms_norm_eps);
+        /* o_proj and down_proj accumulate into the residual stream: hidden +=
+         * x W^T is one GEMM with beta = 1 (the CPU adds in a second pass, the
+         * same sums) */
+        ic_matmul_forward_accumulate_dt(ctx, dt, hidden, s->att, lw->wo, NULL, L, D, H * d);
+        ic_rmsnorm_forward_dt(ctx, dt, s->x_norm, hidden, lw->mlp_norm, L, D, c->rms_norm_eps);
         mlp(lw, c, s, L);
-        ic_add_inplace(ctx, hidden, s->proj, (size_t)L * D);
+        ic_matmul_forward_accumulate_dt(ctx, dt, hidden, s->gate, lw->w_down, NULL, L, D, F);
     }
     return 0;
 }
@@ -179,36 +189,45 @@ int ic_teacher_layers(const ic_weights *w, ic_teacher_state *s, float *hidden, i
 void ic_teacher_logits(const ic_weights *w, ic_teacher_state *s, const float *hidden, int L,
                        float *logits) {
     const ic_config *c = &w->cfg;
-    IC_ASSERT(L > 0 && L <= s->L_max);
-    ic_rmsnorm_forward(s->ctx, s->x_norm, hidden, w->final_norm, L, c->hidden_size,
-                       c->rms_norm_eps);
+    const ic_dtype dt = s->dt;
+    IC_ASSERT(L > 0 && L <= s->L_max && w->dt == dt);
+    ic_rmsnorm_forward_dt(s->ctx, dt, s->x_norm, hidden, w->final_norm, L, c->hidden_size,
+                          c->rms_norm_eps);
     for (int t0 = 0; t0 < L; t0 += IC_TEACHER_HEAD_BLOCK) {
         int nb = L - t0 < IC_TEACHER_HEAD_BLOCK ? L - t0 : IC_TEACHER_HEAD_BLOCK;
-        ic_matmul_forward(s->ctx, logits + (size_t)t0 * c->vocab_size,
-                          s->x_norm + (size_t)t0 * c->hidden_size, w->lm_head, NULL,
-                          nb, c->vocab_size, c->hidden_size);
+        ic_matmul_forward_dt(s->ctx, dt, at(logits, (size_t)t0 * c->vocab_size, dt),
+                             at(s->x_norm, (size_t)t0 * c->hidden_size, dt), w->lm_head, NULL,
+                             nb, c->vocab_size, c->hidden_size);
     }
 }
 
 void ic_teacher_loss(const ic_weights *w, ic_teacher_state *s, const float *hidden, int L,
                      const int32_t *targets, double *sum_nll, long *n_targets) {
     const ic_config *c = &w->cfg;
-    IC_ASSERT(L > 0 && L <= s->L_max);
-    ic_rmsnorm_forward(s->ctx, s->x_norm, hidden, w->final_norm, L, c->hidden_size,
-                       c->rms_norm_eps);
-    double sum = 0.0;
-    long n = 0;
+    const ic_dtype dt = s->dt;
+    ic_ctx *ctx = s->ctx;
+    IC_ASSERT(L > 0 && L <= s->L_max && w->dt == dt);
+    ic_rmsnorm_forward_dt(ctx, dt, s->x_norm, hidden, w->final_norm, L, c->hidden_size,
+                          c->rms_norm_eps);
+    const size_t mark = ic_ws_mark(ctx);
+    const int32_t *tgt = tokens_to_ctx(ctx, targets, L);
     for (int t0 = 0; t0 < L; t0 += IC_TEACHER_HEAD_BLOCK) {
         int nb = L - t0 < IC_TEACHER_HEAD_BLOCK ? L - t0 : IC_TEACHER_HEAD_BLOCK;
-        ic_matmul_forward(s->ctx, s->logits, s->x_norm + (size_t)t0 * c->hidden_size, w->lm_head,
-                          NULL, nb, c->vocab_size, c->hidden_size);
-        ic_cross_entropy_forward(s->ctx, s->nll + t0, s->logits, targets + t0, nb, c->vocab_size);
-        /* the sum is reported: the block's losses come to the host */
-        float nll[IC_TEACHER_HEAD_BLOCK];
-        ic_buf_download(s->ctx, nll, s->nll + t0, sizeof(float) * (size_t)nb);
-        for (int i = 0; i < nb; i++)
-            if (targets[t0 + i] >= 0) { sum += nll[i]; n++; }
+        ic_matmul_forward_dt(ctx, dt, s->logits, at(s->x_norm, (size_t)t0 * c->hidden_size, dt),
+                             w->lm_head, NULL, nb, c->vocab_size, c->hidden_size);
+        ic_cross_entropy_forward_dt(ctx, dt, s->nll + t0, s->logits, tgt + t0, nb,
+                                    c->vocab_size);
     }
+    ic_ws_release(ctx, mark);
+    /* the sum is reported: the per-token losses come to the host once */
+    float *nll = malloc(sizeof(float) * (size_t)L);
+    IC_ASSERT(nll != NULL);
+    ic_buf_download(ctx, nll, s->nll, sizeof(float) * (size_t)L);
+    double sum = 0.0;
+    long n = 0;
+    for (int t = 0; t < L; t++)
+        if (targets[t] >= 0) { sum += nll[t]; n++; }
+    free(nll);
     *sum_nll = sum;
     *n_targets = n;
 }
@@ -219,26 +238,35 @@ int ic_kv_cache_init(ic_kv_cache *c, ic_ctx *ctx, const ic_config *cfg, int T_ma
                      ic_error *err) {
     memset(c, 0, sizeof *c);
     c->ctx = ctx;
+    c->dt = ctx->act_dtype;
     if (T_max <= 0) return ic_error_set(err, "KV cache: capacity must be positive, got %d", T_max);
+    const size_t es = ic_dtype_size(c->dt);
     size_t kv = (size_t)cfg->n_layers * T_max * cfg->n_kv_heads * cfg->head_dim;
     size_t D = cfg->hidden_size, qd = (size_t)cfg->n_heads * cfg->head_dim, F = cfg->intermediate_size;
-    c->k = ic_buf_alloc(ctx, kv * sizeof(float));
-    c->v = ic_buf_alloc(ctx, kv * sizeof(float));
-    c->x = ic_buf_alloc(ctx, D * sizeof(float));
-    c->xn = ic_buf_alloc(ctx, D * sizeof(float));
-    c->q = ic_buf_alloc(ctx, qd * sizeof(float));
-    c->att = ic_buf_alloc(ctx, qd * sizeof(float));
-    c->gate = ic_buf_alloc(ctx, F * sizeof(float));
-    c->up = ic_buf_alloc(ctx, F * sizeof(float));
-    c->proj = ic_buf_alloc(ctx, D * sizeof(float));
-    if (!c->k || !c->v || !c->x || !c->xn || !c->q || !c->att || !c->gate || !c->up || !c->proj) {
+    size_t V = cfg->vocab_size;
+    c->k = ic_buf_alloc(ctx, kv * es);
+    c->v = ic_buf_alloc(ctx, kv * es);
+    c->x = ic_buf_alloc(ctx, D * es);
+    c->xn = ic_buf_alloc(ctx, D * es);
+    c->q = ic_buf_alloc(ctx, qd * es);
+    c->att = ic_buf_alloc(ctx, qd * es);
+    c->gate = ic_buf_alloc(ctx, F * es);
+    c->up = ic_buf_alloc(ctx, F * es);
+    c->logits = ic_buf_alloc(ctx, V * es);
+    c->host_logits = malloc(V * es);
+    if (!c->k || !c->v || !c->x || !c->xn || !c->q || !c->att || !c->gate || !c->up ||
+        !c->logits || !c->host_logits) {
         ic_kv_cache_free(c);
         return ic_error_set(err, "KV cache: out of memory for %d tokens", T_max);
     }
     c->T_max = T_max;
     size_t ws = ic_attention_decode_workspace_bytes(ctx, T_max, cfg->n_heads, cfg->head_dim);
     size_t wr = ic_rope_workspace_bytes(ctx, cfg->head_dim);
-    if (ic_ctx_reserve(ctx, ws > wr ? ws : wr, err) != 0) {
+    size_t wg = ic_matmul_accumulate_workspace_bytes(ctx, 1, cfg->hidden_size);
+    ws = ws > wr ? ws : wr;
+    ws = ws > wg ? ws : wg;
+    ws = ws > IC_ALIGN ? ws : IC_ALIGN;   /* the token id of a step */
+    if (ic_ctx_reserve(ctx, ws, err) != 0) {
         ic_kv_cache_free(c);
         return -1;
     }
@@ -246,9 +274,10 @@ int ic_kv_cache_init(ic_kv_cache *c, ic_ctx *ctx, const ic_config *cfg, int T_ma
 }
 
 void ic_kv_cache_free(ic_kv_cache *c) {
-    float *b[9] = {c->k, c->v, c->x, c->xn, c->q, c->att, c->gate, c->up, c->proj};
+    float *b[9] = {c->k, c->v, c->x, c->xn, c->q, c->att, c->gate, c->up, c->logits};
     if (c->ctx)
         for (int i = 0; i < 9; i++) ic_buf_free(c->ctx, b[i]);
+    free(c->host_logits);
     memset(c, 0, sizeof *c);
 }
 
@@ -256,8 +285,10 @@ int ic_teacher_decode_step(const ic_weights *w, ic_kv_cache *kc, int32_t token, 
                            ic_error *err) {
     const ic_config *c = &w->cfg;
     const int D = c->hidden_size, H = c->n_heads, Hkv = c->n_kv_heads, d = c->head_dim;
-    const int F = c->intermediate_size;
+    const int F = c->intermediate_size, V = c->vocab_size;
     ic_ctx *ctx = kc->ctx;
+    const ic_dtype dt = kc->dt;
+    IC_ASSERT(w->dt == dt);
     if (kc->T >= kc->T_max)
         return ic_error_set(err, "KV cache full (%d tokens)", kc->T_max);
     if (ic_teacher_embed(ctx, w, &token, 1, kc->x, err) != 0) return -1;
@@ -265,26 +296,26 @@ int ic_teacher_decode_step(const ic_weights *w, ic_kv_cache *kc, int32_t token, 
     const size_t layer_stride = (size_t)kc->T_max * Hkv * d;
     for (int l = 0; l < c->n_layers; l++) {
         const ic_layer_weights *lw = &w->layers[l];
-        float *kl = kc->k + l * layer_stride, *vl = kc->v + l * layer_stride;
-        float *krow = kl + (size_t)pos * Hkv * d, *vrow = vl + (size_t)pos * Hkv * d;
-        ic_rmsnorm_forward(ctx, kc->xn, kc->x, lw->attn_norm, 1, D, c->rms_norm_eps);
-        ic_matmul_forward(ctx, kc->q, kc->xn, lw->wq, lw->bq, 1, H * d, D);
-        ic_matmul_forward(ctx, krow, kc->xn, lw->wk, lw->bk, 1, Hkv * d, D);
-        ic_matmul_forward(ctx, vrow, kc->xn, lw->wv, lw->bv, 1, Hkv * d, D);
-        ic_rope_forward(ctx, kc->q, 1, H, d, d, pos, c->rope_theta);
-        ic_rope_forward(ctx, krow, 1, Hkv, d, d, pos, c->rope_theta);
-        ic_attention_decode_forward(ctx, kc->att, NULL, kc->q, kl, vl, pos + 1, H, Hkv, d);
-        ic_matmul_forward(ctx, kc->proj, kc->att, lw->wo, NULL, 1, D, H * d);
-        ic_add_inplace(ctx, kc->x, kc->proj, (size_t)D);
-        ic_rmsnorm_forward(ctx, kc->xn, kc->x, lw->mlp_norm, 1, D, c->rms_norm_eps);
-        ic_matmul_forward(ctx, kc->gate, kc->xn, lw->w_gate, NULL, 1, F, D);
-        ic_matmul_forward(ctx, kc->up, kc->xn, lw->w_up, NULL, 1, F, D);
-        ic_swiglu_forward(ctx, kc->gate, kc->gate, kc->up, (size_t)F);
-        ic_matmul_forward(ctx, kc->proj, kc->gate, lw->w_down, NULL, 1, D, F);
-        ic_add_inplace(ctx, kc->x, kc->proj, (size_t)D);
+        void *kl = at(kc->k, l * layer_stride, dt), *vl = at(kc->v, l * layer_stride, dt);
+        void *krow = at(kl, (size_t)pos * Hkv * d, dt), *vrow = at(vl, (size_t)pos * Hkv * d, dt);
+        ic_rmsnorm_forward_dt(ctx, dt, kc->xn, kc->x, lw->attn_norm, 1, D, c->rms_norm_eps);
+        ic_matmul_forward_dt(ctx, dt, kc->q, kc->xn, lw->wq, lw->bq, 1, H * d, D);
+        ic_matmul_forward_dt(ctx, dt, krow, kc->xn, lw->wk, lw->bk, 1, Hkv * d, D);
+        ic_matmul_forward_dt(ctx, dt, vrow, kc->xn, lw->wv, lw->bv, 1, Hkv * d, D);
+        ic_rope_forward_dt(ctx, dt, kc->q, 1, H, d, d, pos, c->rope_theta);
+        ic_rope_forward_dt(ctx, dt, krow, 1, Hkv, d, d, pos, c->rope_theta);
+        ic_attention_decode_forward_dt(ctx, dt, kc->att, NULL, kc->q, kl, vl, pos + 1, H, Hkv, d);
+        ic_matmul_forward_accumulate_dt(ctx, dt, kc->x, kc->att, lw->wo, NULL, 1, D, H * d);
+        ic_rmsnorm_forward_dt(ctx, dt, kc->xn, kc->x, lw->mlp_norm, 1, D, c->rms_norm_eps);
+        ic_matmul_forward_dt(ctx, dt, kc->gate, kc->xn, lw->w_gate, NULL, 1, F, D);
+        ic_matmul_forward_dt(ctx, dt, kc->up, kc->xn, lw->w_up, NULL, 1, F, D);
+        ic_swiglu_forward_dt(ctx, dt, kc->gate, kc->gate, kc->up, (size_t)F);
+        ic_matmul_forward_accumulate_dt(ctx, dt, kc->x, kc->gate, lw->w_down, NULL, 1, D, F);
     }
-    ic_rmsnorm_forward(ctx, kc->xn, kc->x, w->final_norm, 1, D, c->rms_norm_eps);
-    ic_matmul_forward(ctx, logits, kc->xn, w->lm_head, NULL, 1, c->vocab_size, D);
+    ic_rmsnorm_forward_dt(ctx, dt, kc->xn, kc->x, w->final_norm, 1, D, c->rms_norm_eps);
+    ic_matmul_forward_dt(ctx, dt, kc->logits, kc->xn, w->lm_head, NULL, 1, V, D);
+    /* the next token is picked on the host: its logits come back as fp32 */
+    ic_buf_download_f32(ctx, dt, logits, kc->logits, (size_t)V, kc->host_logits);
     kc->T++;
     return 0;
 }

@@ -19,7 +19,9 @@
 #define IC_TEACHER_HEAD_BLOCK 64
 
 /* Activations of one window of up to L_max tokens, reused across windows
- * and layers. Peak memory of a forward at length L (fp32):
+ * and layers. Buffers typed float * hold elements of s->dt: fp32 on the CPU,
+ * bf16 on CUDA, where the caller's hidden [L, D] (sized in floats, which is
+ * enough) is bf16 too. Peak memory of a forward at length L (fp32):
  *   state:  L*(2*D + 2*H*d + 2*Hkv*d + 2*F + 1) + H*L + 64*V floats
  *           (ic_teacher_state_bytes)
  *   attention scratch (inside the op), per OpenMP thread:
@@ -30,6 +32,8 @@
  * at L = 2048. Nothing grows as L^2. */
 typedef struct {
     ic_ctx *ctx;    /* the context the buffers live on and the layers run on */
+    ic_dtype dt;    /* element type of the activation buffers below: ctx->act_dtype
+                       (fp32 on the CPU, bf16 on CUDA); lse and nll are fp32 always */
     int    L_max;
     float *x_norm;  /* [L, D]      normed input of the current sub-block */
     float *q;       /* [L, H, d]   roped queries */
@@ -94,7 +98,8 @@ int ic_teacher_layers(const ic_weights *w, ic_teacher_state *s, float *hidden, i
                       ic_error *err);
 
 /* Final norm + LM head of the hidden state after the last layer.
- * logits [L, V] (the caller's buffer). Uses s->x_norm as scratch. */
+ * logits [L, V] (the caller's buffer on the context, elements of s->dt:
+ * read them back with ic_buf_download_f32). Uses s->x_norm as scratch. */
 void ic_teacher_logits(const ic_weights *w, ic_teacher_state *s, const float *hidden, int L,
                        float *logits);
 
@@ -107,13 +112,15 @@ void ic_teacher_loss(const ic_weights *w, ic_teacher_state *s, const float *hidd
 /* Key/value cache for token-by-token decoding. */
 typedef struct {
     ic_ctx *ctx;        /* the context of the buffers and the ops */
+    ic_dtype dt;        /* element type of every buffer below: ctx->act_dtype */
     int    T_max, T;    /* capacity, tokens cached */
     float *k;           /* [n_layers, T_max, Hkv, d] roped keys */
     float *v;           /* [n_layers, T_max, Hkv, d] */
     float *x, *xn;      /* [D] residual stream, normed input */
     float *q, *att;     /* [H*d] */
     float *gate, *up;   /* [F] */
-    float *proj;        /* [D] */
+    float *logits;      /* [V] of the step */
+    void  *host_logits; /* [V] host staging for the download (bf16 -> fp32) */
 } ic_kv_cache;
 
 /* Buffers from ic_buf_alloc(ctx); reserves the decode workspace at T_max. */
@@ -122,7 +129,7 @@ int  ic_kv_cache_init(ic_kv_cache *c, ic_ctx *ctx, const ic_config *cfg, int T_m
 void ic_kv_cache_free(ic_kv_cache *c);
 
 /* Feed one token at position c->T (appending its keys/values); logits [V]
- * of the next token. Fails when the cache is full or the token is out of
+ * of the next token, fp32 in host memory (the caller picks the token). Fails when the cache is full or the token is out of
  * range. */
 int ic_teacher_decode_step(const ic_weights *w, ic_kv_cache *c, int32_t token, float *logits,
                            ic_error *err);

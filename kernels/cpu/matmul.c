@@ -5,6 +5,7 @@
 
 #include "ic_check.h"
 #include "kernels/cpu/ic_cpu_blas.h"
+#include "kernels/ic_elementwise.h"
 #include "kernels/ic_matmul.h"
 
 int ic_cpu_blas_set_threads(int n) {
@@ -66,15 +67,17 @@ void ic_matmul_forward_cpu(ic_ctx *ctx, float *out, const float *x, const float 
     ic_cpu_sgemm(CblasNoTrans, CblasTrans, M, N, K, 1.0f, x, K, w, K, beta, out, N);
 }
 
+/* A GEMM with beta = 1 would round differently (OpenBLAS adds each K panel
+ * into C in turn), so the reference computes the product into scratch and
+ * adds it once, as a forward followed by the residual add always did. */
 void ic_matmul_forward_accumulate_cpu(ic_ctx *ctx, float *out, const float *x, const float *w,
                                       const float *bias, int M, int N, int K) {
     if (M == 0) return;
-    if (bias) {
-        #pragma omp parallel for schedule(static) if ((long)M * N > 4096)
-        for (int i = 0; i < M; i++)
-            for (int j = 0; j < N; j++) out[(size_t)i * N + j] += bias[j];
-    }
-    ic_cpu_sgemm(CblasNoTrans, CblasTrans, M, N, K, 1.0f, x, K, w, K, 1.0f, out, N);
+    const size_t n = (size_t)M * N, mark = ic_ws_mark(ctx);
+    float *tmp = ic_ws_alloc(ctx, sizeof(float) * n, "ic_matmul_forward_accumulate");
+    ic_matmul_forward_cpu(ctx, tmp, x, w, bias, M, N, K);
+    ic_add_inplace_cpu(ctx, out, tmp, n);
+    ic_ws_release(ctx, mark);
 }
 
 void ic_matmul_backward_cpu(ic_ctx *ctx, float *dx, float *dw, float *dbias, const float *dout,

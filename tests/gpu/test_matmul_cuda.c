@@ -165,6 +165,13 @@ static void case_f32(int M, int N, int K, int with_bias, int x_off, uint64_t see
     /* residual add: out = acc0 + x w^T (+ b) through beta = 1 */
     ic_buf_upload(&g_cpu, co, acc0, no * 4);
     ic_buf_upload(&g_gpu, go, acc0, no * 4);
+    {
+        ic_error rerr = {0};
+        if (ic_ctx_reserve(&g_cpu, ic_matmul_accumulate_workspace_bytes(&g_cpu, M, N), &rerr)) {
+            fprintf(stderr, "%s\n", rerr.msg);
+            exit(2);
+        }
+    }
     ic_matmul_forward_accumulate(&g_cpu, co, cx + x_off, cw, bias_c, M, N, K);
     ic_matmul_forward_accumulate(&g_gpu, go, gx + x_off, gw, bias_g, M, N, K);
     free(hc); free(hg);
