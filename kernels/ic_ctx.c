@@ -38,7 +38,7 @@ int ic_ctx_init(ic_ctx *ctx, ic_backend_kind backend, int device, size_t ws_byte
  * the command's context stays on the CPU and the start-up line says so:
  * it names the backend that actually runs the ops, not the one present. */
 static const char *cuda_missing_ops(void) {
-    return "matmul, attention, cross-entropy, layernorm, indexer scores, top-k, "
+    return "matmul, attention decode, cross-entropy, layernorm, indexer scores, top-k, "
            "sparse attention, distill loss";
 }
 
