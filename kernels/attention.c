@@ -6,7 +6,9 @@
 
 size_t ic_attention_workspace_bytes(const ic_ctx *ctx, int L, int H, int Hkv, int d) {
     IC_ASSERT(Hkv > 0 && H >= Hkv && H % Hkv == 0 && L >= 0 && d > 0);
-    return ctx->backend == IC_BACKEND_CPU ? ic_attention_workspace_bytes_cpu(ctx, L, H, Hkv, d) : 0;
+    if (ctx->backend == IC_BACKEND_CUDA)  /* builds and caches the shape's cuDNN graph */
+        return ic_attention_workspace_bytes_cuda((ic_ctx *)ctx, IC_F32, L, H, Hkv, d);
+    return ic_attention_workspace_bytes_cpu(ctx, L, H, Hkv, d);
 }
 
 void ic_attention_forward(ic_ctx *ctx, float *out, float *lse, const float *q, const float *k,
@@ -24,7 +26,9 @@ void ic_attention_forward_dt(ic_ctx *ctx, ic_dtype dt, void *out, float *lse, co
         IC_ASSERT(dt == IC_F32);   /* the CPU reference is fp32 */
         ic_attention_forward_cpu(ctx, out, lse, q, k, v, L, H, Hkv, d);
         return;
-    case IC_BACKEND_CUDA: IC_FATAL("attention: no CUDA kernel yet");
+    case IC_BACKEND_CUDA:  /* cuDNN SDPA; fp32 rounds through bf16 (kernels/ic_cuda_ops.h) */
+        ic_attention_forward_cuda(ctx, dt, out, lse, q, k, v, L, H, Hkv, d);
+        return;
     }
     IC_FATAL("attention: unknown backend %d", (int)ctx->backend);
 }

@@ -81,6 +81,19 @@ size_t ic_attention_decode_workspace_bytes_cuda(const ic_ctx *ctx, int T, int H,
 void ic_attention_decode_forward_cuda(ic_ctx *ctx, ic_dtype dt, void *out, float *lse,
                                       const void *q, const void *k_cache, const void *v_cache,
                                       int T, int H, int Hkv, int d);
+/* Causal GQA attention forward with the per-head LSE (kernels/ic_attention.h
+ * conventions: out [L, H, d], lse [H, L] natural log or NULL, q [L, H, d],
+ * k/v [L, Hkv, d]) through cuDNN's fused SDPA, GQA native, scale 1/sqrt(d)
+ * (kernels/cuda/attention_cudnn.cpp). cuDNN computes in bf16 storage: with
+ * dt == IC_F32 the inputs and the output round through bf16 (fp32
+ * softmax and LSE). Pointers 16-byte aligned. Aborts naming the shape when
+ * cuDNN refuses it. Workspace: ic_attention_workspace_bytes_cuda (builds and
+ * caches the shape's graph). */
+size_t ic_attention_workspace_bytes_cuda(ic_ctx *ctx, ic_dtype dt, int L, int H, int Hkv, int d);
+void ic_attention_forward_cuda(ic_ctx *ctx, ic_dtype dt, void *out, float *lse, const void *q,
+                               const void *k, const void *v, int L, int H, int Hkv, int d);
+/* SDPA graphs built so far in this process (the cache test: a repeated shape builds none). */
+int64_t ic_attention_cudnn_graphs_built(void);
 
 #ifdef __cplusplus
 }

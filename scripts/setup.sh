@@ -42,4 +42,30 @@ if ! ls .venv/lib/python3*/site-packages/nvidia/cu13/bin/cuobjdump \
   echo "setup: installing Python packages: ${CUDA_TOOL_PACKAGES[*]}"
   .venv/bin/pip install -q --disable-pip-version-check "${CUDA_TOOL_PACKAGES[@]}"
 fi
+# cudnn-frontend: the header-only C++ graph API over cuDNN that
+# kernels/cuda/attention_cudnn.cpp builds the fused SDPA with (shared/GPU.md).
+# Its headers ship in the PyPI wheel; any platform's wheel has the same
+# include/ folder. Fetched into third_party/cudnn_frontend (git-ignored,
+# never committed) only when the pinned version is not there yet.
+CFE_VERSION=1.32.0
+CFE_DIR=third_party/cudnn_frontend
+if [ "$(cat "$CFE_DIR/VERSION" 2>/dev/null)" != "$CFE_VERSION" ] ||
+   [ ! -f "$CFE_DIR/include/cudnn_frontend.h" ]; then
+  echo "setup: fetching cudnn-frontend $CFE_VERSION headers into $CFE_DIR"
+  cfe_tmp=$(mktemp -d)
+  .venv/bin/pip download -q --disable-pip-version-check --no-deps --only-binary=:all: \
+    -d "$cfe_tmp" "nvidia-cudnn-frontend==$CFE_VERSION"
+  rm -rf "$CFE_DIR"
+  mkdir -p "$CFE_DIR"
+  .venv/bin/python - "$cfe_tmp" "$CFE_DIR" <<'PY'
+import glob, sys, zipfile
+whl = sorted(glob.glob(sys.argv[1] + "/*.whl"))[0]
+with zipfile.ZipFile(whl) as z:
+    z.extractall(sys.argv[2], [n for n in z.namelist() if n.startswith("include/")])
+PY
+  rm -rf "$cfe_tmp"
+  [ -f "$CFE_DIR/include/cudnn_frontend.h" ] ||
+    { echo "setup: cudnn-frontend wheel had no include/cudnn_frontend.h" >&2; exit 1; }
+  echo "$CFE_VERSION" >"$CFE_DIR/VERSION"
+fi
 echo "setup: ok"

@@ -8,6 +8,7 @@
 #include "core/ic_check.h"
 
 extern "C" {
+#include "kernels/cuda/ic_attention_cuda.h"
 #include "kernels/ic_ctx.h"
 }
 
@@ -61,6 +62,7 @@ extern "C" int ic_cuda_ctx_open(ic_ctx *ctx, int device, char *why, int why_len)
 }
 
 extern "C" void ic_cuda_ctx_close(ic_ctx *ctx) {
+    ic_attention_cudnn_release(ctx);  // its cached plans and the cuDNN handle, before the stream
     if (ctx->cublaslt) cublas_check(cublasLtDestroy((cublasLtHandle_t)ctx->cublaslt));
     ctx->cublaslt = NULL;
     if (ctx->stream) cuda_check(cudaStreamDestroy((cudaStream_t)ctx->stream));
