@@ -12,6 +12,7 @@
 #include "data/ic_h5tokens.h"
 #include "data/ic_sha256.h"
 #include "ic_commands.h"
+#include "kernels/ic_ctx.h"
 #include "ic_fs.h"
 #include "ic_log.h"
 #include "launch/ic_args.h"
@@ -187,11 +188,19 @@ int ic_cmd_eval(int argc, char **argv) {
         free(res);
         return bad;
     }
+    /* The context: the GPU when one answers and every op the patterns need
+     * has a CUDA kernel (a DSA pattern needs the indexer ops: the CPU for now). */
+    int any_sparse = 0;
+    for (int i = 0; i < pl->n; i++) any_sparse |= !pl->pat[i].dense;
+    ic_ctx *ctx = ic_cmd_ctx_for(IC_NEED_TEACHER | (any_sparse ? IC_NEED_DSA : 0u));
     ic_h5tokens r;
     ic_dsa_model m;
     ic_dsa_selector sel;
+    ic_weights wdev;   /* the teacher on the context's device (bf16 on CUDA) */
+    const ic_weights *w = NULL;
     memset(&m, 0, sizeof m);
     memset(&sel, 0, sizeof sel);
+    memset(&wdev, 0, sizeof wdev);
     if (ic_h5tokens_open(&r, data_path, &err) != 0) {
         fprintf(stderr, "indexcache eval: %s\n", err.msg);
         free(pl->file_buf);
@@ -199,19 +208,18 @@ int ic_cmd_eval(int argc, char **argv) {
         free(res);
         return 1;
     }
-    int rc = 1, any_sparse = 0;
+    int rc = 1;
     if (ic_dsa_model_load(&m, model_dir, "dense", (int)topk, IC_DSA_LOAD_PRESENT, &err) != 0) goto out;
-    for (int i = 0; i < pl->n; i++) {
-        any_sparse |= !pl->pat[i].dense;
+    for (int i = 0; i < pl->n; i++)
         if (ic_dsa_model_check_pattern(&m, &pl->pat[i], model_dir, &err) != 0) goto out;
-    }
+    if (ic_weights_on_ctx(&m.w, ctx, &wdev, &w, &err) != 0) goto out;
     if (r.vocab_size > (uint32_t)m.w.cfg.vocab_size) {
         ic_error_set(&err, "%s has vocab_size %u, larger than the model's %d (%s)", data_path,
                      r.vocab_size, m.w.cfg.vocab_size, model_dir);
         goto out;
     }
     check_tokenizer(&r);
-    if (any_sparse && ic_dsa_selector_init(&sel, ic_cmd_ctx(), &m, (int)seq_len, &err) != 0) goto out;
+    if (any_sparse && ic_dsa_selector_init(&sel, ctx, &m, (int)seq_len, &err) != 0) goto out;
     ic_h5tokens_source src = {&r, split};
     uint64_t n_total = ic_h5tokens_len(&r, split);
     for (int i = 0; i < pl->n; i++) {
@@ -228,7 +236,7 @@ int ic_cmd_eval(int argc, char **argv) {
             ic_log_info("eval %d/%d: pattern %s%s, %s split '%s' (%llu tokens), L = %lld, K = %d",
                         i + 1, pl->n, pl->spec[i], pl->pat[i].dense ? " (dense teacher)" : "",
                         data_path, split_name, (unsigned long long)n_total, seq_len, m.topk);
-        if (ic_eval_run(ic_cmd_ctx(), &m.w, ic_h5tokens_source_read, &src, n_total, &o, &res[i], &err) != 0) {
+        if (ic_eval_run(ctx, w, ic_h5tokens_source_read, &src, n_total, &o, &res[i], &err) != 0) {
             ic_error_wrap(&err, "pattern %s", pl->spec[i]);
             goto out;
         }
@@ -239,6 +247,7 @@ int ic_cmd_eval(int argc, char **argv) {
 out:
     if (rc) fprintf(stderr, "indexcache eval: %s\n", err.msg);
     ic_dsa_selector_free(&sel);
+    ic_weights_free(&wdev);
     ic_dsa_model_free(&m);
     ic_h5tokens_close(&r);
     free(pl->file_buf);

@@ -55,27 +55,31 @@ static int parse_ids(const char *s, ic_ids *out, ic_error *err) {
     return 0;
 }
 
-/* Full forward of the prompt, logits [n, V] to dump_path. */
-static int dump_logits(const ic_weights *w, const int32_t *ids, int n, ic_error *err) {
+/* Full forward of the prompt, logits [n, V] (fp32, whatever the context
+ * computes in) to dump_path. */
+static int dump_logits(ic_ctx *ctx, const ic_weights *w, const int32_t *ids, int n,
+                       ic_error *err) {
     const ic_config *c = &w->cfg;
-    ic_ctx *ctx = ic_cmd_ctx();
     ic_teacher_state st;
     if (ic_teacher_state_init(&st, ctx, c, n, err) != 0) return -1;
-    const size_t lbytes = sizeof(float) * (size_t)n * c->vocab_size;
+    const size_t nl = (size_t)n * c->vocab_size, lbytes = sizeof(float) * nl;
     float *hidden = ic_buf_alloc(ctx, sizeof(float) * (size_t)n * c->hidden_size);
     float *logits = ic_buf_alloc(ctx, lbytes);
     float *host = malloc(lbytes);   /* what is written to the file */
+    uint16_t *stage = malloc(nl * sizeof *stage);
     int rc = -1;
-    if (!hidden || !logits || !host) ic_error_set(err, "out of memory for the logits of %d tokens", n);
+    if (!hidden || !logits || !host || !stage)
+        ic_error_set(err, "out of memory for the logits of %d tokens", n);
     else if (ic_teacher_embed(ctx, w, ids, n, hidden, err) == 0 &&
              ic_teacher_layers(w, &st, hidden, n, 0, c->n_layers, NULL, err) == 0) {
         ic_teacher_logits(w, &st, hidden, n, logits);
-        ic_buf_download(ctx, host, logits, lbytes);
+        ic_buf_download_f32(ctx, st.dt, host, logits, nl, stage);
         rc = ic_write_file_atomic(dump_path, host, lbytes, err);
     }
     ic_buf_free(ctx, hidden);
     ic_buf_free(ctx, logits);
     free(host);
+    free(stage);
     ic_teacher_state_free(&st);
     return rc;
 }
@@ -87,7 +91,8 @@ static int argmax(const float *x, int n) {
 }
 
 static int run(ic_error *err) {
-    ic_weights w;
+    ic_weights w, wdev;
+    const ic_weights *wc = NULL;   /* the weights the context's ops read */
     ic_tokenizer *tok = NULL;
     ic_ids ids = {0};
     ic_kv_cache kc;
@@ -95,7 +100,13 @@ static int run(ic_error *err) {
     int32_t *ids32 = NULL;
     int rc = -1;
     memset(&kc, 0, sizeof kc);
+    memset(&wdev, 0, sizeof wdev);
+    ic_ctx *ctx = ic_cmd_ctx_for(IC_NEED_TEACHER);
     if (ic_weights_load(&w, model_dir, err) != 0) return -1;
+    if (ic_weights_on_ctx(&w, ctx, &wdev, &wc, err) != 0) {
+        ic_weights_free(&w);
+        return -1;
+    }
     const int V = w.cfg.vocab_size;
     if (!dump_path || prompt) {   /* the tokenizer is needed to encode or to print */
         char path[4096];
@@ -114,15 +125,15 @@ static int run(ic_error *err) {
         }
         ids32[i] = (int32_t)ids.ids[i];
     }
-    if (dump_path) { rc = dump_logits(&w, ids32, (int)ids.n, err); goto out; }
+    if (dump_path) { rc = dump_logits(ctx, wc, ids32, (int)ids.n, err); goto out; }
 
     const int n_prompt = (int)ids.n;
-    if (ic_kv_cache_init(&kc, ic_cmd_ctx(), &w.cfg, n_prompt + (int)n_new, err) != 0) goto out;
+    if (ic_kv_cache_init(&kc, ctx, &w.cfg, n_prompt + (int)n_new, err) != 0) goto out;
     logits = malloc(sizeof(float) * (size_t)V);
     if (!logits) { ic_error_set(err, "out of memory"); goto out; }
     double t0 = now_s();
     for (int i = 0; i < n_prompt; i++)   /* prefill through the cache */
-        if (ic_teacher_decode_step(&w, &kc, ids32[i], logits, err) != 0) goto out;
+        if (ic_teacher_decode_step(wc, &kc, ids32[i], logits, err) != 0) goto out;
     double t1 = now_s();
     int64_t eos = ic_tokenizer_eos_id(tok);
     size_t first_new = ids.n;
@@ -130,7 +141,7 @@ static int run(ic_error *err) {
         int next = argmax(logits, V);
         if (next == eos) break;
         if (ic_ids_push(&ids, (uint32_t)next, err) != 0) goto out;
-        if (i + 1 < n_new && ic_teacher_decode_step(&w, &kc, next, logits, err) != 0) goto out;
+        if (i + 1 < n_new && ic_teacher_decode_step(wc, &kc, next, logits, err) != 0) goto out;
     }
     double t2 = now_s();
     size_t len;
@@ -149,6 +160,7 @@ out:
     ic_ids_free(&ids);
     ic_kv_cache_free(&kc);
     ic_tokenizer_free(tok);
+    ic_weights_free(&wdev);
     ic_weights_free(&w);
     return rc;
 }

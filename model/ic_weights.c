@@ -134,6 +134,18 @@ int ic_weights_to_ctx(const ic_weights *host, ic_ctx *ctx, ic_weights *dev, ic_e
     return 0;
 }
 
+int ic_weights_on_ctx(const ic_weights *host, ic_ctx *ctx, ic_weights *dev,
+                      const ic_weights **use, ic_error *err) {
+    memset(dev, 0, sizeof *dev);
+    if (ctx->backend == IC_BACKEND_CPU && ctx->act_dtype == IC_F32) {
+        *use = host;
+        return 0;
+    }
+    if (ic_weights_to_ctx(host, ctx, dev, err) != 0) return -1;
+    *use = dev;
+    return 0;
+}
+
 void ic_weights_free(ic_weights *w) {
     if (w->ctx) ic_buf_free(w->ctx, w->block);
     else ic_aligned_free(w->block);

@@ -51,6 +51,13 @@ void ic_weights_free(ic_weights *w);
  * activations this is a plain copy. Free with ic_weights_free. */
 int ic_weights_to_ctx(const ic_weights *host, struct ic_ctx *ctx, ic_weights *dev, ic_error *err);
 
+/* The weights a context's ops read: *use = host itself when the context
+ * runs on host memory in fp32 (the CPU backend: no copy), else a copy made
+ * by ic_weights_to_ctx into *dev. Free *dev with ic_weights_free either
+ * way (a no-op when nothing was copied). */
+int ic_weights_on_ctx(const ic_weights *host, struct ic_ctx *ctx, ic_weights *dev,
+                      const ic_weights **use, ic_error *err);
+
 /* One tensor of the model: its HF name, its fp32 destination and shape.
  * ic_weights_tensors fills up to cap entries and returns how many the model
  * has (so callers can size the array: call with cap 0 first). */
