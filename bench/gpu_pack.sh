@@ -27,7 +27,7 @@ cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DIC_CUDA=ON >/dev/nu
 # The gpu-label tests as CTest knows them. A C / CUDA test is a target of
 # its own name; CTest reports its executable only once it is built.
 gpu_names=$(cd "$BUILD" && ctest -L gpu --show-only=json-v1 |
-            python3 -c 'import json, sys; print(" ".join(t["name"] for t in json.load(sys.stdin).get("tests", [])))')
+            python3 -c 'import json, sys; print(" ".join(t["name"] for t in json.load(sys.stdin).get("tests", []) if len(t.get("command") or []) == 1))')
 bench_targets=$(ninja -C "$BUILD" -t targets all 2>/dev/null |
                 sed -n 's/^\(bench_[A-Za-z0-9_]*_gpu\): .*/\1/p' | sort -u || true)
 targets=(indexcache $gpu_names $bench_targets)
@@ -40,6 +40,8 @@ import json, os, sys
 build = os.getcwd()
 for t in json.load(sys.stdin).get("tests", []):
     cmd = t.get("command") or []
+    if len(cmd) == 2 and os.path.basename(cmd[0]) == "bash":
+        continue   # a script test travels with the tree; gpu_run.sh runs tests/gpu/*.sh
     if len(cmd) != 1 or not cmd[0].startswith(build + "/"):
         sys.exit("gpu_pack: test %s: command %s is not one executable of the build" % (t["name"], cmd))
     print(t["name"] + "\t" + os.path.relpath(cmd[0], build))
@@ -62,6 +64,10 @@ for t in $bench_targets; do cp "$BUILD/$t" "$PACK/bench/"; done
 # distribution has in a newer, compatible version. OpenBLAS (36 MiB, over half
 # the carry limit) is there too (shared/GPU.md); gpu_run.sh's ldd shows it.
 skip_re='^(libopenblas\.so|linux-vdso|ld-linux|libc\.so|libm\.so|libdl\.so|libpthread\.so|librt\.so|libresolv\.so|libutil\.so|libgcc_s\.so|libstdc\+\+\.so|libcuda\.so|libcudart|libcublas|libcudnn|libnccl|libnv|libcufft|libcurand|libcusolver|libcusparse)'
+# IC_PACK_ONLY_LIBS="soname ...": carry only these (the ones the device's
+# ldconfig lacks, as gpu_run.sh's first run listed), to leave room in the
+# 64 MiB a call carries for model data.
+only=" ${IC_PACK_ONLY_LIBS:-} "
 missing=0
 for exe in "$PACK"/bin/* "$PACK"/bench/*; do
   [ -f "$exe" ] || continue
@@ -71,6 +77,7 @@ for exe in "$PACK"/bin/* "$PACK"/bench/*; do
     fi
     [ "$arrow" = "=>" ] && [ -f "$path" ] || continue
     [[ $soname =~ $skip_re ]] && continue
+    [ -n "${IC_PACK_ONLY_LIBS:-}" ] && [[ $only != *" $soname "* ]] && continue
     [ -e "$PACK/lib/$soname" ] || cp -L "$path" "$PACK/lib/$soname"
   done < <(ldd "$exe")
 done

@@ -99,49 +99,90 @@ ldd_all() {
 }
 step ldd ldd_all
 
-# The start-up line on this machine: it must name the backend that runs the
-# ops (the CPU while any op of the command lacks a CUDA kernel), not the GPU
-# merely present.
-startup_line() {  # eval itself fails (no model): only the line matters
-  { "$IC_BIN" eval --model /nonexistent --data /nonexistent 2>&1 || true; } | grep '^backend: '
-}
-step startup_line startup_line
+# Phases (IC_GPU_PHASES, comma-separated; default all): tests, sanitizers,
+# model (join nothing: IC_GGUF names the SmolLM2 GGUF already on the machine;
+# sha256-checked, imported f32, the carried text/kjv.txt prepped; then the
+# tests that need the real model, and memcheck of the whole-model test),
+# bench. A lease's call is at most 10 minutes: split the phases over calls.
+PHASES=",${IC_GPU_PHASES:-tests,sanitizers,model,bench},"
+has() { [[ $PHASES == *",$1,"* ]]; }
+STEP_TIMEOUT=${IC_STEP_TIMEOUT:-300}
 
 mapfile -t TESTS < <(grep -v '^\s*$' "$PACK/tests.tsv")
-for line in "${TESTS[@]}"; do
-  name=${line%%$'\t'*}; exe=$PACK/${line#*$'\t'}
-  step "$name" "$exe"
-done
+SCRIPTS=("$ROOT"/tests/gpu/test_*.sh)
+run_tests() {  # run_tests FILTER: every pack test and gpu script whose name matches
+  local line name exe sc
+  for line in "${TESTS[@]}"; do
+    name=${line%%$'\t'*}; exe=$PACK/${line#*$'\t'}
+    [[ $name =~ $1 ]] || continue
+    step "$name" timeout "$STEP_TIMEOUT" "$exe"
+  done
+  for sc in "${SCRIPTS[@]}"; do
+    [ -f "$sc" ] || continue
+    name=$(basename "$sc" .sh)
+    [[ $name =~ $1 ]] || continue
+    step "$name" timeout "$STEP_TIMEOUT" bash "$sc"
+  done
+}
 
 SAN=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer \
       /usr/local/cuda/compute-sanitizer/compute-sanitizer 2>/dev/null | head -1)
-for tool in memcheck racecheck synccheck; do
-  for line in "${TESTS[@]}"; do
-    name=${line%%$'\t'*}; exe=$PACK/${line#*$'\t'}
-    if [ -z "$SAN" ]; then
-      if ((gpu)); then record FAIL 0 "$tool ${name}" "no compute-sanitizer"
-      else record SKIP 0 "$tool ${name}" "no GPU, no compute-sanitizer"; fi
-      continue
-    fi
-    # CK_FORK=no: the Check suites run in the sanitized process itself.
-    step "${tool}_${name#test_}" env CK_FORK=no "$SAN" --tool "$tool" --error-exitcode 1 \
-      --target-processes all "$exe"
+sanitize() {  # sanitize TOOLS FILTER
+  local tool line name exe
+  for tool in $1; do
+    for line in "${TESTS[@]}"; do
+      name=${line%%$'\t'*}; exe=$PACK/${line#*$'\t'}
+      [[ $name =~ $2 ]] || continue
+      if [ -z "$SAN" ]; then
+        if ((gpu)); then record FAIL 0 "$tool ${name}" "no compute-sanitizer"
+        else record SKIP 0 "$tool ${name}" "no GPU, no compute-sanitizer"; fi
+        continue
+      fi
+      # CK_FORK=no: the Check suites run in the sanitized process itself.
+      step "${tool}_${name#test_}" timeout "$STEP_TIMEOUT" env CK_FORK=no "$SAN" --tool "$tool" \
+        --error-exitcode 1 --target-processes all "$exe"
+    done
   done
-done
+}
+
+if has tests; then
+  run_tests '.'
+fi
+if has sanitizers; then
+  sanitize "memcheck racecheck synccheck" '^test_(cuda_ops|ops_backends|ptx_twins|matmul_cuda|attention_cuda|ce_decode_cuda)$'
+fi
+if has model; then
+  if [ -n "${IC_GGUF:-}" ] && [ -f "$IC_GGUF" ]; then
+    MW=$(mktemp -d)
+    want=b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53
+    gguf_sha() { local h; h=$(sha256sum "$IC_GGUF" | cut -d' ' -f1); echo "$h"; [ "$h" = "$want" ]; }
+    step gguf_sha256 gguf_sha
+    step import "$IC_BIN" import "$IC_GGUF" --out "$MW/smol" --dtype f32
+    step prep "$IC_BIN" prep --model "$MW/smol" --out "$MW/kjv.h5" "$ROOT/text/kjv.txt"
+    export IC_MODEL_DIR=$MW/smol IC_DATA=$MW/kjv.h5
+    run_tests 'teacher'
+    sanitize "memcheck" '^test_teacher_gpu$'
+  else
+    record SKIP 0 model "IC_GGUF names no file"
+  fi
+fi
 
 # Benchmarks: each gets IC_OUT for result files of its own (archived with the logs).
 export IC_OUT=$LOGS/bench
 mkdir -p "$IC_OUT"
-for exe in "$PACK"/bench/*; do
-  [ -f "$exe" ] || continue
-  if ((gpu)); then step "bench_$(basename "$exe")" "$exe"
-  else record SKIP 0 "bench $(basename "$exe")" "no GPU"; fi
-done
-for py in "$ROOT"/bench/gpu_*.py; do
-  [ -f "$py" ] || continue
-  if ((gpu)); then step "bench_$(basename "$py" .py)" python3 "$py"
-  else record SKIP 0 "bench $(basename "$py")" "no GPU"; fi
-done
+if has bench; then
+  # the C benchmarks first: the Python ones print their ratios against them
+  for exe in "$PACK"/bench/*; do
+    [ -f "$exe" ] || continue
+    if ((gpu)); then step "bench_$(basename "$exe")" timeout "$STEP_TIMEOUT" "$exe"
+    else record SKIP 0 "bench $(basename "$exe")" "no GPU"; fi
+  done
+  for py in "$ROOT"/bench/gpu_*.py; do
+    [ -f "$py" ] || continue
+    if ((gpu)); then step "bench_$(basename "$py" .py)" timeout "$STEP_TIMEOUT" python3 "$py"
+    else record SKIP 0 "bench $(basename "$py")" "no GPU"; fi
+  done
+fi
 
 echo "== summary ($SUMMARY)"; cat "$SUMMARY"
 echo "$n_pass passed, $n_fail failed, $n_skip skipped"
