@@ -27,7 +27,7 @@ cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DIC_CUDA=ON >/dev/nu
 # The gpu-label tests as CTest knows them. A C / CUDA test is a target of
 # its own name; CTest reports its executable only once it is built.
 gpu_names=$(cd "$BUILD" && ctest -L gpu --show-only=json-v1 |
-            python3 -c 'import json, sys; print(" ".join(t["name"] for t in json.load(sys.stdin).get("tests", []) if len(t.get("command") or []) == 1))')
+            python3 -c 'import json, sys; print(" ".join(t["name"] for t in json.load(sys.stdin).get("tests", []) if not ((t.get("command") or [""])[0].endswith("/bash"))))')
 bench_targets=$(ninja -C "$BUILD" -t targets all 2>/dev/null |
                 sed -n 's/^\(bench_[A-Za-z0-9_]*_gpu\): .*/\1/p' | sort -u || true)
 targets=(indexcache $gpu_names $bench_targets)
