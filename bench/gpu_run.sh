@@ -12,6 +12,12 @@
 # most 8 files, so the per-step logs travel as one archive). Exits 1 if any
 # step failed. Without $OUT (a dry run here) it writes to out/gpu-run/.
 set -uo pipefail
+# The teacher benchmarks (bench_teacher_gpu, gpu_teacher_torch.py) read the
+# model dir in IC_MODEL_DIR from the caller's environment; every step runs in
+# a scratch directory, so a relative path is made absolute first.
+if [ -n "${IC_MODEL_DIR:-}" ]; then
+  IC_MODEL_DIR=$(realpath -m -- "$IC_MODEL_DIR"); export IC_MODEL_DIR
+fi
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 PACK=$ROOT/gpu-pack
@@ -170,6 +176,7 @@ fi
 # Benchmarks: each gets IC_OUT for result files of its own (archived with the logs).
 export IC_OUT=$LOGS/bench
 mkdir -p "$IC_OUT"
+echo "gpu_run: IC_MODEL_DIR=${IC_MODEL_DIR:-(unset: the teacher benchmarks skip)}"
 if has bench; then
   # the C benchmarks first: the Python ones print their ratios against them
   for exe in "$PACK"/bench/*; do
