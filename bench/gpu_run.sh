@@ -39,8 +39,13 @@ record() {  # record STATUS SECONDS STEP [NOTE]
   case $1 in PASS) n_pass=$((n_pass + 1)) ;; FAIL) n_fail=$((n_fail + 1)) ;; *) n_skip=$((n_skip + 1)) ;; esac
 }
 
+# IC_DEADLINE_S: seconds after which the remaining steps are recorded as SKIP
+# (deadline) instead of run, so that a call ends inside its limit with its
+# logs archived.
+DEADLINE=${IC_DEADLINE_S:-540}
 step() {  # step NAME CMD...: runs CMD in $WORK into $OUT/NAME.log; 0 PASS, 77 SKIP, else FAIL
   local name=$1; shift
+  if ((SECONDS > DEADLINE)); then record SKIP 0 "$name" "deadline of ${DEADLINE}s passed"; return; fi
   local t0=$SECONDS rc
   echo "== $name: $*"
   (cd "$WORK" && "$@") >"$LOGS/$name.log" 2>&1
@@ -54,6 +59,10 @@ step() {  # step NAME CMD...: runs CMD in $WORK into $OUT/NAME.log; 0 PASS, 77 S
   fi
 }
 
+# The pack travels as gpu-pack.tar.xz (bench/gpu_pack.sh); unpack it here.
+if [ ! -f "$PACK/MANIFEST" ] && [ -f "$PACK.tar.xz" ]; then
+  tar -xJf "$PACK.tar.xz" -C "$(dirname "$PACK")"
+fi
 if [ ! -f "$PACK/MANIFEST" ]; then
   echo "gpu_run: no $PACK/MANIFEST: run bash bench/gpu_pack.sh here and carry [\"gpu-pack\"]"
   record FAIL 0 pack "missing"
