@@ -46,12 +46,11 @@ size_t ic_teacher_workspace_bytes(const ic_ctx *ctx, const ic_config *cfg, int L
     size_t v = ic_index_sets_check_workspace_bytes(ctx, L_max);
     size_t m = a > r ? a : r;
     m = m > v ? m : v;
-    /* a GEMM's workspace and the token ids of embed / the loss's targets,
-     * which are uploaded into the workspace, are never live beside the others */
     size_t g = ic_matmul_accumulate_workspace_bytes(ctx, L_max, cfg->hidden_size);
     m = m > g ? m : g;
-    size_t t = ic_ws_round(sizeof(int32_t) * (size_t)L_max);
-    return m > t ? m : t;
+    /* the loss's targets sit in the workspace (on the device for CUDA) below
+     * every op of the LM head, so they add to the largest op's need */
+    return m + ic_ws_round(sizeof(int32_t) * (size_t)L_max);
 }
 
 int ic_teacher_state_init(ic_teacher_state *s, ic_ctx *ctx, const ic_config *cfg, int L_max,
