@@ -11,7 +11,9 @@
  * Tolerances, GPU vs CPU, relative to max(|cpu|, floor):
  *   embedding, add, scale: exact (the same single fp32 operation);
  *   RMSNorm, SwiGLU, RoPE fwd/bwd, AdamW: 2e-6 (both within 1e-6 of
- *     the double result; nvcc contracts multiply-adds, the CPU build may not);
+ *     the double result; nvcc contracts multiply-adds, the CPU build may not),
+ *     relative to max(|cpu|, the scale of the terms) where a result is a
+ *     difference that can cancel (AdamW's first moment: 1e-2);
  *   sum of squares: 1e-12 (both sum the same 8192-element blocks in double).
  * Outputs are poisoned with NaN on both backends first. Plain main, no
  * Check (the GPU machine has no libcheck); exit 77 without a GPU. */
@@ -221,7 +223,12 @@ static void case_adamw(int64_t n, int steps, uint64_t seed) {
         ic_buf_free(ctx[b], dp); ic_buf_free(ctx[b], dm); ic_buf_free(ctx[b], dv);
     }
     compare("adamw_update x3 steps: param", out[1][0], out[0][0], (size_t)n, 2e-6, 1e-3);
-    compare("adamw_update x3 steps: exp_avg", out[1][1], out[0][1], (size_t)n, 2e-6, 1e-6);
+    /* exp_avg is a sum of terms of either sign (beta1 * m + (1 - beta1) * g):
+     * where they cancel, compare against the terms' scale, (1 - beta1) *
+     * max|g| = 1e-2, not against the small result (nvcc fuses the multiply-
+     * add; the first device run saw 3.7e-9 absolute, 1.2e-3 relative to a
+     * near-zero m) */
+    compare("adamw_update x3 steps: exp_avg", out[1][1], out[0][1], (size_t)n, 2e-6, 1e-2);
     compare("adamw_update x3 steps: exp_avg_sq", out[1][2], out[0][2], (size_t)n, 2e-6, 1e-9);
     for (int b = 0; b < 2; b++) for (int k = 0; k < 3; k++) free(out[b][k]);
     free(p);
