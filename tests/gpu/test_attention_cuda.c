@@ -31,7 +31,7 @@
 #include "kernels/ic_ctx.h"
 #include "kernels/ic_cuda_ops.h"
 
-#include "../ic_ops_oracle.h"
+#include "ic_gpu_test.h"
 
 #ifndef IC_WITH_CUDA
 int main(void) {
@@ -46,12 +46,6 @@ int main(void) {
 static ic_ctx g_gpu, g_cpu;
 static int g_cases, g_failed;
 
-static void *xmalloc(size_t bytes) {
-    void *p = malloc(bytes ? bytes : 1);
-    if (!p) { fprintf(stderr, "out of host memory (%zu bytes)\n", bytes); exit(2); }
-    return p;
-}
-
 static void *dev_alloc(size_t bytes) {
     void *p = ic_buf_alloc(&g_gpu, bytes);
     if (!p) { fprintf(stderr, "out of device memory (%zu bytes)\n", bytes); exit(2); }
@@ -64,7 +58,7 @@ static void *dev_from(ic_dtype dt, const float *x, size_t n) {
     if (dt == IC_F32) {
         ic_buf_upload(&g_gpu, p, x, n * 4);
     } else {
-        uint16_t *h = xmalloc(n * 2);
+        uint16_t *h = ic_gt_xmalloc(n * 2);
         for (size_t i = 0; i < n; i++) h[i] = ic_oracle_f2bf(x[i]);
         ic_buf_upload(&g_gpu, p, h, n * 2);
         free(h);
@@ -74,7 +68,7 @@ static void *dev_from(ic_dtype dt, const float *x, size_t n) {
 
 static void dev_to(ic_dtype dt, float *x, const void *p, size_t n) {
     if (dt == IC_F32) { ic_buf_download(&g_gpu, x, p, n * 4); return; }
-    uint16_t *h = xmalloc(n * 2);
+    uint16_t *h = ic_gt_xmalloc(n * 2);
     ic_buf_download(&g_gpu, h, p, n * 2);
     for (size_t i = 0; i < n; i++) x[i] = ic_oracle_bf2f(h[i]);
     free(h);
@@ -119,13 +113,13 @@ static void expect(const char *what, int64_t got, int64_t want) {
 
 static void case_attention(int L, int H, int Hkv, int d, int with_lse, uint64_t seed) {
     const size_t nq = (size_t)L * H * d, nkv = (size_t)L * Hkv * d, nl = (size_t)H * L;
-    float *q = xmalloc(nq * 4), *k = xmalloc(nkv * 4), *v = xmalloc(nkv * 4);
+    float *q = ic_gt_xmalloc(nq * 4), *k = ic_gt_xmalloc(nkv * 4), *v = ic_gt_xmalloc(nkv * 4);
     ic_oracle_fill(q, nq, seed, -2.0f, 2.0f, 1);
     ic_oracle_fill(k, nkv, seed + 1, -2.0f, 2.0f, 1);
     ic_oracle_fill(v, nkv, seed + 2, -1.0f, 1.0f, 1);
 
     /* the CPU reference on the same (bf16-valued) inputs */
-    float *ref = xmalloc(nq * 4), *ref_lse = xmalloc(nl * 4);
+    float *ref = ic_gt_xmalloc(nq * 4), *ref_lse = ic_gt_xmalloc(nl * 4);
     reserve(&g_cpu, ic_attention_workspace_bytes(&g_cpu, L, H, Hkv, d));
     ic_attention_forward(&g_cpu, ref, ref_lse, q, k, v, L, H, Hkv, d);
 
@@ -135,7 +129,7 @@ static void case_attention(int L, int H, int Hkv, int d, int with_lse, uint64_t 
     const size_t ws_f32 = ic_attention_workspace_bytes(&g_gpu, L, H, Hkv, d);
     reserve(&g_gpu, ws_bf16 > ws_f32 ? ws_bf16 : ws_f32);
 
-    float *got = xmalloc(nq * 4), *got_lse = xmalloc(nl * 4), *nan_buf = xmalloc(nq * 4);
+    float *got = ic_gt_xmalloc(nq * 4), *got_lse = ic_gt_xmalloc(nl * 4), *nan_buf = ic_gt_xmalloc(nq * 4);
     for (size_t i = 0; i < nq; i++) nan_buf[i] = NAN;
     char name[160];
     for (int pass = 0; pass < 2; pass++) {

@@ -22,7 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../ic_ops_oracle.h"
+#include "ic_gpu_test.h"
 #include "core/ic_error.h"
 #include "kernels/ic_attention.h"
 #include "kernels/ic_cross_entropy.h"
@@ -31,12 +31,6 @@
 
 static ic_ctx g_cpu, g_gpu;
 static int g_cases, g_failed;
-
-static void *xmalloc(size_t bytes) {
-    void *p = malloc(bytes ? bytes : 1);
-    if (!p) { fprintf(stderr, "out of host memory (%zu bytes)\n", bytes); exit(2); }
-    return p;
-}
 
 static void reserve(ic_ctx *ctx, size_t bytes) {
     ic_error err = {0};
@@ -49,7 +43,7 @@ static void reserve(ic_ctx *ctx, size_t bytes) {
 /* n values of x on ctx as fp32 (bf16 = 0) or bf16; NULL x: NaN. */
 static void *put(ic_ctx *ctx, const float *x, size_t n, int bf16) {
     const size_t es = bf16 ? 2 : 4;
-    void *d = ic_buf_alloc(ctx, n * es), *h = xmalloc(n * es);
+    void *d = ic_buf_alloc(ctx, n * es), *h = ic_gt_xmalloc(n * es);
     if (!d) { fprintf(stderr, "out of %s memory\n", ctx->desc); exit(2); }
     for (size_t i = 0; i < n; i++) {
         const float f = x ? x[i] : NAN;
@@ -62,12 +56,12 @@ static void *put(ic_ctx *ctx, const float *x, size_t n, int bf16) {
 }
 
 static float *get(ic_ctx *ctx, const void *d, size_t n, int bf16) {
-    float *x = xmalloc(n * sizeof *x);
+    float *x = ic_gt_xmalloc(n * sizeof *x);
     if (!bf16) {
         ic_buf_download(ctx, x, d, n * sizeof *x);
         return x;
     }
-    uint16_t *h = xmalloc(n * 2);
+    uint16_t *h = ic_gt_xmalloc(n * 2);
     ic_buf_download(ctx, h, d, n * 2);
     for (size_t i = 0; i < n; i++) x[i] = ic_oracle_bf2f(h[i]);
     free(h);
@@ -97,9 +91,9 @@ static void compare(const char *name, const float *gpu, const float *cpu, const 
 
 static void case_ce(int n, int V, int bf16, uint64_t seed) {
     const size_t nv = (size_t)n * V;
-    float *z = xmalloc(nv * sizeof *z);
+    float *z = ic_gt_xmalloc(nv * sizeof *z);
     ic_oracle_fill(z, nv, seed, -12.0f, 12.0f, bf16);
-    int32_t *y = xmalloc(sizeof *y * (size_t)n);
+    int32_t *y = ic_gt_xmalloc(sizeof *y * (size_t)n);
     uint64_t s = seed * 3 + 1;
     for (int i = 0; i < n; i++) y[i] = (int32_t)(ic_oracle_next(&s) % (uint64_t)V);
     y[1] = -1; y[5] = -1; y[2] = 0; y[3] = V - 1;
@@ -125,7 +119,7 @@ static void case_ce(int n, int V, int bf16, uint64_t seed) {
         ic_buf_free(ctx[b], dz); ic_buf_free(ctx[b], dg); ic_buf_free(ctx[b], dnll);
         ic_buf_free(ctx[b], dy);
     }
-    double *sc = xmalloc(sizeof *sc * nv);
+    double *sc = ic_gt_xmalloc(sizeof *sc * nv);
     for (int i = 0; i < n; i++)
         sc[i] = fabs(nll[0][i]) + (y[i] < 0 ? 0.0 : 2.0 * fabs(z[(size_t)i * V + y[i]])) + 1e-30;
     char name[96];
@@ -145,7 +139,7 @@ static void case_ce(int n, int V, int bf16, uint64_t seed) {
 static void decode_scale(double *sc, const float *q, const float *k, const float *v, int T, int H,
                          int Hkv, int d) {
     const int gs = H / Hkv;
-    double *p = xmalloc(sizeof *p * (size_t)T);
+    double *p = ic_gt_xmalloc(sizeof *p * (size_t)T);
     for (int h = 0; h < H; h++) {
         const int gi = h / gs;
         double m = -INFINITY, l = 0;
@@ -167,7 +161,7 @@ static void decode_scale(double *sc, const float *q, const float *k, const float
 
 static void case_decode(int T, int H, int Hkv, int d, int bf16, uint64_t seed) {
     const size_t nq = (size_t)H * d, nkv = (size_t)T * Hkv * d;
-    float *q = xmalloc(nq * sizeof *q), *k = xmalloc(nkv * sizeof *k), *v = xmalloc(nkv * sizeof *v);
+    float *q = ic_gt_xmalloc(nq * sizeof *q), *k = ic_gt_xmalloc(nkv * sizeof *k), *v = ic_gt_xmalloc(nkv * sizeof *v);
     ic_oracle_fill(q, nq, seed, -2.0f, 2.0f, bf16);
     ic_oracle_fill(k, nkv, seed + 1, -2.0f, 2.0f, bf16);
     ic_oracle_fill(v, nkv, seed + 2, -1.0f, 1.0f, bf16);
@@ -189,7 +183,7 @@ static void case_decode(int T, int H, int Hkv, int d, int bf16, uint64_t seed) {
         ic_buf_free(ctx[b], dq); ic_buf_free(ctx[b], dk); ic_buf_free(ctx[b], dv);
         ic_buf_free(ctx[b], dout); ic_buf_free(ctx[b], dlse);
     }
-    double *sc = xmalloc(sizeof *sc * nq);
+    double *sc = ic_gt_xmalloc(sizeof *sc * nq);
     decode_scale(sc, q, k, v, T, H, Hkv, d);
     char name[96];
     snprintf(name, sizeof name, "decode out %s T=%d H=%d Hkv=%d d=%d", bf16 ? "bf16" : "f32", T, H, Hkv, d);
@@ -202,16 +196,8 @@ static void case_decode(int T, int H, int Hkv, int d, int bf16, uint64_t seed) {
 }
 
 int main(void) {
-    ic_error err = {0};
-    if (ic_ctx_init(&g_gpu, IC_BACKEND_CUDA, 0, 0, &err) != 0) {
-        printf("SKIP: no CUDA context: %s\n", err.msg);
-        return 77;
-    }
-    if (ic_ctx_init(&g_cpu, IC_BACKEND_CPU, -1, 0, &err) != 0) {
-        fprintf(stderr, "CPU context: %s\n", err.msg);
-        return 1;
-    }
-    printf("CPU: %s\nGPU: %s\n", g_cpu.desc, g_gpu.desc);
+    int rc = ic_gt_open(&g_cpu, &g_gpu);
+    if (rc) return rc;
     for (int bf16 = 0; bf16 < 2; bf16++) {
         case_ce(64, 49152, bf16, 11 + (uint64_t)bf16);
         case_ce(7, 4099, bf16, 21 + (uint64_t)bf16);  /* ragged: element loads */

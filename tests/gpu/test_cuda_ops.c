@@ -29,7 +29,7 @@
 #include "kernels/ic_cuda_ops.h"
 #include "kernels/ic_grad_norm.h"
 
-#include "../ic_ops_oracle.h"
+#include "ic_gpu_test.h"
 
 #ifndef IC_WITH_CUDA
 int main(void) {
@@ -45,12 +45,6 @@ static const char *dt_name(ic_dtype dt) { return dt == IC_BF16 ? "bf16" : "f32";
 static size_t dt_size(ic_dtype dt) { return dt == IC_BF16 ? 2 : 4; }
 static double dt_tol(ic_dtype dt) { return dt == IC_BF16 ? IC_ORACLE_TOL_BF16 : IC_ORACLE_TOL_F32; }
 
-static void *xmalloc(size_t bytes) {
-    void *p = malloc(bytes ? bytes : 1);
-    if (!p) { fprintf(stderr, "out of host memory (%zu bytes)\n", bytes); exit(2); }
-    return p;
-}
-
 /* ---- device buffers of n elements, `off` elements past an aligned base ---- */
 typedef struct { void *base; void *p; } dbuf;
 
@@ -65,20 +59,20 @@ static void dev_free(dbuf b) { ic_buf_free(&g_ctx, b.base); }
 
 static void dev_put(ic_dtype dt, dbuf b, const float *x, size_t n) {
     if (dt == IC_F32) { ic_buf_upload(&g_ctx, b.p, x, n * 4); return; }
-    uint16_t *h = xmalloc(n * 2);
+    uint16_t *h = ic_gt_xmalloc(n * 2);
     for (size_t i = 0; i < n; i++) h[i] = ic_oracle_f2bf(x[i]);
     ic_buf_upload(&g_ctx, b.p, h, n * 2);
     free(h);
 }
 static void dev_poison(ic_dtype dt, dbuf b, size_t n) {
-    float *h = xmalloc(n * 4);
+    float *h = ic_gt_xmalloc(n * 4);
     for (size_t i = 0; i < n; i++) h[i] = NAN;
     dev_put(dt, b, h, n);
     free(h);
 }
 static void dev_get(ic_dtype dt, float *x, dbuf b, size_t n) {
     if (dt == IC_F32) { ic_buf_download(&g_ctx, x, b.p, n * 4); return; }
-    uint16_t *h = xmalloc(n * 2);
+    uint16_t *h = ic_gt_xmalloc(n * 2);
     ic_buf_download(&g_ctx, h, b.p, n * 2);
     for (size_t i = 0; i < n; i++) x[i] = ic_oracle_bf2f(h[i]);
     free(h);
@@ -95,7 +89,7 @@ static void check(const char *name, const float *got, const double *ref, const d
 }
 
 static float *host_rand(size_t n, uint64_t seed, float lo, float hi, ic_dtype dt) {
-    float *x = xmalloc(n * sizeof *x);
+    float *x = ic_gt_xmalloc(n * sizeof *x);
     ic_oracle_fill(x, n, seed, lo, hi, dt == IC_BF16);
     return x;
 }
@@ -103,12 +97,12 @@ static float *host_rand(size_t n, uint64_t seed, float lo, float hi, ic_dtype dt
 /* ---- one case per op ---- */
 static void case_embedding(ic_dtype dt, int L, int D, int V, uint64_t seed) {
     float *table = host_rand((size_t)V * D, seed, -2.0f, 2.0f, dt);
-    int32_t *tok = xmalloc(sizeof *tok * (size_t)L);
+    int32_t *tok = ic_gt_xmalloc(sizeof *tok * (size_t)L);
     uint64_t s = seed ^ 0x5eedu;
     for (int t = 0; t < L; t++) tok[t] = (int32_t)(ic_oracle_next(&s) % (uint64_t)V);
     tok[0] = V - 1;      /* both ends of the table */
     tok[L - 1] = 0;
-    double *ref = xmalloc(sizeof *ref * (size_t)L * D);
+    double *ref = ic_gt_xmalloc(sizeof *ref * (size_t)L * D);
     ic_oracle_embedding(ref, tok, table, L, D);
 
     dbuf dtab = dev_from(dt, table, (size_t)V * D, 0), dout = dev_alloc(dt, (size_t)L * D, 0);
@@ -116,7 +110,7 @@ static void case_embedding(ic_dtype dt, int L, int D, int V, uint64_t seed) {
     ic_buf_upload(&g_ctx, dtok, tok, sizeof *tok * (size_t)L);
     dev_poison(dt, dout, (size_t)L * D);
     ic_embedding_forward_cuda(&g_ctx, dt, dout.p, dtok, dtab.p, L, D, V);
-    float *got = xmalloc(sizeof *got * (size_t)L * D);
+    float *got = ic_gt_xmalloc(sizeof *got * (size_t)L * D);
     dev_get(dt, got, dout, (size_t)L * D);
 
     char name[128];
@@ -131,13 +125,13 @@ static void case_rmsnorm(ic_dtype dt, int L, int D, int in_place, uint64_t seed)
     float *x = host_rand(n, seed, -3.0f, 3.0f, dt);
     float *w = host_rand((size_t)D, seed + 1, 0.5f, 1.5f, dt);
     const float eps = 1e-5f;
-    double *ref = xmalloc(sizeof *ref * n);
+    double *ref = ic_gt_xmalloc(sizeof *ref * n);
     ic_oracle_rmsnorm(ref, x, w, L, D, eps);
 
     dbuf dx = dev_from(dt, x, n, 0), dw = dev_from(dt, w, (size_t)D, 0), dout = dx;
     if (!in_place) { dout = dev_alloc(dt, n, 0); dev_poison(dt, dout, n); }
     ic_rmsnorm_forward_cuda(&g_ctx, dt, dout.p, dx.p, dw.p, L, D, eps);
-    float *got = xmalloc(sizeof *got * n);
+    float *got = ic_gt_xmalloc(sizeof *got * n);
     dev_get(dt, got, dout, n);
 
     char name[128];
@@ -154,13 +148,13 @@ static void case_rope(ic_dtype dt, int L, int H, int hd, int rot, int pos0, int 
     const size_t n = (size_t)L * H * hd;
     const float theta = 10000.0f;
     float *x = host_rand(n, seed, -2.0f, 2.0f, dt);
-    double *ref = xmalloc(sizeof *ref * n), *scale = xmalloc(sizeof *scale * n);
+    double *ref = ic_gt_xmalloc(sizeof *ref * n), *scale = ic_gt_xmalloc(sizeof *scale * n);
     ic_oracle_rope(ref, scale, x, L, H, hd, rot, pos0, theta, backward ? -1.0 : 1.0);
 
     dbuf dx = dev_from(dt, x, n, 0);
     if (backward) ic_rope_backward_cuda(&g_ctx, dt, dx.p, L, H, hd, rot, pos0, theta);
     else ic_rope_forward_cuda(&g_ctx, dt, dx.p, L, H, hd, rot, pos0, theta);
-    float *got = xmalloc(sizeof *got * n);
+    float *got = ic_gt_xmalloc(sizeof *got * n);
     dev_get(dt, got, dx, n);
 
     char name[128];
@@ -174,14 +168,14 @@ static void case_rope(ic_dtype dt, int L, int H, int hd, int rot, int pos0, int 
 /* in_place: 0 separate out, 1 out == gate, 2 out == up */
 static void case_swiglu(ic_dtype dt, size_t n, int off, int in_place, uint64_t seed) {
     float *g = host_rand(n, seed, -6.0f, 6.0f, dt), *u = host_rand(n, seed + 1, -2.0f, 2.0f, dt);
-    double *ref = xmalloc(sizeof *ref * n);
+    double *ref = ic_gt_xmalloc(sizeof *ref * n);
     ic_oracle_swiglu(ref, g, u, n);
 
     dbuf dg = dev_from(dt, g, n, off), du = dev_from(dt, u, n, off);
     dbuf dout = in_place == 1 ? dg : in_place == 2 ? du : dev_alloc(dt, n, off);
     if (!in_place) dev_poison(dt, dout, n);
     ic_swiglu_forward_cuda(&g_ctx, dt, dout.p, dg.p, du.p, n);
-    float *got = xmalloc(sizeof *got * n);
+    float *got = ic_gt_xmalloc(sizeof *got * n);
     dev_get(dt, got, dout, n);
 
     char name[128];
@@ -195,14 +189,14 @@ static void case_swiglu(ic_dtype dt, size_t n, int off, int in_place, uint64_t s
 
 static void case_add(ic_dtype dt, size_t n, int off, uint64_t seed) {
     float *h = host_rand(n, seed, -4.0f, 4.0f, dt), *x = host_rand(n, seed + 1, -4.0f, 4.0f, dt);
-    double *ref = xmalloc(sizeof *ref * n);
+    double *ref = ic_gt_xmalloc(sizeof *ref * n);
     for (size_t i = 0; i < n; i++) {  /* one fp32 add, then the storage rounding */
         const float s = h[i] + x[i];
         ref[i] = dt == IC_BF16 ? ic_oracle_round_bf16(s) : s;
     }
     dbuf dh = dev_from(dt, h, n, off), dx = dev_from(dt, x, n, off);
     ic_add_inplace_cuda(&g_ctx, dt, dh.p, dx.p, n);
-    float *got = xmalloc(sizeof *got * n);
+    float *got = ic_gt_xmalloc(sizeof *got * n);
     dev_get(dt, got, dh, n);
 
     char name[128];
@@ -215,11 +209,11 @@ static void case_add(ic_dtype dt, size_t n, int off, uint64_t seed) {
 static void case_scale(size_t n, int off, uint64_t seed) {
     const float s = 0.3712f;
     float *x = host_rand(n, seed, -4.0f, 4.0f, IC_F32);
-    double *ref = xmalloc(sizeof *ref * n);
+    double *ref = ic_gt_xmalloc(sizeof *ref * n);
     for (size_t i = 0; i < n; i++) ref[i] = (float)((double)x[i] * s);  /* exact product, one rounding */
     dbuf dx = dev_from(IC_F32, x, n, off);
     ic_scale_cuda(&g_ctx, dx.p, s, n);
-    float *got = xmalloc(sizeof *got * n);
+    float *got = ic_gt_xmalloc(sizeof *got * n);
     dev_get(IC_F32, got, dx, n);
 
     char name[128];
@@ -239,15 +233,15 @@ static void case_adamw(size_t n, int off, uint64_t seed) {
     c.inv_sqrt_bc2 = (float)(1.0 / sqrt(1.0 - pow(b2, t)));
     float *p = host_rand(n, seed, -1.0f, 1.0f, IC_F32), *g = host_rand(n, seed + 1, -0.1f, 0.1f, IC_F32);
     float *m = host_rand(n, seed + 2, -0.05f, 0.05f, IC_F32), *v = host_rand(n, seed + 3, 1e-6f, 1e-2f, IC_F32);
-    double *rp = xmalloc(sizeof(double) * n), *rm = xmalloc(sizeof(double) * n), *rv = xmalloc(sizeof(double) * n);
-    double *sp = xmalloc(sizeof(double) * n), *sm = xmalloc(sizeof(double) * n), *sv = xmalloc(sizeof(double) * n);
+    double *rp = ic_gt_xmalloc(sizeof(double) * n), *rm = ic_gt_xmalloc(sizeof(double) * n), *rv = ic_gt_xmalloc(sizeof(double) * n);
+    double *sp = ic_gt_xmalloc(sizeof(double) * n), *sm = ic_gt_xmalloc(sizeof(double) * n), *sv = ic_gt_xmalloc(sizeof(double) * n);
     ic_oracle_adamw(rp, rm, rv, sp, sm, sv, p, g, m, v, n, c.beta1, c.beta2, c.eps, c.decay_mul,
                     c.step_size, c.inv_sqrt_bc2);
 
     dbuf dp = dev_from(IC_F32, p, n, off), dg = dev_from(IC_F32, g, n, off);
     dbuf dm = dev_from(IC_F32, m, n, off), dv = dev_from(IC_F32, v, n, off);
     ic_adamw_update_cuda(&g_ctx, dp.p, dg.p, dm.p, dv.p, (int64_t)n, &c);
-    float *got = xmalloc(sizeof *got * n);
+    float *got = ic_gt_xmalloc(sizeof *got * n);
     char name[128];
     dev_get(IC_F32, got, dp, n);
     snprintf(name, sizeof name, "adamw p f32 n=%zu%s", n, off ? " unaligned" : "");

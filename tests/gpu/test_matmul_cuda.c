@@ -27,28 +27,17 @@
 #include "kernels/ic_cuda_ops.h"
 #include "kernels/ic_matmul.h"
 
+#include "ic_gpu_test.h"
+
 static ic_ctx g_cpu, g_gpu;
 static int g_cases, g_failed;
 
-static void *xmalloc(size_t bytes) {
-    void *p = malloc(bytes ? bytes : 1);
-    if (!p) { fprintf(stderr, "out of host memory (%zu bytes)\n", bytes); exit(2); }
-    return p;
-}
-
-static uint64_t rng_next(uint64_t *s) {  /* splitmix64 */
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
 /* Uniform in [-1, 1), never exactly zero. */
 static float *host_rand(size_t n, uint64_t seed) {
-    float *x = xmalloc(n * sizeof *x);
+    float *x = ic_gt_xmalloc(n * sizeof *x);
     uint64_t s = seed;
     for (size_t i = 0; i < n; i++) {
-        float u = (float)((rng_next(&s) >> 11) * (1.0 / 9007199254740992.0));
+        float u = (float)((ic_oracle_next(&s) >> 11) * (1.0 / 9007199254740992.0));
         x[i] = -1.0f + 2.0f * u;
         if (x[i] == 0.0f) x[i] = 1e-3f;
     }
@@ -76,7 +65,7 @@ static void *put(ic_ctx *ctx, const void *src, size_t bytes) {
     if (src) {
         ic_buf_upload(ctx, d, src, bytes);
     } else {
-        void *nan = xmalloc(bytes);
+        void *nan = ic_gt_xmalloc(bytes);
         memset(nan, 0xff, bytes);
         ic_buf_upload(ctx, d, nan, bytes);
         free(nan);
@@ -85,7 +74,7 @@ static void *put(ic_ctx *ctx, const void *src, size_t bytes) {
 }
 
 static float *get_f32(ic_ctx *ctx, const void *d, size_t n) {
-    float *h = xmalloc(n * sizeof *h);
+    float *h = ic_gt_xmalloc(n * sizeof *h);
     ic_buf_download(ctx, h, d, n * sizeof *h);
     return h;
 }
@@ -115,7 +104,7 @@ static void check(const char *name, const float *got, const double *ref, size_t 
 }
 
 static void check_f(const char *name, const float *got, const float *ref, size_t n, double tol) {
-    double *r = xmalloc(n * sizeof *r);
+    double *r = ic_gt_xmalloc(n * sizeof *r);
     for (size_t i = 0; i < n; i++) r[i] = ref[i];
     check(name, got, r, n, tol);
     free(r);
@@ -220,11 +209,11 @@ static void case_f32_backward(int M, int N, int K, uint64_t seed) {
 static void case_bf16(int M, int N, int K, int with_bias, uint64_t seed) {
     const size_t nx = (size_t)M * K, nw = (size_t)N * K, no = (size_t)M * N;
     float *x = host_rand(nx, seed), *w = host_rand(nw, seed + 1), *b = host_rand((size_t)N, seed + 2);
-    uint16_t *xb = xmalloc(nx * 2), *wb = xmalloc(nw * 2), *bb = xmalloc((size_t)N * 2);
+    uint16_t *xb = ic_gt_xmalloc(nx * 2), *wb = ic_gt_xmalloc(nw * 2), *bb = ic_gt_xmalloc((size_t)N * 2);
     for (size_t i = 0; i < nx; i++) { xb[i] = f2bf(x[i]); x[i] = bf2f(xb[i]); }
     for (size_t i = 0; i < nw; i++) { wb[i] = f2bf(w[i]); w[i] = bf2f(wb[i]); }
     for (int i = 0; i < N; i++) { bb[i] = f2bf(b[i]); b[i] = bf2f(bb[i]); }
-    double *ref = xmalloc(no * sizeof *ref);
+    double *ref = ic_gt_xmalloc(no * sizeof *ref);
     #pragma omp parallel for schedule(static)
     for (int i = 0; i < M; i++)
         for (int j = 0; j < N; j++) {
@@ -242,9 +231,9 @@ static void case_bf16(int M, int N, int K, int with_bias, uint64_t seed) {
     ic_matmul_forward_cuda(&g_gpu, IC_BF16, go, gx, gw, with_bias ? gb : NULL, M, N, K, ws, wsb);
     const long built = ic_matmul_cuda_plans_built() - before;
     ic_ws_release(&g_gpu, mark);
-    uint16_t *hb = xmalloc(no * 2);
+    uint16_t *hb = ic_gt_xmalloc(no * 2);
     ic_buf_download(&g_gpu, hb, go, no * 2);
-    float *hg = xmalloc(no * 4);
+    float *hg = ic_gt_xmalloc(no * 4);
     for (size_t i = 0; i < no; i++) hg[i] = bf2f(hb[i]);
     char name[160];
     snprintf(name, sizeof name, "bf16 fwd M=%d N=%d K=%d%s", M, N, K, with_bias ? " +bias" : "");
@@ -260,14 +249,8 @@ static void case_bf16(int M, int N, int K, int with_bias, uint64_t seed) {
 
 int main(void) {
     ic_error err = {0};
-    if (ic_ctx_init(&g_gpu, IC_BACKEND_CUDA, 0, 0, &err) != 0) {
-        printf("SKIP: no CUDA context: %s\n", err.msg);
-        return 77;
-    }
-    if (ic_ctx_init(&g_cpu, IC_BACKEND_CPU, -1, 0, &err) != 0) {
-        fprintf(stderr, "CPU context: %s\n", err.msg);
-        return 1;
-    }
+    int rc = ic_gt_open(&g_cpu, &g_gpu);
+    if (rc) return rc;
     if (ic_ctx_reserve(&g_gpu, ic_matmul_workspace_bytes(&g_gpu), &err) != 0) {
         fprintf(stderr, "workspace: %s\n", err.msg);
         return 1;

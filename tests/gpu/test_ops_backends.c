@@ -33,28 +33,17 @@
 #include "kernels/ic_rope.h"
 #include "kernels/ic_swiglu.h"
 
+#include "ic_gpu_test.h"
+
 static ic_ctx g_cpu, g_gpu;
 static int g_cases, g_failed;
 
-static void *xmalloc(size_t bytes) {
-    void *p = malloc(bytes ? bytes : 1);
-    if (!p) { fprintf(stderr, "out of host memory (%zu bytes)\n", bytes); exit(2); }
-    return p;
-}
-
-static uint64_t rng_next(uint64_t *s) {  /* splitmix64 */
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
 /* Uniform in [lo, hi), never exactly zero. */
 static float *host_rand(size_t n, uint64_t seed, float lo, float hi) {
-    float *x = xmalloc(n * sizeof *x);
+    float *x = ic_gt_xmalloc(n * sizeof *x);
     uint64_t s = seed;
     for (size_t i = 0; i < n; i++) {
-        float u = (float)((rng_next(&s) >> 11) * (1.0 / 9007199254740992.0));
+        float u = (float)((ic_oracle_next(&s) >> 11) * (1.0 / 9007199254740992.0));
         x[i] = lo + (hi - lo) * u;
         if (x[i] == 0.0f) x[i] = 1e-3f;
     }
@@ -68,7 +57,7 @@ static float *put(ic_ctx *ctx, const float *x, size_t n) {
     if (x) {
         ic_buf_upload(ctx, d, x, n * sizeof *d);
     } else {
-        float *nan = xmalloc(n * sizeof *nan);
+        float *nan = ic_gt_xmalloc(n * sizeof *nan);
         for (size_t i = 0; i < n; i++) nan[i] = NAN;
         ic_buf_upload(ctx, d, nan, n * sizeof *nan);
         free(nan);
@@ -77,7 +66,7 @@ static float *put(ic_ctx *ctx, const float *x, size_t n) {
 }
 
 static float *get(ic_ctx *ctx, const float *d, size_t n) {
-    float *h = xmalloc(n * sizeof *h);
+    float *h = ic_gt_xmalloc(n * sizeof *h);
     ic_buf_download(ctx, h, d, n * sizeof *h);
     return h;
 }
@@ -111,9 +100,9 @@ static void reserve(size_t cpu_bytes, size_t gpu_bytes) {
 
 static void case_embedding(int L, int D, int V, uint64_t seed) {
     float *table = host_rand((size_t)V * D, seed, -2, 2);
-    int32_t *tok = xmalloc(sizeof *tok * (size_t)L);
+    int32_t *tok = ic_gt_xmalloc(sizeof *tok * (size_t)L);
     uint64_t s = seed;
-    for (int t = 0; t < L; t++) tok[t] = (int32_t)(rng_next(&s) % (uint64_t)V);
+    for (int t = 0; t < L; t++) tok[t] = (int32_t)(ic_oracle_next(&s) % (uint64_t)V);
     float *out[2];
     ic_ctx *ctx[2] = {&g_cpu, &g_gpu};
     for (int b = 0; b < 2; b++) {
@@ -254,16 +243,8 @@ static void case_sumsq(int64_t n, uint64_t seed) {
 }
 
 int main(void) {
-    ic_error err = {0};
-    if (ic_ctx_init(&g_gpu, IC_BACKEND_CUDA, 0, 0, &err) != 0) {
-        printf("SKIP: no CUDA context: %s\n", err.msg);
-        return 77;
-    }
-    if (ic_ctx_init(&g_cpu, IC_BACKEND_CPU, -1, 0, &err) != 0) {
-        fprintf(stderr, "CPU context: %s\n", err.msg);
-        return 1;
-    }
-    printf("CPU reference: %s\nGPU:           %s\n", g_cpu.desc, g_gpu.desc);
+    int rc = ic_gt_open(&g_cpu, &g_gpu);
+    if (rc) return rc;
 
     case_embedding(2048, 576, 49152, 1);
     case_embedding(7, 577, 100, 2);
