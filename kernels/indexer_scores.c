@@ -3,6 +3,8 @@
  * backend. */
 #include "kernels/ic_indexer_scores.h"
 
+#include "kernels/ic_cuda_ops.h"
+
 #include "ic_check.h"
 
 static void check_args(int ld, const float *qI, const float *kI, const float *w,
@@ -27,7 +29,9 @@ void ic_indexer_scores_forward(ic_ctx *ctx, float *out, int ld, const float *qI,
     case IC_BACKEND_CPU:
         ic_indexer_scores_forward_cpu(ctx, out, ld, qI, kI, w, L, H_I, d_I, t0, t1);
         return;
-    case IC_BACKEND_CUDA: IC_FATAL("indexer scores: no CUDA kernel yet");
+    case IC_BACKEND_CUDA:  /* bf16 tensor cores: the fp32 inputs are rounded to bf16 */
+        ic_indexer_scores_forward_cuda(ctx, IC_F32, out, ld, qI, kI, w, L, H_I, d_I, t0, t1);
+        return;
     }
     IC_FATAL("indexer scores: unknown backend %d", (int)ctx->backend);
 }

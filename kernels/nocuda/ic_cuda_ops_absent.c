@@ -129,3 +129,11 @@ void ic_attention_forward_cuda(ic_ctx *ctx, ic_dtype dt, void *out, float *lse, 
 }
 
 int64_t ic_attention_cudnn_graphs_built(void) { return 0; }
+
+void ic_indexer_scores_forward_cuda(ic_ctx *ctx, ic_dtype dt, float *out, int ld, const void *qI,
+                                    const void *kI, const void *w, int L, int H_I, int d_I,
+                                    int t0, int t1) {
+    (void)ctx; (void)dt; (void)out; (void)ld; (void)qI; (void)kI; (void)w; (void)L; (void)H_I;
+    (void)d_I; (void)t0; (void)t1;
+    IC_NO_CUDA("ic_indexer_scores_forward_cuda");
+}

@@ -1,0 +1,121 @@
+/* The lightning-indexer scores forward on the GPU (kernels/cuda/
+ * indexer_scores.cu, bf16 mma.sync) at SmolLM2's indexer shape H_I = 16,
+ * d_I = 64, all rows of L = 2K, 8K, 32K in one call (out [L, L] fp32), bf16
+ * inputs. TFLOP/s counts the causal half: L*L/2 * H_I * d_I * 2 / median.
+ * 3 warm-up calls, then IC_BENCH_REPS (default 20, at least 10) timed with
+ * CUDA events. The comparison column is torch eager's einsum + relu +
+ * weighted sum from /work/shared/GPU.md (an earlier run on the same kind of
+ * H200, not this run). Writes $IC_OUT/indexer_scores.json when IC_OUT is set.
+ *   IC_OUT=dir build/bench_indexer_scores_gpu [reps] */
+#include <cuda_runtime.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/ic_error.h"
+#include "kernels/ic_ctx.h"
+#include "kernels/ic_cuda_ops.h"
+
+#define CK(call) do { cudaError_t e_ = (call); if (e_ != cudaSuccess) { \
+    fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #call, cudaGetErrorString(e_)); \
+    exit(1); } } while (0)
+
+static const int kL[] = {2048, 8192, 32768};
+static const double kTorchMs[] = {0.44, 6.5, 104.0};  /* GPU.md, torch eager */
+
+static int cmp_f(const void *a, const void *b) {
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+/* n bf16 values in [lo, hi) (round to nearest even), a fixed seed. */
+static void *dev_rand(ic_ctx *ctx, size_t n, uint64_t seed, float lo, float hi) {
+    uint16_t *h = malloc(n * 2);
+    void *p = ic_buf_alloc(ctx, n * 2);
+    if (!h || !p) { fprintf(stderr, "out of memory (%zu elements)\n", n); exit(1); }
+    uint64_t s = seed * 0x9E3779B97F4A7C15ull + 1;
+    for (size_t i = 0; i < n; i++) {
+        s ^= s << 13; s ^= s >> 7; s ^= s << 17;
+        float f = lo + (hi - lo) * (float)(s >> 40) * (1.0f / 16777216.0f);
+        uint32_t u;
+        memcpy(&u, &f, 4);
+        u += 0x7fffu + ((u >> 16) & 1u);
+        h[i] = (uint16_t)(u >> 16);
+    }
+    ic_buf_upload(ctx, p, h, n * 2);
+    free(h);
+    return p;
+}
+
+int main(int argc, char **argv) {
+    int reps = argc > 1 ? atoi(argv[1]) : (getenv("IC_BENCH_REPS") ? atoi(getenv("IC_BENCH_REPS")) : 20);
+    if (reps < 10) reps = 10;
+    ic_ctx ctx;
+    ic_error err;
+    ic_error_clear(&err);
+    if (ic_ctx_init(&ctx, IC_BACKEND_CUDA, 0, 0, &err) != 0) {
+        printf("SKIP: no CUDA context: %s\n", err.msg);
+        return 77;
+    }
+    const int H = 16, d = 64, n = (int)(sizeof kL / sizeof kL[0]);
+    printf("bench_indexer_scores_gpu: %s\n", ctx.desc);
+    printf("indexer scores forward, bf16 in, fp32 out [L, L], H_I=%d d_I=%d; TFLOP/s = L^2/2*H*d*2 "
+           "/ median; %d reps\n\n", H, d, reps);
+    printf("| L     | median ms | min ms  | TFLOP/s | torch eager ms (GPU.md) | speed-up |\n");
+    printf("|-------|-----------|---------|---------|-------------------------|----------|\n");
+    cudaStream_t st = (cudaStream_t)ctx.stream;
+    cudaEvent_t e0, e1;
+    CK(cudaEventCreate(&e0));
+    CK(cudaEventCreate(&e1));
+    float *times = malloc(sizeof(float) * (size_t)reps);
+    double med_ms[8], min_ms[8], tf[8];
+    for (int i = 0; i < n; i++) {
+        const int L = kL[i];
+        void *q = dev_rand(&ctx, (size_t)L * H * d, 1 + i, -1.0f, 1.0f);
+        void *k = dev_rand(&ctx, (size_t)L * d, 2 + i, -1.0f, 1.0f);
+        void *w = dev_rand(&ctx, (size_t)L * H, 3 + i, -0.1f, 0.2f);
+        float *out = ic_buf_alloc(&ctx, sizeof(float) * (size_t)L * L);
+        if (!out) { fprintf(stderr, "out of device memory\n"); return 1; }
+        for (int r = 0; r < 3; r++)
+            ic_indexer_scores_forward_cuda(&ctx, IC_BF16, out, L, q, k, w, L, H, d, 0, L);
+        for (int r = 0; r < reps; r++) {
+            CK(cudaEventRecord(e0, st));
+            ic_indexer_scores_forward_cuda(&ctx, IC_BF16, out, L, q, k, w, L, H, d, 0, L);
+            CK(cudaEventRecord(e1, st));
+            CK(cudaEventSynchronize(e1));
+            CK(cudaEventElapsedTime(&times[r], e0, e1));
+        }
+        qsort(times, (size_t)reps, sizeof *times, cmp_f);
+        const double med = reps % 2 ? times[reps / 2] : 0.5 * (times[reps / 2 - 1] + times[reps / 2]);
+        med_ms[i] = med;
+        min_ms[i] = times[0];
+        tf[i] = (double)L * L / 2 * H * d * 2 / (med * 1e-3) / 1e12;
+        printf("| %-5d | %9.3f | %7.3f | %7.1f | %23.2f | %7.1fx |\n", L, med, (double)times[0], tf[i],
+               kTorchMs[i], kTorchMs[i] / med);
+        fflush(stdout);
+        ic_buf_free(&ctx, q); ic_buf_free(&ctx, k); ic_buf_free(&ctx, w); ic_buf_free(&ctx, out);
+    }
+    const char *dir = getenv("IC_OUT");
+    if (dir && *dir) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/indexer_scores.json", dir);
+        FILE *f = fopen(path, "w");
+        if (!f) { fprintf(stderr, "cannot write %s\n", path); return 1; }
+        fprintf(f, "{\n  \"bench\": \"bench_indexer_scores_gpu\",\n  \"device\": \"%s\",\n", ctx.desc);
+        fprintf(f, "  \"flops\": \"L*L/2*H_I*d_I*2 (causal)\",\n  \"H_I\": %d,\n  \"d_I\": %d,\n"
+                "  \"reps\": %d,\n  \"results\": [\n", H, d, reps);
+        for (int i = 0; i < n; i++)
+            fprintf(f, "    {\"L\": %d, \"median_ms\": %.4f, \"min_ms\": %.4f, \"tflops\": %.2f, "
+                    "\"torch_eager_ms_gpu_md\": %.2f}%s\n", kL[i], med_ms[i], min_ms[i], tf[i],
+                    kTorchMs[i], i + 1 < n ? "," : "");
+        fprintf(f, "  ]\n}\n");
+        fclose(f);
+        printf("wrote %s\n", path);
+    }
+    free(times);
+    CK(cudaEventDestroy(e0));
+    CK(cudaEventDestroy(e1));
+    ic_ctx_free(&ctx);
+    return 0;
+}

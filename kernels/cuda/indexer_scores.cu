@@ -1,0 +1,192 @@
+// CUDA lightning-indexer scores (kernels/ic_indexer_scores.h, forward only):
+//   out[r, s] = sum_j w[t,j] * ReLU(qI[t,j] . kI[s])  for s <= t (t = t0 + r),
+//   -INFINITY for t < s < ld.
+// on the bf16 tensor cores (mma.sync m16n8k16, fp32 accumulators).
+//
+// One block of 4 warps owns a tile of 64 query rows x 64 keys; each warp owns
+// 16 of the rows and all 64 keys (8 mma n-tiles). The key tile kI[s0..s0+63]
+// is staged in shared memory once (it is the same for every head); for each
+// head j the 64 rows qI[t, j, :] are staged in turn, the warp's [16 x d_I] .
+// [d_I x 64] product is accumulated in registers, and ReLU and the w[t,j]
+// weighting are applied there and summed over heads into the output tile,
+// also in registers: no per-head product ever reaches global memory.
+//
+// Precision: the tensor cores take bf16, so fp32 inputs (dt == IC_F32) are
+// rounded to bf16 (nearest even) while they are staged; the dot products
+// accumulate in fp32 (the mma's own fused sum), the ReLU, w multiply and head
+// sum are fp32 FMAs in ascending head order. Results therefore agree with the
+// fp32 CPU reference only to bf16 input precision; on bf16-representable
+// inputs they differ from it only in fp32 summation order. ReLU is
+// fmaxf(a, 0), which maps a NaN dot product to 0 (the CPU's gives NaN).
+//
+// Causality: a block whose first key lies past its last row writes only
+// -INFINITY and does no maths; a warp whose rows all lie before the first key
+// skips its mma work; inside a diagonal tile s > t is masked at the store.
+#include "kernels/cuda/ic_cuda_rt.cuh"
+#include "kernels/cuda/ic_cuda_util.cuh"
+#include "kernels/cuda/ic_ptx.cuh"
+
+extern "C" {
+#include "core/ic_ctx.h"
+#include "kernels/ic_cuda_ops.h"
+}
+
+namespace ic_cuda {  // named, so the mangled kernel names are stable
+
+const int kIscRows = 64;      // query rows per block (4 warps x 16)
+const int kIscKeys = 64;      // keys per block (8 mma n-tiles of 8)
+// #pragma unroll for nvcc; the host compiler of the emulator does not know it.
+#ifdef IC_CUDASIM
+#define ISC_UNROLL
+#else
+#define ISC_UNROLL _Pragma("unroll")
+#endif
+
+const int kIscThreads = 128;  // = the kernel's __launch_bounds__
+const int kIscMaxD = 128;     // largest d_I: the static shared tiles' width
+// Row stride of the shared tiles in bf16: 8 elements (16 bytes) of padding
+// keep rows 16-byte aligned for ldmatrix and move consecutive rows 4 banks
+// apart, so the 8 rows of one 8x8 matrix hit all 32 banks once.
+const int kIscLds = kIscMaxD + 8;
+
+__device__ __forceinline__ float isc_neg_inf(void) { return __int_as_float((int)0xff800000u); }
+
+// 8 consecutive elements of src into 8 bf16 of shared memory (one 16-byte
+// store); zeros where !ok (rows or keys past the data). packed: src is
+// 16-byte aligned (the launcher checked the base; d_I % 16 == 0 keeps every
+// row's 8-element chunks aligned).
+template <typename T>
+__device__ __forceinline__ void isc_stage8(__nv_bfloat16 *dst, const T *src, bool ok, int packed) {
+    ic_pack<__nv_bfloat16> p;
+    if (!ok) {
+ISC_UNROLL
+        for (int k = 0; k < 8; k++) p.v[k] = __float2bfloat16(0.0f);
+    } else if (packed) {
+        const int P = IC_PACK_N(T);
+ISC_UNROLL
+        for (int h = 0; h < 8; h += P) {
+            const ic_pack<T> a = *reinterpret_cast<const ic_pack<T> *>(src + h);
+ISC_UNROLL
+            for (int k = 0; k < P; k++) p.v[h + k] = __float2bfloat16(ic_to_f32(a.v[k]));
+        }
+    } else {
+ISC_UNROLL
+        for (int k = 0; k < 8; k++) p.v[k] = __float2bfloat16(ic_to_f32(src[k]));
+    }
+    *reinterpret_cast<ic_pack<__nv_bfloat16> *>(dst) = p;
+}
+
+template <typename T>
+__global__ void __launch_bounds__(128)
+indexer_scores_fwd_kernel(float *__restrict__ out, int ld, const T *__restrict__ qI,
+                          const T *__restrict__ kI, const T *__restrict__ w, int L, int H_I,
+                          int d_I, int t0, int t1, int packed) {
+    __shared__ __align__(16) __nv_bfloat16 sq[kIscRows * kIscLds];
+    __shared__ __align__(16) __nv_bfloat16 sk[kIscKeys * kIscLds];
+    const int warp = (int)threadIdx.x >> 5, lane = (int)threadIdx.x & 31;
+    const int g = lane >> 2, tq = lane & 3;  // the mma fragments' groupID and thread-in-group
+    const int r0 = t0 + (int)blockIdx.y * kIscRows;  // first query row (t) of the tile
+    const int r_end = r0 + kIscRows < t1 ? r0 + kIscRows : t1;
+    const int s0 = (int)blockIdx.x * kIscKeys;        // first key of the tile
+    const int tw = r0 + warp * 16;                    // first row of this warp
+    const bool live = s0 <= r_end - 1;                // some key at or below the diagonal
+    const int chunks = d_I / 8;                       // 16-byte chunks of a row
+
+    float o[8][4];  // the output tile: n-tile nt, C fragment element r
+ISC_UNROLL
+    for (int nt = 0; nt < 8; nt++)
+ISC_UNROLL
+        for (int r = 0; r < 4; r++) o[nt][r] = 0.0f;
+
+    if (live) {  // uniform over the block: the barriers below are reached by all
+        for (int i = (int)threadIdx.x; i < kIscKeys * chunks; i += kIscThreads) {
+            const int c = i / chunks, k = (i - c * chunks) * 8, s = s0 + c;
+            isc_stage8(&sk[c * kIscLds + k], kI + (size_t)s * d_I + k, s < L, packed);
+        }
+        const int w_last = tw + 15 < r_end - 1 ? tw + 15 : r_end - 1;
+        const bool wlive = tw < r_end && s0 <= w_last;  // uniform over the warp
+        const int ta = tw + g, tb = tw + g + 8;         // this thread's two rows
+        for (int j = 0; j < H_I; j++) {
+            __syncthreads();  // the previous head's ldmatrix reads of sq are done
+            for (int i = (int)threadIdx.x; i < kIscRows * chunks; i += kIscThreads) {
+                const int c = i / chunks, k = (i - c * chunks) * 8, t = r0 + c;
+                isc_stage8(&sq[c * kIscLds + k], qI + ((size_t)t * H_I + j) * d_I + k, t < r_end,
+                           packed);
+            }
+            __syncthreads();
+            if (!wlive) continue;
+            float acc[8][4];
+ISC_UNROLL
+            for (int nt = 0; nt < 8; nt++)
+ISC_UNROLL
+                for (int r = 0; r < 4; r++) acc[nt][r] = 0.0f;
+            for (int k0 = 0; k0 < d_I; k0 += 16) {
+                // A (16 rows x 16 k): lane l addresses row l % 16, columns
+                // k0 + 8 (l / 16): matrices (rows 0-7 | 8-15) x (k 0-7 | 8-15).
+                uint32_t a[4];
+                ic_ldmatrix_x4(a, &sq[(warp * 16 + (lane & 15)) * kIscLds + k0 + 8 * (lane >> 4)]);
+ISC_UNROLL
+                for (int np = 0; np < 4; np++) {
+                    // B of two n-tiles: keys are the rows of the shared tile
+                    // (B column-major = kI row-major); matrix m = l / 8 is
+                    // keys +8 (m / 2), k +8 (m % 2).
+                    uint32_t b[4];
+                    ic_ldmatrix_x4(b, &sk[(np * 16 + (lane & 7) + 8 * (lane >> 4)) * kIscLds + k0 +
+                                          8 * ((lane >> 3) & 1)]);
+                    ic_mma_m16n8k16_bf16_f32(acc[2 * np], a, b, acc[2 * np]);
+                    ic_mma_m16n8k16_bf16_f32(acc[2 * np + 1], a, b + 2, acc[2 * np + 1]);
+                }
+            }
+            const float wa = ta < r_end ? ic_to_f32(w[(size_t)ta * H_I + j]) : 0.0f;
+            const float wb = tb < r_end ? ic_to_f32(w[(size_t)tb * H_I + j]) : 0.0f;
+ISC_UNROLL
+            for (int nt = 0; nt < 8; nt++) {
+                o[nt][0] = fmaf(wa, fmaxf(acc[nt][0], 0.0f), o[nt][0]);
+                o[nt][1] = fmaf(wa, fmaxf(acc[nt][1], 0.0f), o[nt][1]);
+                o[nt][2] = fmaf(wb, fmaxf(acc[nt][2], 0.0f), o[nt][2]);
+                o[nt][3] = fmaf(wb, fmaxf(acc[nt][3], 0.0f), o[nt][3]);
+            }
+        }
+    }
+
+    // C fragment element r of n-tile nt: row g + 8 (r / 2), key 2 tq + r % 2 + 8 nt.
+ISC_UNROLL
+    for (int nt = 0; nt < 8; nt++)
+ISC_UNROLL
+        for (int r = 0; r < 4; r++) {
+            const int t = tw + g + 8 * (r >> 1), s = s0 + nt * 8 + 2 * tq + (r & 1);
+            if (t < r_end && s < ld)
+                out[(size_t)(t - t0) * (size_t)ld + s] = live && s <= t ? o[nt][r] : isc_neg_inf();
+        }
+}
+
+template <typename T>
+void indexer_scores_launch(ic_ctx *ctx, float *out, int ld, const T *qI, const T *kI, const T *w,
+                           int L, int H_I, int d_I, int t0, int t1) {
+    const int packed = ic_aligned16(qI) && ic_aligned16(kI);
+    const unsigned gx = (unsigned)((ld + kIscKeys - 1) / kIscKeys);
+    const unsigned gy = (unsigned)((t1 - t0 + kIscRows - 1) / kIscRows);
+    IC_ASSERT(gy <= 65535u);
+    IC_LAUNCH(indexer_scores_fwd_kernel<T>, dim3(gx, gy, 1), (unsigned)kIscThreads, 0,
+              ctx->stream, out, ld, qI, kI, w, L, H_I, d_I, t0, t1, packed);
+}
+
+}  // namespace ic_cuda
+
+using namespace ic_cuda;
+
+extern "C" void ic_indexer_scores_forward_cuda(ic_ctx *ctx, ic_dtype dt, float *out, int ld,
+                                               const void *qI, const void *kI, const void *w,
+                                               int L, int H_I, int d_I, int t0, int t1) {
+    IC_ASSERT(ctx != NULL && (dt == IC_F32 || dt == IC_BF16));
+    IC_ASSERT(out != NULL && qI != NULL && kI != NULL && w != NULL);
+    IC_ASSERT(L > 0 && H_I > 0 && 0 <= t0 && t0 <= t1 && t1 <= L && ld >= t1);
+    IC_ASSERT(d_I > 0 && d_I % 16 == 0 && d_I <= kIscMaxD);  // mma k-steps of 16; the smem tiles
+    if (t1 == t0) return;
+    if (dt == IC_F32)
+        indexer_scores_launch(ctx, out, ld, (const float *)qI, (const float *)kI,
+                              (const float *)w, L, H_I, d_I, t0, t1);
+    else
+        indexer_scores_launch(ctx, out, ld, (const __nv_bfloat16 *)qI, (const __nv_bfloat16 *)kI,
+                              (const __nv_bfloat16 *)w, L, H_I, d_I, t0, t1);
+}
