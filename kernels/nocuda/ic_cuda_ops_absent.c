@@ -129,3 +129,9 @@ void ic_attention_forward_cuda(ic_ctx *ctx, ic_dtype dt, void *out, float *lse, 
 }
 
 int64_t ic_attention_cudnn_graphs_built(void) { return 0; }
+
+void ic_topk_forward_cuda(ic_ctx *ctx, int32_t *idx, int32_t *cnt, const float *S, int ld,
+                          int t0, int t1, int K) {
+    (void)ctx; (void)idx; (void)cnt; (void)S; (void)ld; (void)t0; (void)t1; (void)K;
+    IC_NO_CUDA("ic_topk_forward_cuda");
+}
