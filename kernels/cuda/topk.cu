@@ -148,7 +148,7 @@ topk_rows_kernel(int32_t *__restrict__ idx, int32_t *__restrict__ cnt,
     for (int size = 2; size <= P; size <<= 1) {
         for (int stride = size >> 1; stride > 0; stride >>= 1) {
             for (int i = tid; i < (P >> 1); i += nthr) {
-                const int lo = 2 * stride * (i / stride) + (i % stride), hi = lo + stride;
+                const int lo = ((i & ~(stride - 1)) << 1) | (i & (stride - 1)), hi = lo + stride;
                 const bool desc = (lo & size) == 0;
                 const unsigned long long a = keys[lo], b = keys[hi];
                 if ((a < b) == desc) { keys[lo] = b; keys[hi] = a; }
