@@ -92,6 +92,11 @@ void ic_attention_decode_forward_cuda(ic_ctx *ctx, ic_dtype dt, void *out, float
 size_t ic_attention_workspace_bytes_cuda(ic_ctx *ctx, ic_dtype dt, int L, int H, int Hkv, int d);
 void ic_attention_forward_cuda(ic_ctx *ctx, ic_dtype dt, void *out, float *lse, const void *q,
                                const void *k, const void *v, int L, int H, int Hkv, int d);
+/* Per-row top-k of the indexer scores (kernels/ic_topk.h, same contract):
+ * S [t1 - t0, ld] fp32, idx [L, K] and cnt [L] int32, all device pointers;
+ * K <= 2048. Output identical to ic_topk_forward_cpu. No workspace. */
+void ic_topk_forward_cuda(ic_ctx *ctx, int32_t *idx, int32_t *cnt, const float *S, int ld,
+                          int t0, int t1, int K);
 /* SDPA graphs built so far in this process (the cache test: a repeated shape builds none). */
 int64_t ic_attention_cudnn_graphs_built(void);
 

@@ -2,6 +2,7 @@
 #include "kernels/ic_topk.h"
 
 #include "ic_check.h"
+#include "kernels/ic_cuda_ops.h"
 
 size_t ic_topk_workspace_bytes(const ic_ctx *ctx, int L) {
     IC_ASSERT(L >= 0);
@@ -15,7 +16,7 @@ void ic_topk_forward(ic_ctx *ctx, int32_t *idx, int32_t *cnt, const float *S, in
     ic_ctx_count_op(ctx);
     switch (ctx->backend) {
     case IC_BACKEND_CPU: ic_topk_forward_cpu(ctx, idx, cnt, S, ld, t0, t1, K); return;
-    case IC_BACKEND_CUDA: IC_FATAL("top-k: no CUDA kernel yet");
+    case IC_BACKEND_CUDA: ic_topk_forward_cuda(ctx, idx, cnt, S, ld, t0, t1, K); return;
     }
     IC_FATAL("top-k: unknown backend %d", (int)ctx->backend);
 }
