@@ -136,6 +136,8 @@ void ic_indexer_scores_forward_cuda(ic_ctx *ctx, ic_dtype dt, float *out, int ld
     (void)ctx; (void)dt; (void)out; (void)ld; (void)qI; (void)kI; (void)w; (void)L; (void)H_I;
     (void)d_I; (void)t0; (void)t1;
     IC_NO_CUDA("ic_indexer_scores_forward_cuda");
+}
+
 void ic_topk_forward_cuda(ic_ctx *ctx, int32_t *idx, int32_t *cnt, const float *S, int ld,
                           int t0, int t1, int K) {
     (void)ctx; (void)idx; (void)cnt; (void)S; (void)ld; (void)t0; (void)t1; (void)K;
