@@ -24,6 +24,7 @@
 #include <time.h>
 
 #include "core/ic_error.h"
+#include "core/ic_half.h"
 #include "kernels/ic_ctx.h"
 #include "kernels/ic_cuda_ops.h"
 
@@ -44,10 +45,7 @@ static void fill_bf16(uint16_t *x, size_t n, uint64_t seed, float lo, float hi) 
     for (size_t i = 0; i < n; i++) {
         s ^= s << 13; s ^= s >> 7; s ^= s << 17;
         float f = lo + (hi - lo) * (float)(s >> 40) * (1.0f / 16777216.0f);
-        uint32_t u;
-        memcpy(&u, &f, 4);
-        u += 0x7fffu + ((u >> 16) & 1u);  /* round to nearest even */
-        uint16_t b = (uint16_t)(u >> 16);
+        uint16_t b = ic_f32_to_bf16(f);
         if ((b & 0x7fffu) == 0) b = 0x3c00;  /* never zero: 2^-7 */
         x[i] = b;
     }

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "core/ic_error.h"
+#include "core/ic_half.h"
 #include "kernels/ic_ctx.h"
 #include "kernels/ic_cuda_ops.h"
 
@@ -29,7 +30,7 @@ static int cmp_f(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-/* n bf16 values in [lo, hi) (round to nearest even), a fixed seed. */
+/* n bf16 values in [lo, hi) (round to nearest even, core/ic_half.h), a fixed seed. */
 static void *dev_rand(ic_ctx *ctx, size_t n, uint64_t seed, float lo, float hi) {
     uint16_t *h = malloc(n * 2);
     void *p = ic_buf_alloc(ctx, n * 2);
@@ -38,10 +39,7 @@ static void *dev_rand(ic_ctx *ctx, size_t n, uint64_t seed, float lo, float hi) 
     for (size_t i = 0; i < n; i++) {
         s ^= s << 13; s ^= s >> 7; s ^= s << 17;
         float f = lo + (hi - lo) * (float)(s >> 40) * (1.0f / 16777216.0f);
-        uint32_t u;
-        memcpy(&u, &f, 4);
-        u += 0x7fffu + ((u >> 16) & 1u);
-        h[i] = (uint16_t)(u >> 16);
+        h[i] = ic_f32_to_bf16(f);
     }
     ic_buf_upload(ctx, p, h, n * 2);
     free(h);

@@ -44,19 +44,6 @@ static float *host_rand(size_t n, uint64_t seed) {
     return x;
 }
 
-static uint16_t f2bf(float f) {  /* round to nearest even (inputs are finite) */
-    uint32_t u;
-    memcpy(&u, &f, 4);
-    u += 0x7fffu + ((u >> 16) & 1u);
-    return (uint16_t)(u >> 16);
-}
-
-static float bf2f(uint16_t h) {
-    uint32_t u = (uint32_t)h << 16;
-    float f;
-    memcpy(&f, &u, 4);
-    return f;
-}
 
 /* bytes on a context, holding src (or all-ones bits, a NaN in fp32 and bf16). */
 static void *put(ic_ctx *ctx, const void *src, size_t bytes) {
@@ -210,9 +197,9 @@ static void case_bf16(int M, int N, int K, int with_bias, uint64_t seed) {
     const size_t nx = (size_t)M * K, nw = (size_t)N * K, no = (size_t)M * N;
     float *x = host_rand(nx, seed), *w = host_rand(nw, seed + 1), *b = host_rand((size_t)N, seed + 2);
     uint16_t *xb = ic_gt_xmalloc(nx * 2), *wb = ic_gt_xmalloc(nw * 2), *bb = ic_gt_xmalloc((size_t)N * 2);
-    for (size_t i = 0; i < nx; i++) { xb[i] = f2bf(x[i]); x[i] = bf2f(xb[i]); }
-    for (size_t i = 0; i < nw; i++) { wb[i] = f2bf(w[i]); w[i] = bf2f(wb[i]); }
-    for (int i = 0; i < N; i++) { bb[i] = f2bf(b[i]); b[i] = bf2f(bb[i]); }
+    for (size_t i = 0; i < nx; i++) { xb[i] = ic_oracle_f2bf(x[i]); x[i] = ic_oracle_bf2f(xb[i]); }
+    for (size_t i = 0; i < nw; i++) { wb[i] = ic_oracle_f2bf(w[i]); w[i] = ic_oracle_bf2f(wb[i]); }
+    for (int i = 0; i < N; i++) { bb[i] = ic_oracle_f2bf(b[i]); b[i] = ic_oracle_bf2f(bb[i]); }
     double *ref = ic_gt_xmalloc(no * sizeof *ref);
     #pragma omp parallel for schedule(static)
     for (int i = 0; i < M; i++)
@@ -234,7 +221,7 @@ static void case_bf16(int M, int N, int K, int with_bias, uint64_t seed) {
     uint16_t *hb = ic_gt_xmalloc(no * 2);
     ic_buf_download(&g_gpu, hb, go, no * 2);
     float *hg = ic_gt_xmalloc(no * 4);
-    for (size_t i = 0; i < no; i++) hg[i] = bf2f(hb[i]);
+    for (size_t i = 0; i < no; i++) hg[i] = ic_oracle_bf2f(hb[i]);
     char name[160];
     snprintf(name, sizeof name, "bf16 fwd M=%d N=%d K=%d%s", M, N, K, with_bias ? " +bias" : "");
     check(name, hg, ref, no, 1e-2);
