@@ -109,8 +109,8 @@ START_TEST(test_bench_json_png) {
 END_TEST
 
 static void expect(int want_rc, const char *want_msg, const char *fmt_args) {
-    int rc = ic_test_run_cmd(g_out, sizeof g_out, "%s bench %s --seq-lens 32 --decode-tokens 0 "
-                             "--repeats 1 --warmup 0", ic_test_bin(), fmt_args);
+    int rc = ic_test_run_cmd(g_out, sizeof g_out, "%s bench --seq-lens 32 --decode-tokens 0 --repeats 1 "
+                             "--warmup 0 %s", ic_test_bin(), fmt_args);
     ck_assert_msg(rc == want_rc, "'%s': rc %d, want %d: %s", fmt_args, rc, want_rc, g_out);
     ck_assert_msg(strstr(g_out, want_msg) != NULL, "'%s': no '%s' in: %s", fmt_args, want_msg, g_out);
 }
