@@ -92,7 +92,7 @@ int ic_dsa_prefill_timed(const ic_dsa_model *m, const ic_weights *w, ic_dsa_stat
         return ic_error_set(err, "DSA prefill: %d tokens do not fit the state (max %d)", L,
                             st->L_max);
     if (ic_dsa_model_check_pattern(m, p, NULL, err) != 0) return -1;
-    if (p->dense) {
+    if (p->dense && st->ts.dt == IC_F32) {
         /* one-key sets {0} for every row: idx [L, 1] = 0, cnt [L] = 1 */
         int32_t *ones = malloc(sizeof(int32_t) * (size_t)L);
         if (!ones) return ic_error_set(err, "DSA prefill: out of memory");
@@ -102,6 +102,10 @@ int ic_dsa_prefill_timed(const ic_dsa_model *m, const ic_weights *w, ic_dsa_stat
         ic_ctx_sync(ctx);
         free(ones);
     }
+    /* The teacher takes hooks with fp32 activations only (bf16 on CUDA
+     * until the DSA ops run there): the dense row then runs unhooked, its
+     * attention charged to REST. */
+    const int hooked = !p->dense || st->ts.dt == IC_F32;
     timed_hook h = {m, &st->sel, p, t, err, 0};
     ic_teacher_opts topts;
     memset(&topts, 0, sizeof topts);
@@ -115,7 +119,8 @@ int ic_dsa_prefill_timed(const ic_dsa_model *m, const ic_weights *w, ic_dsa_stat
     int rc = ic_teacher_embed(ctx, w, tokens, L, st->hidden, err);
     if (rc == 0) {
         g_running = &h;
-        rc = ic_teacher_layers(w, &st->ts, st->hidden, L, 0, w->cfg.n_layers, &topts, err);
+        rc = ic_teacher_layers(w, &st->ts, st->hidden, L, 0, w->cfg.n_layers,
+                               hooked ? &topts : NULL, err);
         g_running = NULL;
     }
     if (rc == 0 && logits) {
