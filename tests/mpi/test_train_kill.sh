@@ -34,8 +34,8 @@ rank_pid() {
     local f pid
     for f in /proc/[0-9]*/environ; do
         pid=${f#/proc/}; pid=${pid%/environ}
-        if tr '\0' '\n' <"$f" 2>/dev/null | grep -qx "IC_KILLTEST_TAG=$tmp" &&
-           tr '\0' '\n' <"$f" 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$1"; then
+        if tr '\0' '\n' 2>/dev/null <"$f" | grep -qx "IC_KILLTEST_TAG=$tmp" &&
+           tr '\0' '\n' 2>/dev/null <"$f" | grep -qx "OMPI_COMM_WORLD_RANK=$1"; then
             echo "$pid"; return 0
         fi
     done
