@@ -173,7 +173,7 @@ sanitize() {  # sanitize TOOLS FILTER
 if has tests; then
   run_tests '.'
   # the NCCL all-reduce across GPUs: one rank per GPU, when there are several
-  ngpu=$( ((gpu)) && nvidia-smi -L 2>/dev/null | grep -c '^GPU' || echo 0)
+  ngpu=0; ((gpu)) && ngpu=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU')
   nccl_exe=$(awk -F'\t' '$1 == "test_nccl_comm" { print $2 }' "$PACK/tests.tsv")
   if ((ngpu >= 2)) && [ -n "$nccl_exe" ] && command -v mpirun >/dev/null; then
     step test_nccl_comm_mpi timeout "$STEP_TIMEOUT" mpirun -np "$ngpu" --oversubscribe \
