@@ -14,6 +14,7 @@
 #define IC_MMA_TILE_CUH
 
 #include <stdint.h>
+#include <string.h>
 
 // #pragma unroll for nvcc; the host compiler of the emulator does not know it.
 #ifdef IC_CUDASIM
@@ -93,8 +94,10 @@ __device__ __forceinline__ void ic_ldb_kn(uint32_t b[4], const __nv_bfloat16 *ti
 
 // Two floats as one bf16x2 register (lo in the low half), nearest even.
 __device__ __forceinline__ uint32_t ic_pack_bf16x2(float lo, float hi) {
-    __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
-    return *reinterpret_cast<const uint32_t *>(&v);
+    const __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
+    uint32_t u;
+    memcpy(&u, &v, 4);  // no type punning through a pointer (strict aliasing)
+    return u;
 }
 
 // The A fragment of k16 step kk from the C fragments of n8 tiles 2 kk and
