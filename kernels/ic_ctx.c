@@ -50,7 +50,10 @@ const char *ic_cuda_missing_ops(unsigned needs) {
     if (needs & IC_NEED_DSA)
         strcat(buf, "layernorm, indexer scores, top-k, sparse attention, ");
     if (needs & IC_NEED_TRAIN)
-        strcat(buf, "distill loss, indexer backward, ");
+        /* the dense-stage distillation loss and the indexer-score backward
+         * run on CUDA (kernels/cuda/distill_loss_dense.cu); the sparse stage
+         * does not yet */
+        strcat(buf, "distill loss (sparse stage), ");
     size_t n = strlen(buf);
     if (n >= 2) buf[n - 2] = '\0';
     return buf;
