@@ -174,7 +174,7 @@ if has tests; then
   run_tests '.'
 fi
 if has sanitizers; then
-  sanitize "memcheck racecheck synccheck" '^test_(cuda_ops|ops_backends|ptx_twins|matmul_cuda|attention_cuda|ce_decode_cuda|indexer_scores_cuda|topk_cuda)$'
+  sanitize "memcheck racecheck synccheck" '^test_(cuda_ops|ops_backends|ptx_twins|matmul_cuda|attention_cuda|ce_decode_cuda|indexer_scores_cuda|topk_cuda|sparse_attention_cuda)$'
 fi
 if has model; then
   if [ -n "${IC_GGUF:-}" ] && [ -f "$IC_GGUF" ]; then
