@@ -43,7 +43,7 @@ namespace ic_cuda {  // named, so the mangled kernel names are stable
 // heads, q, the accumulators and the pipeline's rows spill past 128 registers).
 template <typename T> struct sa_gmax { static const int value = sizeof(T) == 2 ? 3 : 4; };
 const int kSaMaxSub = 8;      // sub-groups of a KV group (8 warps)
-const int kSaMaxGroup = 24;   // gs = H / Hkv at most: 8 sub-groups of 3 bf16 heads
+const int kSaMaxGroup = kSaMaxSub * 3;  // gs = H / Hkv at most: 8 sub-groups of 3 bf16 heads
 const int kSaThreads = 256;   // = the kernel's __launch_bounds__ (8 warps)
 const int kSaWarpsWanted = 4; // warps a block gets when the sub-groups leave room (qpb)
 
