@@ -5,6 +5,7 @@
 
 #include "ic_commands.h"
 #include "ic_log.h"
+#include "ic_preempt.h"
 #include "launch/ic_args.h"
 #include "launch/ic_dist.h"
 #include "train/ic_trainer.h"
@@ -67,8 +68,8 @@ int ic_cmd_train(int argc, char **argv) {
         .eval_batches = (long)eval_batches, .seed = (uint64_t)seed, .resume = resume,
         .stop_after = (long)stop_after, .keep_ckpts = (int)keep, .eval_only = eval_only,
         .comm = ic_dist_comm(),
-        .ctx = ic_cmd_ctx(),
     };
+    /* flag values that are wrong on their own: a bad command line, exit 2 */
     if (!eval_only && (!out || steps <= 0)) ic_error_set(&err, "--steps and --out are required (unless --eval-only)");
     if (eval_only && !steps) o.steps = 1;   /* the schedule check wants T >= 1 */
     if (strcmp(stage, "dense") == 0) o.stage = IC_DISTILL_DENSE;
@@ -78,7 +79,14 @@ int ic_cmd_train(int argc, char **argv) {
     else if (strcmp(loss, "single") == 0) o.single = 1;
     else ic_error_set(&err, "--loss %s: expected multi or single", loss);
     if (o.min_lr > o.lr) ic_error_set(&err, "--min-lr %g exceeds --lr %g", o.min_lr, o.lr);
-    if (!err.code && ic_train_run(&o, &err) == 0) return 0;
+    if (err.code) {
+        fprintf(stderr, "indexcache train: %s (see 'indexcache train --help')\n", err.msg);
+        return 2;
+    }
+    /* SIGTERM / SIGUSR1: checkpoint at the next step boundary, exit 0 */
+    ic_preempt_install();
+    o.ctx = ic_cmd_ctx();
+    if (ic_train_run(&o, &err) == 0) return 0;
     if (ic_dist_get()->world > 1) ic_dist_fail("train: %s", err.msg);
     fprintf(stderr, "indexcache train: %s\n", err.msg);
     return 1;

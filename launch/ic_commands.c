@@ -5,6 +5,7 @@
 #include "ic_check.h"
 #include "ic_log.h"
 #include "kernels/ic_ctx.h"
+#include "launch/ic_args.h"
 
 const ic_command ic_commands[] = {
     {"import",        ic_cmd_import,        "dense model (HF dir or GGUF file) -> model dir"},
@@ -39,7 +40,9 @@ ic_ctx *ic_cmd_ctx_for(unsigned needs) {
     if (!g_cmd_ctx_ready) {
         ic_error err = {0};
         /* With no workspace to reserve, only a broken CPU set-up can fail here. */
-        if (ic_ctx_init_auto(&g_cmd_ctx, g_force_cpu, g_local_rank, needs, 0, &err) != 0)
+        /* --cpu before the command name (main.c) or among its flags (ic_args.c) */
+        int cpu = g_force_cpu || ic_args_force_cpu();
+        if (ic_ctx_init_auto(&g_cmd_ctx, cpu, g_local_rank, needs, 0, &err) != 0)
             IC_FATAL("cannot open an op context: %s", err.msg);
         g_cmd_ctx_ready = 1;
     }

@@ -85,7 +85,7 @@ void ic_dist_check_rc(int rc, const char *call, const char *file, int line) {
 #endif
     fprintf(stderr, "indexcache: rank %d/%d: fatal: %s:%d: MPI error %d: %s (%s)\n",
             g_dist.rank, g_dist.world, file, line, rc, what, call);
-    abort_job(2);
+    abort_job(1);   /* the work failed (DESIGN.md s6): 2 is for a bad command line only */
 }
 
 /* ---- collectives ---------------------------------------------------------------- */

@@ -84,7 +84,7 @@ const ic_comm *ic_dist_comm(void);
 _Noreturn void ic_dist_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* rc is an MPI return code (MPI_SUCCESS = 0); on failure prints the rank,
- * file:line, the call and MPI's message, then aborts the job (exit code 2). */
+ * file:line, the call and MPI's message, then aborts the job (exit code 1). */
 void ic_dist_check_rc(int rc, const char *call, const char *file, int line);
 #define IC_MPI_CHECK(call) ic_dist_check_rc((call), #call, __FILE__, __LINE__)
 
