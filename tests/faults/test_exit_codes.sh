@@ -33,6 +33,7 @@ expect() {
 M="$tmp/model" D="$tmp/data.h5"
 NOM="$tmp/no_such_model" NOD="$tmp/no_such_data.h5"
 mkdir -p "$tmp/bad_model" && printf '{"hidden_size": "wide", ' >"$tmp/bad_model/config.json"
+printf '{"model": {"type": "BPE", "vocab": [' >"$tmp/bad_model/tokenizer.json"
 BADM="$tmp/bad_model"
 printf 'this is not HDF5\n' >"$tmp/bad_data.h5"
 BADD="$tmp/bad_data.h5"
@@ -73,7 +74,7 @@ expect 1 "nope.txt" eval --model "$M" --data "$D" --patterns-file "$tmp/nope.txt
 
 # ---- a malformed input: 1, names the file ------------------------------------
 expect 1 "bad.gguf" import "$tmp/bad.gguf" --out "$tmp/i2"
-expect 1 "config.json" prep --model "$BADM" --out "$tmp/p2.h5" "$tmp/text.txt"
+expect 1 "tokenizer.json" prep --model "$BADM" --out "$tmp/p2.h5" "$tmp/text.txt"
 expect 1 "config.json" init-indexers --model "$BADM" --pattern FSFS --out "$tmp/ii2"
 expect 1 "config.json" train --model "$BADM" --data "$D" --pattern FSFS --steps 1 --seq-len 8 --out "$tmp/t3"
 expect 1 "bad_data.h5" train --model "$M" --data "$BADD" --pattern FSFS --steps 1 --seq-len 8 --out "$tmp/t4"

@@ -58,9 +58,9 @@ done
 "$BIN" init-indexers --model "$tmp/model" --pattern FFFFFF --out "$tmp/allf" --quiet >/dev/null
 scommon=(--model "$tmp/allf" --data "$tmp/data.h5" --split train --keep 1 --seq-len 128 --batches 24
          --cache-mb 0 --quiet)
-"$BIN" search "${scommon[@]}" --out "$tmp/s_straight.txt" --trace "$tmp/s_straight.json"
+"$BIN" search "${scommon[@]}" --out "$tmp/s_straight.txt" --trace "$tmp/s_straight.json" >/dev/null
 out="$tmp/s_pre"
-"$BIN" search "${scommon[@]}" --out "$out.txt" --trace "$out.json" 2>"$tmp/serr" &
+"$BIN" search "${scommon[@]}" --out "$out.txt" --trace "$out.json" >/dev/null 2>"$tmp/serr" &
 pid=$!
 # the trace appears after the start forward (handler installed before it)
 for _ in $(seq 1 3000); do
@@ -73,7 +73,7 @@ set +e; wait $pid; rc=$?; set -e
 [ "$rc" -eq 0 ] || { echo "FAIL search: exit $rc"; cat "$tmp/serr"; exit 1; }
 if grep -q "SIGTERM received" "$tmp/serr"; then
     [ ! -f "$out.txt" ] || { echo "FAIL search: pattern written by a stopped search"; exit 1; }
-    "$BIN" search "${scommon[@]}" --out "$out.txt" --trace "$out.json" --resume
+    "$BIN" search "${scommon[@]}" --out "$out.txt" --trace "$out.json" --resume >/dev/null
     cmp "$tmp/s_straight.txt" "$out.txt" || { echo "FAIL search: patterns differ"; exit 1; }
     losses() { "$PY" -c 'import json,sys; t=json.load(open(sys.argv[1])); print([(s["layer"], repr(s["loss"])) for s in t["steps"]])' "$1"; }
     [ "$(losses "$tmp/s_straight.json")" = "$(losses "$out.json")" ] || { echo "FAIL search: step losses differ"; exit 1; }
