@@ -54,21 +54,24 @@ typedef struct {
 static int on_step(void *vctx, const ic_search_trace *t, ic_error *err) {
     step_ctx *c = vctx;
     int done = ic_pattern_n_full(&t->pattern) <= t->keep;
-    if (c->trace_path && c->rank == 0 &&
-        ic_search_trace_save(t, c->meta, done, c->trace_path, err) != 0)
-        return ic_error_wrap(err, "writing the trace");
+    int saved = !(c->trace_path && c->rank == 0 &&
+                  ic_search_trace_save(t, c->meta, done, c->trace_path, err) != 0);
     /* preemption (core/ic_preempt.h): every rank calls on_step in the same
-     * order, so all agree here; the trace of this step is already written */
+     * order and reaches this collective (also when rank 0's write failed),
+     * so all agree; the trace of this step is already written */
     int sig = ic_preempt_pending();
-    if (!done && !ic_dist_all_ok(!sig)) {
+    int stop = !done && !ic_dist_all_ok(!sig);
+    if (!saved) return ic_error_wrap(err, "writing the trace");
+    if (stop) {
         if (!c->trace_path)
             return ic_error_set(err, "%s received after step %d: stopped, and nothing was "
                                 "saved (without --json or --trace there is no trace to resume)",
                                 sig ? ic_preempt_name(sig) : "a signal", t->n_steps);
         c->stopped = 1;
-        ic_log_warn("search: %s received: stopped after step %d with the trace in %s; "
-                    "continue with --resume", sig ? ic_preempt_name(sig) : "a signal",
-                    t->n_steps, c->trace_path);
+        if (c->rank == 0)   /* a warning: shown under --quiet too */
+            ic_log_warn("search: %s received: stopped after step %d with the trace in %s; "
+                        "continue with --resume", sig ? ic_preempt_name(sig) : "a signal",
+                        t->n_steps, c->trace_path);
         return ic_error_set(err, "stopped after step %d (%s)", t->n_steps,
                             sig ? ic_preempt_name(sig) : "signal");
     }

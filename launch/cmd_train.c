@@ -83,8 +83,9 @@ int ic_cmd_train(int argc, char **argv) {
         fprintf(stderr, "indexcache train: %s (see 'indexcache train --help')\n", err.msg);
         return 2;
     }
-    /* SIGTERM / SIGUSR1: checkpoint at the next step boundary, exit 0 */
-    ic_preempt_install();
+    /* SIGTERM / SIGUSR1: checkpoint at the next step boundary, exit 0
+     * (--eval-only has no steps: the signals keep their default action) */
+    if (!eval_only) ic_preempt_install();
     o.ctx = ic_cmd_ctx();
     if (ic_train_run(&o, &err) == 0) return 0;
     if (ic_dist_get()->world > 1) ic_dist_fail("train: %s", err.msg);
