@@ -301,7 +301,8 @@ int ic_cmd_search(int argc, char **argv) {
         "pattern (memory: B * (layers-1) * L * (4*D + 4*(K+1)) bytes; with less --cache-mb every\n"
         "s-th boundary, or none). Under mpirun -np N, rank r scores candidates r, r+N, ...\n"
         "Writes the pattern to FILE; the trace (JSON) is rewritten after every step and\n"
-        "--resume continues from it. Set OMP_NUM_THREADS per rank.",
+        "--resume continues from it. Set OMP_NUM_THREADS per rank. Several GPUs or hosts:\n"
+        "launch/scripts/mpirun.sh or launch/scripts/indexcache.sbatch (Slurm), one rank per GPU.",
         args, (int)(sizeof args / sizeof args[0]), NULL, 0, 0,
     };
     int npos = 0, status = 0;
@@ -309,7 +310,7 @@ int ic_cmd_search(int argc, char **argv) {
     if (a.trace) a.json = 1;
     ic_error err;
     ic_error_clear(&err);
-    ic_preempt_install();   /* SIGTERM / SIGUSR1: stop after the step, trace written */
+    ic_cmd_preempt_install();   /* SIGTERM / SIGUSR1: stop after the step, trace written */
     int rc = run(&a, &err);
     if (rc == 0) return 0;
     if (ic_dist_get()->world > 1 && rc != 2)

@@ -5,7 +5,6 @@
 
 #include "ic_commands.h"
 #include "ic_log.h"
-#include "ic_preempt.h"
 #include "launch/ic_args.h"
 #include "launch/ic_dist.h"
 #include "train/ic_trainer.h"
@@ -52,7 +51,9 @@ int ic_cmd_train(int argc, char **argv) {
         "warm-up and cosine decay. Logs step | loss | norm | lr | ms | tok/s | eta; validates "
         "(val KL; LM loss with the pattern for the sparse stage) and checkpoints every E steps "
         "and at the end. The output dir is a model dir with the trained F-layer indexers and "
-        "the literal index_topk_pattern in config.json. Set OMP_NUM_THREADS per rank.",
+        "the literal index_topk_pattern in config.json. Set OMP_NUM_THREADS per rank. "
+        "Several GPUs or hosts: launch/scripts/mpirun.sh or launch/scripts/indexcache.sbatch "
+        "(Slurm), one rank per GPU.",
         args, (int)(sizeof args / sizeof args[0]), NULL, 0, 0,
     };
     const char *pos[1];
@@ -60,6 +61,8 @@ int ic_cmd_train(int argc, char **argv) {
     if (ic_args_run(&spec, argc, argv, pos, &npos, &status)) return status;
     ic_error err;
     ic_error_clear(&err);
+    /* the context first: the comm averages gradients where they live */
+    ic_ctx *ctx = ic_cmd_ctx();
     ic_train_opts o = {
         .model_dir = model, .data_path = data, .pattern = pattern, .out_dir = out,
         .steps = (long)steps, .seq_len = (int)seq_len, .batch = (int)batch, .lr = lr,
@@ -67,7 +70,8 @@ int ic_cmd_train(int argc, char **argv) {
         .warmup = (long)warmup, .topk = (int)topk, .eval_every = (long)eval_every,
         .eval_batches = (long)eval_batches, .seed = (uint64_t)seed, .resume = resume,
         .stop_after = (long)stop_after, .keep_ckpts = (int)keep, .eval_only = eval_only,
-        .comm = ic_dist_comm(),
+        .comm = ic_dist_comm_for(ctx),
+        .ctx = ctx,
     };
     /* flag values that are wrong on their own: a bad command line, exit 2 */
     if (!eval_only && (!out || steps <= 0)) ic_error_set(&err, "--steps and --out are required (unless --eval-only)");
@@ -85,8 +89,7 @@ int ic_cmd_train(int argc, char **argv) {
     }
     /* SIGTERM / SIGUSR1: checkpoint at the next step boundary, exit 0
      * (--eval-only has no steps: the signals keep their default action) */
-    if (!eval_only) ic_preempt_install();
-    o.ctx = ic_cmd_ctx();
+    if (!eval_only) ic_cmd_preempt_install();
     if (ic_train_run(&o, &err) == 0) return 0;
     if (ic_dist_get()->world > 1) ic_dist_fail("train: %s", err.msg);
     fprintf(stderr, "indexcache train: %s\n", err.msg);
