@@ -66,11 +66,13 @@ static int on_step(void *vctx, const ic_search_trace *t, ic_error *err) {
         if (!c->trace_path)
             return ic_error_set(err, "%s received after step %d: stopped, and nothing was "
                                 "saved (without --json or --trace there is no trace to resume)",
-                                sig ? ic_preempt_name(sig) : "a signal", t->n_steps);
+                                sig ? ic_preempt_name(sig) : "SIGTERM / SIGUSR1 on another rank",
+                                t->n_steps);
         c->stopped = 1;
         if (c->rank == 0)   /* a warning: shown under --quiet too */
             ic_log_warn("search: %s received: stopped after step %d with the trace in %s; "
-                        "continue with --resume", sig ? ic_preempt_name(sig) : "a signal",
+                        "continue with --resume",
+                        sig ? ic_preempt_name(sig) : "SIGTERM / SIGUSR1 on another rank",
                         t->n_steps, c->trace_path);
         return ic_error_set(err, "stopped after step %d (%s)", t->n_steps,
                             sig ? ic_preempt_name(sig) : "signal");

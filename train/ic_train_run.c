@@ -425,7 +425,8 @@ static int run_steps(train_run *x, int *stopped, ic_error *err) {
         if (preempt) {
             if (x->rank0)   /* a warning: shown under --quiet too */
                 ic_log_warn("train: %s received: stopped after step %" PRId64 " with a checkpoint "
-                            "in %s; continue with --resume", sig ? ic_preempt_name(sig) : "a signal",
+                            "in %s; continue with --resume",
+                            sig ? ic_preempt_name(sig) : "SIGTERM / SIGUSR1 on another rank",
                             step + 1, x->ckdir);
             *stopped = 1;
             return 0;

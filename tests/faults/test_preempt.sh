@@ -18,7 +18,7 @@ trap 'rm -rf "$tmp"' EXIT
     --train-tokens 16384 >/dev/null
 
 strip() { grep -E '"(loss|val_kl)"' "$1" | sed -E 's/, "ms": [0-9.]+//'; }
-steps_logged() { grep -c '"loss"' "$1" 2>/dev/null || true; }
+steps_logged() { local n; n=$(grep -c '"loss"' "$1" 2>/dev/null); echo "${n:-0}"; }
 
 N=300
 common=(--model "$tmp/model" --data "$tmp/data.h5" --pattern FSSFSF --stage dense --loss multi
