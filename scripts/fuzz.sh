@@ -149,7 +149,7 @@ for n in "${names[@]}"; do
     set +e
     # replay the regression inputs alone first: each must pass as it is
     if [ -d "$reg" ] && [ -n "$(ls "$reg")" ]; then
-        "$out/fuzz_$n" -runs=0 "$reg" >"$log.regressions" 2>&1 ||
+        "$out/fuzz_$n" "$reg"/* >"$log.regressions" 2>&1 ||
             { echo "fuzz_$n: a kept regression input fails again (see $log.regressions)"; status=1; }
     fi
     "$out/fuzz_$n" "$corpus" "${dirs[@]}" "${dict_arg[@]}" -max_total_time="$secs" -max_len=65536 \
