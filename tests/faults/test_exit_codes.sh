@@ -42,7 +42,7 @@ printf '\x10\x00\x00\x00\x00\x00\x00\x00{"a":{"dtype":' >"$tmp/bad.safetensors"
 echo "In the beginning" >"$tmp/text.txt"
 
 # ---- a bad flag: 2, names the flag, in every subcommand ------------------
-for cmd in import prep init-indexers train search eval overlap export generate inspect; do
+for cmd in import prep init-indexers train search eval overlap bench export generate inspect; do
     expect 2 "--no-such-flag" $cmd --no-such-flag
 done
 expect 2 "no-such-command" no-such-command
@@ -68,6 +68,7 @@ expect 1 "no_such_data.h5" eval --model "$M" --data "$NOD" --seq-len 8
 expect 1 "no_such_model" overlap --model "$NOM" --data "$D" --out "$tmp/o1.csv"
 expect 1 "no_such_data.h5" overlap --model "$M" --data "$NOD" --out "$tmp/o1.csv"
 expect 1 "no_such_model" export --model "$NOM" --out "$tmp/e1"
+expect 1 "no_such_model" bench --model "$NOM"
 expect 1 "no_such_model" generate --model "$NOM" --prompt hi
 expect 1 "no_such.safetensors" inspect "$tmp/no_such.safetensors"
 expect 1 "nope.txt" eval --model "$M" --data "$D" --patterns-file "$tmp/nope.txt"
@@ -84,6 +85,7 @@ expect 1 "bad_data.h5" eval --model "$M" --data "$BADD" --seq-len 8
 expect 1 "config.json" overlap --model "$BADM" --data "$D" --out "$tmp/o2.csv"
 expect 1 "bad_data.h5" overlap --model "$M" --data "$BADD" --out "$tmp/o2.csv"
 expect 1 "config.json" export --model "$BADM" --out "$tmp/e2"
+expect 1 "config.json" bench --model "$BADM"
 expect 1 "config.json" generate --model "$BADM" --prompt hi
 expect 1 "bad.safetensors" inspect "$tmp/bad.safetensors"
 
@@ -94,7 +96,7 @@ expect 1 "no_such_data.h5" --cpu train --model "$M" --data "$NOD" --pattern FSFS
 expect 1 "no_such_data.h5" train --model "$M" --data "$NOD" --pattern FSFS --steps 1 --seq-len 8 --quiet --out "$tmp/t5" --cpu
 
 # ---- --help: 0 and the exit-status section, in every subcommand ------------
-for cmd in import prep init-indexers train search eval overlap export generate inspect; do
+for cmd in import prep init-indexers train search eval overlap bench export generate inspect; do
     expect 0 "2  a bad command line" $cmd --help
 done
 expect 0 "SIGTERM" train --help
