@@ -79,13 +79,15 @@ static int add_spec(pattern_list *pl, const char *s, ic_error *err) {
 }
 
 /* --pattern flags, then --patterns-file lines, then the default. */
+/* -1: a bad pattern (command line); -2: the patterns file cannot be read */
 static int collect_patterns(pattern_list *pl, const ic_config *cfg, ic_error *err) {
     for (int i = 0; i < pattern_flags.n; i++)
         if (add_spec(pl, pattern_flags.items[i], err)) return -1;
     if (patterns_file) {
         size_t len;
         pl->file_buf = ic_read_file(patterns_file, &len, err);
-        if (!pl->file_buf) return ic_error_wrap(err, "--patterns-file");
+        /* an unreadable file is a failed run (1), not a bad command line */
+        if (!pl->file_buf) return ic_error_wrap(err, "--patterns-file"), -2;
         for (char *p = pl->file_buf; p && *p;) {
             char *nl = strchr(p, '\n');
             if (nl) *nl = '\0';
@@ -180,7 +182,11 @@ int ic_cmd_eval(int argc, char **argv) {
         return 1;
     }
     /* an unreadable model is a failed run (1); a bad --pattern a bad command line (2) */
-    int bad = ic_config_load(&cfg, path, &err) != 0 ? 1 : collect_patterns(pl, &cfg, &err) != 0 ? 2 : 0;
+    int bad = ic_config_load(&cfg, path, &err) != 0 ? 1 : 0;
+    if (!bad) {
+        int c = collect_patterns(pl, &cfg, &err);
+        bad = c == -2 ? 1 : c != 0 ? 2 : 0;
+    }
     if (bad) {
         fprintf(stderr, "indexcache eval: %s\n", err.msg);
         free(pl->file_buf);

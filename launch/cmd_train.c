@@ -73,6 +73,7 @@ int ic_cmd_train(int argc, char **argv) {
         .comm = ic_dist_comm_for(ctx),
         .ctx = ctx,
     };
+    /* flag values that are wrong on their own: a bad command line, exit 2 */
     if (!eval_only && (!out || steps <= 0)) ic_error_set(&err, "--steps and --out are required (unless --eval-only)");
     if (eval_only && !steps) o.steps = 1;   /* the schedule check wants T >= 1 */
     if (strcmp(stage, "dense") == 0) o.stage = IC_DISTILL_DENSE;
@@ -82,7 +83,14 @@ int ic_cmd_train(int argc, char **argv) {
     else if (strcmp(loss, "single") == 0) o.single = 1;
     else ic_error_set(&err, "--loss %s: expected multi or single", loss);
     if (o.min_lr > o.lr) ic_error_set(&err, "--min-lr %g exceeds --lr %g", o.min_lr, o.lr);
-    if (!err.code && ic_train_run(&o, &err) == 0) return 0;
+    if (err.code) {
+        fprintf(stderr, "indexcache train: %s (see 'indexcache train --help')\n", err.msg);
+        return 2;
+    }
+    /* SIGTERM / SIGUSR1: checkpoint at the next step boundary, exit 0
+     * (--eval-only has no steps: the signals keep their default action) */
+    if (!eval_only) ic_cmd_preempt_install();
+    if (ic_train_run(&o, &err) == 0) return 0;
     if (ic_dist_get()->world > 1) ic_dist_fail("train: %s", err.msg);
     fprintf(stderr, "indexcache train: %s\n", err.msg);
     return 1;

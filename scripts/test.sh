@@ -5,7 +5,10 @@
 #      checks the kernels' SASS (tests/static) and skips only without CUDA;
 #   2. an AddressSanitizer + UBSan build (CPU only) running the unit label,
 #      so that malformed-input tests prove the readers stay inside their buffers,
-#      and the cudasim label (CUDA kernels on the CPU SIMT emulator under ASan).
+#      and the cudasim label (CUDA kernels on the CPU SIMT emulator under ASan);
+#   3. libFuzzer + ASan + UBSan on every parser of user files (scripts/fuzz.sh:
+#      safetensors, GGUF, config.json, tokenizer.json, the token file's HDF5
+#      attributes, the search trace), 60 s each, seeds made here from real files.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
@@ -20,5 +23,5 @@ echo "== asan build: unit and cudasim labels =="
 IC_BUILD_DIR=build-asan bash scripts/build.sh -DIC_ASAN=ON -DIC_CUDA=OFF
 (cd build-asan && ASAN_OPTIONS=detect_leaks=0 ctest --output-on-failure -j 2 -L '^(unit|cudasim)$' --timeout 1800)
 
-echo "== fuzz: safetensors header parser, 30 s =="
-bash scripts/fuzz.sh 30
+echo "== fuzz: every parser of user files, 60 s each (about 8 min with the build and seeds) =="
+bash scripts/fuzz.sh 60
