@@ -14,7 +14,7 @@
  * with the message. Without MPI both print and exit(1).
  *
  * GPU seam. Buffers here are host memory and go through MPI (the CPU path
- * of DESIGN.md section 5). The CUDA issue adds, behind IC_WITH_CUDA, an
+ * of docs/DESIGN.md section 5). The CUDA issue adds, behind IC_WITH_CUDA, an
  * NCCL communicator (ncclUniqueId made on rank 0 and sent with
  * ic_dist_bcast) and ic_dist_allreduce_mean_device(float *dbuf, size_t n,
  * void *stream) beside ic_dist_allreduce_mean_f32; callers pick by where

@@ -1,4 +1,4 @@
-/* indexcache: one binary, one subcommand per pipeline step (DESIGN.md s1).
+/* indexcache: one binary, one subcommand per pipeline step (docs/DESIGN.md s1).
  * Global flags (--quiet, --verbose, --cpu) may stand anywhere; they are
  * taken out here so that subcommands only see their own flags. */
 #include <stdio.h>
