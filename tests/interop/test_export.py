@@ -14,7 +14,7 @@ and exported. Checks, with Python `safetensors` and `json`:
   - re-exporting over an existing dir replaces it and leaves no temp dirs;
   - a model dir without a pattern is refused with a message;
   - transformers' LlamaForCausalLM loads the export with the teacher's
-    weights (torch + transformers from here or from the .venv-torch of
+    weights (torch + transformers from here or from the venv of
     scripts/setup-torch.sh); without them the test exits 77 and says why,
     after the checks above have passed.
 """
@@ -41,8 +41,10 @@ def run(*args, ok=True):
     return p
 
 
-SRC = os.environ.get("IC_SOURCE_DIR", os.path.join(HERE, "..", ".."))
-VENV = os.environ.get("IC_TORCH_VENV", os.path.join(SRC, ".venv-torch"))
+# the venv of scripts/setup-torch.sh (same default location)
+VENV = os.environ.get("IC_TORCH_VENV") or os.path.join(
+    os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"),
+    "indexcache", "venv-torch")
 HF_LOAD = """
 import sys
 import numpy as np
