@@ -51,7 +51,9 @@ int ic_cmd_train(int argc, char **argv) {
         "warm-up and cosine decay. Logs step | loss | norm | lr | ms | tok/s | eta; validates "
         "(val KL; LM loss with the pattern for the sparse stage) and checkpoints every E steps "
         "and at the end. The output dir is a model dir with the trained F-layer indexers and "
-        "the literal index_topk_pattern in config.json. Set OMP_NUM_THREADS per rank.",
+        "the literal index_topk_pattern in config.json. Set OMP_NUM_THREADS per rank. "
+        "Several GPUs or hosts: launch/scripts/mpirun.sh or launch/scripts/indexcache.sbatch "
+        "(Slurm), one rank per GPU.",
         args, (int)(sizeof args / sizeof args[0]), NULL, 0, 0,
     };
     const char *pos[1];
@@ -59,6 +61,8 @@ int ic_cmd_train(int argc, char **argv) {
     if (ic_args_run(&spec, argc, argv, pos, &npos, &status)) return status;
     ic_error err;
     ic_error_clear(&err);
+    /* the context first: the comm averages gradients where they live */
+    ic_ctx *ctx = ic_cmd_ctx();
     ic_train_opts o = {
         .model_dir = model, .data_path = data, .pattern = pattern, .out_dir = out,
         .steps = (long)steps, .seq_len = (int)seq_len, .batch = (int)batch, .lr = lr,
@@ -66,8 +70,8 @@ int ic_cmd_train(int argc, char **argv) {
         .warmup = (long)warmup, .topk = (int)topk, .eval_every = (long)eval_every,
         .eval_batches = (long)eval_batches, .seed = (uint64_t)seed, .resume = resume,
         .stop_after = (long)stop_after, .keep_ckpts = (int)keep, .eval_only = eval_only,
-        .comm = ic_dist_comm(),
-        .ctx = ic_cmd_ctx(),
+        .comm = ic_dist_comm_for(ctx),
+        .ctx = ctx,
     };
     if (!eval_only && (!out || steps <= 0)) ic_error_set(&err, "--steps and --out are required (unless --eval-only)");
     if (eval_only && !steps) o.steps = 1;   /* the schedule check wants T >= 1 */

@@ -5,8 +5,9 @@
  * process: every reduction returns the local value.
  *
  * Every rank calls the collectives in the same order with the same sizes.
- * Buffers are host memory; a device path (NCCL) adds its own callbacks here
- * when gradients live on the GPU. */
+ * mean_f32's buffer lives on the device of the context the comm was made
+ * for (launch/ic_dist.h ic_dist_comm_for: NCCL on the context's stream on
+ * CUDA, MPI on the CPU); every other callback takes host scalars. */
 #ifndef IC_COMM_H
 #define IC_COMM_H
 
