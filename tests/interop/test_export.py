@@ -70,7 +70,10 @@ def check_transformers(out, src_weights):
         py = sys.executable
     except ImportError:
         cand = os.path.join(VENV, "bin", "python")
-        if os.path.exists(cand):
+        # a venv still being made (or broken) is not one to test with
+        if os.path.exists(cand) and subprocess.run(
+                [cand, "-c", "import numpy, safetensors, torch, transformers"],
+                capture_output=True).returncode == 0:
             py = cand
     if py is None:
         reason_file = VENV + ".reason"
