@@ -1,10 +1,10 @@
-/* Sparse attention (DSA Eq. 2, DESIGN.md s3): query t of every head attends
- * only to the key positions of its index set T_t (idx/cnt of CONVENTIONS.md,
+/* Sparse attention (DSA Eq. 2, docs/DESIGN.md s3): query t of every head attends
+ * only to the key positions of its index set T_t (idx/cnt of docs/CONVENTIONS.md,
  * one set per query shared by all heads). GQA: head h reads key/value head
  * h / (H / Hkv). Scores are scaled by 1/sqrt(d).
  *
  * There is no backward: the teacher is frozen and the indexer learns through
- * the distillation loss (DESIGN.md s3), so nothing differentiates through
+ * the distillation loss (docs/DESIGN.md s3), so nothing differentiates through
  * this op. */
 #ifndef IC_SPARSE_ATTENTION_H
 #define IC_SPARSE_ATTENTION_H

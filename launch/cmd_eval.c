@@ -33,7 +33,7 @@ static const ic_arg_spec k_args[] = {
     {"--seq-len", IC_ARG_INT, &seq_len, "L", "tokens per window (default 512)", 0, 1, 1 << 20},
     {"--batches", IC_ARG_INT, &n_batches, "N", "windows to evaluate (default: all that fit in the split)", 0, 0, 1e12},
     {"--pattern", IC_ARG_STRING_LIST, &pattern_flags, "P",
-     "dense, a literal F/S string (one char per layer) or uniform:R; may repeat (default: the "
+     "dense, a literal F/S string (one char per layer), uniform:R or freq:F[,offset:O]; may repeat (default: the "
      "model's index_topk_pattern, or dense for a model without one)", 0, 0, 0},
     {"--patterns-file", IC_ARG_STRING, &patterns_file, "FILE",
      "more patterns, one per line (blank lines and # comments skipped)", 0, 0, 0},

@@ -19,7 +19,7 @@ int ic_cmd_train(int argc, char **argv) {
     const ic_arg_spec args[] = {
         {"--model", IC_ARG_STRING, &model, "DIR", "model dir (teacher; indexers of F layers used when present)", 1, 0, 0},
         {"--data", IC_ARG_STRING, &data, "FILE.h5", "token dataset from `indexcache prep` (train + val splits)", 1, 0, 0},
-        {"--pattern", IC_ARG_STRING, &pattern, "P", "F/S string (one char per layer) or uniform:R", 1, 0, 0},
+        {"--pattern", IC_ARG_STRING, &pattern, "P", "F/S string (one char per layer), uniform:R or freq:F[,offset:O]", 1, 0, 0},
         {"--stage", IC_ARG_STRING, &stage, "S", "dense (all causal keys) or sparse (the F layer's top-k, DSA forward) (default dense)", 0, 0, 0},
         {"--loss", IC_ARG_STRING, &loss, "M", "multi (IndexCache: every layer an F layer serves) or single (its own layer) (default multi)", 0, 0, 0},
         {"--steps", IC_ARG_INT, &steps, "N", "optimizer steps (required unless --eval-only)", 0, 1, 1e12},
@@ -45,7 +45,7 @@ int ic_cmd_train(int argc, char **argv) {
         "--model DIR --data FILE.h5 --pattern P --steps N --out DIR [--stage dense|sparse] "
         "[--loss multi|single] [--seq-len L] [--batch B] [--lr LR] [...] [--resume]",
         "Trains the lightning indexers of the pattern's F layers against the frozen teacher's "
-        "attention with the IndexCache multi-layer KL loss (DESIGN.md s3). Each step takes B "
+        "attention with the IndexCache multi-layer KL loss (docs/DESIGN.md s3). Each step takes B "
         "windows of L tokens per rank from the train split (seeded, rank-disjoint), averages the "
         "gradients over ranks (mpirun -np N), clips them and takes an AdamW step with linear "
         "warm-up and cosine decay. Logs step | loss | norm | lr | ms | tok/s | eta; validates "

@@ -1,4 +1,4 @@
-/* indexcache: one binary, one subcommand per pipeline step (DESIGN.md s1).
+/* indexcache: one binary, one subcommand per pipeline step (docs/DESIGN.md s1).
  * Global flags (--quiet, --verbose, --cpu) may stand anywhere a flag may. */
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it:
+#   0. the optional .venv-torch (scripts/setup-torch.sh, cached after the first run);
 #   1. release build (CUDA compiled when nvcc is present), every CTest label;
 #      GPU tests skip cleanly on a machine without a GPU; the static label
 #      checks the kernels' SASS (tests/static) and skips only without CUDA;
@@ -14,6 +15,9 @@ cd "$(dirname "$0")/.."
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 [ -x scripts/fetch-smollm2.sh ] && bash scripts/fetch-smollm2.sh
 [ -x scripts/fetch-text.sh ] && bash scripts/fetch-text.sh
+# torch + transformers for the transformers client test, in their own cached
+# venv; never fails here: without them that test exits 77 and says why
+bash scripts/setup-torch.sh
 
 echo "== release build: all labels =="
 IC_BUILD_DIR=build bash scripts/build.sh
