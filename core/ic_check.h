@@ -1,7 +1,7 @@
 /* Fatal checks for library calls that must not fail in a correct program
  * (device/communication set-up, kernel launches). Each prints file:line and
  * the library's own message, then ends the process with status 1, "the
- * work failed" (DESIGN.md s6: 2 is for a bad command line only). A broken
+ * work failed" (docs/DESIGN.md s6: 2 is for a bad command line only). A broken
  * internal invariant (IC_ASSERT) is a bug: it prints file:line and aborts.
  * Input parsing never uses these: it returns an ic_error instead. */
 #ifndef IC_CHECK_H

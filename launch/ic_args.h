@@ -2,7 +2,7 @@
  * flag or value becomes an ic_error naming the flag, and `--help` returns 1 so
  * the caller prints the usage and exits 0. Accepts `--flag value` and
  * `--flag=value`; `--` ends flags. Exit status of every subcommand
- * (DESIGN.md s6; --help prints it): 0 success, 1 the work failed (the
+ * (docs/DESIGN.md s6; --help prints it): 0 success, 1 the work failed (the
  * message names the file and the fault), 2 a bad command line. */
 #ifndef IC_ARGS_H
 #define IC_ARGS_H

@@ -42,9 +42,7 @@ def run(*args, ok=True):
 
 
 # the venv of scripts/setup-torch.sh (same default location)
-VENV = os.environ.get("IC_TORCH_VENV") or os.path.join(
-    os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"),
-    "indexcache", "venv-torch")
+VENV = os.environ.get("IC_TORCH_VENV") or os.path.join(HERE, "..", "..", ".venv-torch")
 HF_LOAD = """
 import sys
 import numpy as np

@@ -4,7 +4,7 @@
 SmolLM2-135M-Instruct (the GGUF of scripts/fetch-smollm2.sh) is imported
 in f32, given indexers of the GLM-5.2-style pattern freq:4,offset:3, and
 exported. Then, with CPU torch + transformers from the separate venv that
-scripts/setup-torch.sh makes (~/.cache/indexcache/venv-torch):
+scripts/setup-torch.sh makes (.venv-torch in the checkout):
   - AutoTokenizer.from_pretrained(export) has BOS <|im_start|> (id 1), EOS
     <|im_end|> (id 2), as SmolLM2-135M-Instruct publishes them, and a chat
     template that renders a conversation in SmolLM2's ChatML form;
@@ -29,9 +29,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.environ.get("IC_SOURCE_DIR", os.path.join(HERE, "..", ".."))
 BIN = os.environ.get("IC_BIN", os.path.join(SRC, "build", "indexcache"))
 # the venv of scripts/setup-torch.sh (same default location)
-VENV = os.environ.get("IC_TORCH_VENV") or os.path.join(
-    os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"),
-    "indexcache", "venv-torch")
+VENV = os.environ.get("IC_TORCH_VENV") or os.path.join(SRC, ".venv-torch")
 GGUF = os.path.join(SRC, "models", "SmolLM2-135M-Instruct.Q4_1.gguf")
 KJV = os.path.join(SRC, "text", "kjv.txt")
 sys.path.insert(0, HERE)
