@@ -33,6 +33,6 @@ const ic_comm *ic_dist_comm(void) {
     static ic_comm c;
     const ic_dist *d = ic_dist_get();
     c = (ic_comm){ d->rank, d->world, NULL, dist_mean_f32, dist_sum_f64, dist_max_f64,
-                   dist_minloc, dist_all_ok };
+                   dist_minloc, dist_all_ok, 0 };   /* MPI: host buffers */
     return &c;
 }

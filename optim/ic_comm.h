@@ -5,8 +5,7 @@
  * process: every reduction returns the local value.
  *
  * Every rank calls the collectives in the same order with the same sizes.
- * Buffers are host memory; a device path (NCCL) adds its own callbacks here
- * when gradients live on the GPU. */
+ * Buffers are host memory unless the comm says device_buffers (NCCL). */
 #ifndef IC_COMM_H
 #define IC_COMM_H
 
@@ -29,6 +28,10 @@ typedef struct ic_comm {
     void (*minloc)(void *user, double *value, int *index);
     /* 1 when ok != 0 on every rank, else 0 on every rank */
     int  (*all_ok)(void *user, int ok);
+    /* 1: mean_f32 takes device pointers of the training context (NCCL);
+     * 0 (the MPI comm): host memory, so a caller whose buffer is on a GPU
+     * stages it through the host (ic_trainer_allreduce_grads does) */
+    int   device_buffers;
 } ic_comm;
 
 /* The one-process group (rank 0 of 1; every callback is the identity). */
