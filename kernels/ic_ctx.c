@@ -47,10 +47,13 @@ const char *ic_cuda_missing_ops(unsigned needs) {
     static char buf[256];
     buf[0] = '\0';
     /* the dense teacher's ops all have CUDA kernels (IC_NEED_TEACHER) */
+    /* layernorm, indexer scores, top-k and the validation ops have theirs */
     if (needs & IC_NEED_DSA)
-        strcat(buf, "layernorm, indexer scores, top-k, sparse attention, ");
+        strcat(buf, "sparse attention, ");
     if (needs & IC_NEED_TRAIN)
-        strcat(buf, "distill loss, indexer backward, ");
+        strcat(buf, "distill loss, indexer-scores backward, ");
+    if (needs & IC_NEED_HOST)
+        strcat(buf, "the command's driver (it reads its tensors on the host), ");
     size_t n = strlen(buf);
     if (n >= 2) buf[n - 2] = '\0';
     return buf;

@@ -12,6 +12,7 @@
 #include <stddef.h>
 
 #include "core/ic_ctx.h"
+#include "core/ic_tensor.h"
 
 /* Workspace of a call (per-thread score and accumulator rows of one KV group). */
 size_t ic_sparse_attention_workspace_bytes(const ic_ctx *ctx, int H, int Hkv, int d, int K);
@@ -29,6 +30,13 @@ size_t ic_sparse_attention_workspace_bytes(const ic_ctx *ctx, int H, int Hkv, in
 void ic_sparse_attention_forward(ic_ctx *ctx, float *out, float *lse, const float *q, const float *k,
                                  const float *v, int L, int H, int Hkv, int d,
                                  const int32_t *idx, const int32_t *cnt, int K);
+
+/* The same on storage dtype dt (out, q, k, v; lse is fp32): IC_F32 on any
+ * backend, IC_BF16 on CUDA (the teacher's activations there). The fp32
+ * entry point above is this with IC_F32. */
+void ic_sparse_attention_forward_dt(ic_ctx *ctx, ic_dtype dt, void *out, float *lse,
+                                    const void *q, const void *k, const void *v, int L, int H,
+                                    int Hkv, int d, const int32_t *idx, const int32_t *cnt, int K);
 
 /* The CPU reference (kernels/cpu), same contract. */
 size_t ic_sparse_attention_workspace_bytes_cpu(const ic_ctx *ctx, int H, int Hkv, int d, int K);

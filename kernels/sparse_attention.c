@@ -12,12 +12,19 @@ size_t ic_sparse_attention_workspace_bytes(const ic_ctx *ctx, int H, int Hkv, in
 void ic_sparse_attention_forward(ic_ctx *ctx, float *out, float *lse, const float *q,
                                  const float *k, const float *v, int L, int H, int Hkv, int d,
                                  const int32_t *idx, const int32_t *cnt, int K) {
+    ic_sparse_attention_forward_dt(ctx, IC_F32, out, lse, q, k, v, L, H, Hkv, d, idx, cnt, K);
+}
+
+void ic_sparse_attention_forward_dt(ic_ctx *ctx, ic_dtype dt, void *out, float *lse,
+                                    const void *q, const void *k, const void *v, int L, int H,
+                                    int Hkv, int d, const int32_t *idx, const int32_t *cnt, int K) {
     IC_ASSERT(out != NULL && q != NULL && k != NULL && v != NULL);
     IC_ASSERT(idx != NULL && cnt != NULL);
     IC_ASSERT(L >= 0 && H > 0 && Hkv > 0 && H % Hkv == 0 && d > 0 && K >= 1);
     ic_ctx_count_op(ctx);
     switch (ctx->backend) {
     case IC_BACKEND_CPU:
+        IC_ASSERT(dt == IC_F32);   /* the CPU reference is fp32 */
         ic_sparse_attention_forward_cpu(ctx, out, lse, q, k, v, L, H, Hkv, d, idx, cnt, K);
         return;
     case IC_BACKEND_CUDA: IC_FATAL("sparse attention: no CUDA kernel yet");

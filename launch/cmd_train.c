@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "ic_commands.h"
+#include "kernels/ic_ctx.h"
 #include "ic_log.h"
 #include "launch/ic_args.h"
 #include "launch/ic_dist.h"
@@ -67,7 +68,6 @@ int ic_cmd_train(int argc, char **argv) {
         .eval_batches = (long)eval_batches, .seed = (uint64_t)seed, .resume = resume,
         .stop_after = (long)stop_after, .keep_ckpts = (int)keep, .eval_only = eval_only,
         .comm = ic_dist_comm(),
-        .ctx = ic_cmd_ctx(),
     };
     if (!eval_only && (!out || steps <= 0)) ic_error_set(&err, "--steps and --out are required (unless --eval-only)");
     if (eval_only && !steps) o.steps = 1;   /* the schedule check wants T >= 1 */
@@ -78,6 +78,11 @@ int ic_cmd_train(int argc, char **argv) {
     else if (strcmp(loss, "single") == 0) o.single = 1;
     else ic_error_set(&err, "--loss %s: expected multi or single", loss);
     if (o.min_lr > o.lr) ic_error_set(&err, "--min-lr %g exceeds --lr %g", o.min_lr, o.lr);
+    /* the GPU when one answers and every op the stage runs has a CUDA kernel
+     * (the dense stage runs no sparse attention); --cpu forces the CPU */
+    if (!err.code)
+        o.ctx = ic_cmd_ctx_for(IC_NEED_TEACHER | IC_NEED_TRAIN |
+                               (o.stage == IC_DISTILL_SPARSE ? IC_NEED_DSA : 0u));
     if (!err.code && ic_train_run(&o, &err) == 0) return 0;
     if (ic_dist_get()->world > 1) ic_dist_fail("train: %s", err.msg);
     fprintf(stderr, "indexcache train: %s\n", err.msg);
