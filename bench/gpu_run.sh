@@ -172,6 +172,15 @@ sanitize() {  # sanitize TOOLS FILTER
 
 if has tests; then
   run_tests '.'
+  # the NCCL all-reduce across GPUs: one rank per GPU, when there are several
+  ngpu=0; ((gpu)) && ngpu=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU')
+  nccl_exe=$(awk -F'\t' '$1 == "test_nccl_comm" { print $2 }' "$PACK/tests.tsv")
+  if ((ngpu >= 2)) && [ -n "$nccl_exe" ] && command -v mpirun >/dev/null; then
+    step test_nccl_comm_mpi timeout "$STEP_TIMEOUT" mpirun -np "$ngpu" --oversubscribe \
+      --allow-run-as-root -x NCCL_NVLS_ENABLE -x LD_LIBRARY_PATH "$PACK/$nccl_exe"
+  else
+    record SKIP 0 test_nccl_comm_mpi "needs >= 2 GPUs and mpirun (GPUs: $ngpu)"
+  fi
 fi
 if has sanitizers; then
   sanitize "memcheck racecheck synccheck" '^test_(cuda_ops|ops_backends|ptx_twins|matmul_cuda|attention_cuda|ce_decode_cuda|indexer_scores_cuda|topk_cuda)$'

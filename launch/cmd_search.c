@@ -284,7 +284,8 @@ int ic_cmd_search(int argc, char **argv) {
         "pattern (memory: B * (layers-1) * L * (4*D + 4*(K+1)) bytes; with less --cache-mb every\n"
         "s-th boundary, or none). Under mpirun -np N, rank r scores candidates r, r+N, ...\n"
         "Writes the pattern to FILE; the trace (JSON) is rewritten after every step and\n"
-        "--resume continues from it. Set OMP_NUM_THREADS per rank.",
+        "--resume continues from it. Set OMP_NUM_THREADS per rank. Several GPUs or hosts:\n"
+        "launch/scripts/mpirun.sh or launch/scripts/indexcache.sbatch (Slurm), one rank per GPU.",
         args, (int)(sizeof args / sizeof args[0]), NULL, 0, 0,
     };
     int npos = 0, status = 0;

@@ -52,7 +52,9 @@ int ic_cmd_train(int argc, char **argv) {
         "warm-up and cosine decay. Logs step | loss | norm | lr | ms | tok/s | eta; validates "
         "(val KL; LM loss with the pattern for the sparse stage) and checkpoints every E steps "
         "and at the end. The output dir is a model dir with the trained F-layer indexers and "
-        "the literal index_topk_pattern in config.json. Set OMP_NUM_THREADS per rank.",
+        "the literal index_topk_pattern in config.json. Set OMP_NUM_THREADS per rank. "
+        "Several GPUs or hosts: launch/scripts/mpirun.sh or launch/scripts/indexcache.sbatch "
+        "(Slurm), one rank per GPU.",
         args, (int)(sizeof args / sizeof args[0]), NULL, 0, 0,
     };
     const char *pos[1];
@@ -60,6 +62,11 @@ int ic_cmd_train(int argc, char **argv) {
     if (ic_args_run(&spec, argc, argv, pos, &npos, &status)) return status;
     ic_error err;
     ic_error_clear(&err);
+    /* the context first: the comm averages gradients where they live. The GPU
+     * when one answers and every op the stage runs has a CUDA kernel (the
+     * dense stage runs no sparse attention); --cpu forces the CPU. */
+    ic_ctx *ctx = ic_cmd_ctx_for(IC_NEED_TEACHER | IC_NEED_TRAIN |
+                                 (strcmp(stage, "sparse") == 0 ? IC_NEED_DSA : 0u));
     ic_train_opts o = {
         .model_dir = model, .data_path = data, .pattern = pattern, .out_dir = out,
         .steps = (long)steps, .seq_len = (int)seq_len, .batch = (int)batch, .lr = lr,
@@ -67,7 +74,8 @@ int ic_cmd_train(int argc, char **argv) {
         .warmup = (long)warmup, .topk = (int)topk, .eval_every = (long)eval_every,
         .eval_batches = (long)eval_batches, .seed = (uint64_t)seed, .resume = resume,
         .stop_after = (long)stop_after, .keep_ckpts = (int)keep, .eval_only = eval_only,
-        .comm = ic_dist_comm(),
+        .comm = ic_dist_comm_for(ctx),
+        .ctx = ctx,
     };
     if (!eval_only && (!out || steps <= 0)) ic_error_set(&err, "--steps and --out are required (unless --eval-only)");
     if (eval_only && !steps) o.steps = 1;   /* the schedule check wants T >= 1 */
@@ -78,11 +86,6 @@ int ic_cmd_train(int argc, char **argv) {
     else if (strcmp(loss, "single") == 0) o.single = 1;
     else ic_error_set(&err, "--loss %s: expected multi or single", loss);
     if (o.min_lr > o.lr) ic_error_set(&err, "--min-lr %g exceeds --lr %g", o.min_lr, o.lr);
-    /* the GPU when one answers and every op the stage runs has a CUDA kernel
-     * (the dense stage runs no sparse attention); --cpu forces the CPU */
-    if (!err.code)
-        o.ctx = ic_cmd_ctx_for(IC_NEED_TEACHER | IC_NEED_TRAIN |
-                               (o.stage == IC_DISTILL_SPARSE ? IC_NEED_DSA : 0u));
     if (!err.code && ic_train_run(&o, &err) == 0) return 0;
     if (ic_dist_get()->world > 1) ic_dist_fail("train: %s", err.msg);
     fprintf(stderr, "indexcache train: %s\n", err.msg);

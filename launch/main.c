@@ -10,6 +10,7 @@
 #include "kernels/ic_ctx.h"
 #include "launch/ic_commands.h"
 #include "launch/ic_dist.h"
+#include "launch/ic_dist_nccl.h"
 
 static void print_usage(FILE *f) {
     fprintf(f, "indexcache: DeepSeek Sparse Attention + IndexCache for Llama-family models\n\n"
@@ -74,6 +75,7 @@ int main(int argc, char **argv) {
      * a command first asks for it (ic_cmd_ctx_for). */
     ic_cmd_ctx_setup(force_cpu, ic_dist_get()->local_rank);
     int status = cmd->fn(argc - 1, argv + 1);
+    ic_nccl_close();   /* before its context's stream goes */
     ic_cmd_ctx_close();
     ic_dist_finalize();
     return status;

@@ -4,7 +4,7 @@
  * one-process comm may leave them NULL). */
 static int multi(const ic_comm *c) { return c && c->world > 1; }
 
-static const ic_comm g_single = { 0, 1, NULL, NULL, NULL, NULL, NULL, NULL, 0 };
+static const ic_comm g_single = { 0, 1, NULL, NULL, NULL, NULL, NULL, NULL };
 
 const ic_comm *ic_comm_single(void) { return &g_single; }
 

@@ -5,7 +5,9 @@
  * process: every reduction returns the local value.
  *
  * Every rank calls the collectives in the same order with the same sizes.
- * Buffers are host memory unless the comm says device_buffers (NCCL). */
+ * mean_f32's buffer lives on the device of the context the comm was made
+ * for (launch/ic_dist.h ic_dist_comm_for: NCCL on the context's stream on
+ * CUDA, MPI on the CPU); every other callback takes host scalars. */
 #ifndef IC_COMM_H
 #define IC_COMM_H
 
@@ -28,10 +30,6 @@ typedef struct ic_comm {
     void (*minloc)(void *user, double *value, int *index);
     /* 1 when ok != 0 on every rank, else 0 on every rank */
     int  (*all_ok)(void *user, int ok);
-    /* 1: mean_f32 takes device pointers of the training context (NCCL);
-     * 0 (the MPI comm): host memory, so a caller whose buffer is on a GPU
-     * stages it through the host (ic_trainer_allreduce_grads does) */
-    int   device_buffers;
 } ic_comm;
 
 /* The one-process group (rank 0 of 1; every callback is the identity). */

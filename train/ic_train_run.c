@@ -18,6 +18,7 @@
 #include "optim/ic_comm.h"
 #include "optim/ic_schedule.h"
 #include "train/ic_checkpoint.h"
+#include "train/ic_param_hash.h"
 #include "train/ic_trainer.h"
 
 static double now_s(void) {
@@ -487,6 +488,7 @@ int ic_train_run(const ic_train_opts *o, ic_error *err) {
     if (run_find_start(x, err) != 0 || run_open_output(x, err) != 0) goto out;
     if (x->start == 0 && run_validate(x, 0, &x->kl0, &x->lm0, err) != 0) goto out;
     if (run_steps(x, &stopped, err) != 0) goto out;
+    ic_trainer_report_param_hash(&x->t, x->comm);   /* every rank: identical parameters */
     if (!stopped && run_finish(x, err) != 0) goto out;
     rc = 0;
 out:

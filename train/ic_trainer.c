@@ -172,19 +172,9 @@ void ic_trainer_scale_grads(ic_trainer *t, float s) {
 }
 
 void ic_trainer_allreduce_grads(ic_trainer *t, const ic_comm *comm) {
-    /* one process: nothing to average, and the buffer is not touched */
-    if (ic_comm_world(comm) <= 1) return;
-    if (t->ctx->backend == IC_BACKEND_CPU || comm->device_buffers) {
-        ic_comm_mean_f32(comm, t->grad_flat, t->grad_numel);
-        return;
-    }
-    /* grads on the GPU, a host comm (MPI): through a host copy */
-    float *h = malloc(sizeof(float) * t->grad_numel);
-    IC_ASSERT(h != NULL);
-    ic_buf_download(t->ctx, h, t->grad_flat, sizeof(float) * t->grad_numel);
-    ic_comm_mean_f32(comm, h, t->grad_numel);
-    ic_buf_upload(t->ctx, t->grad_flat, h, sizeof(float) * t->grad_numel);
-    free(h);
+    /* the comm takes the buffer where it lives (ic_dist_comm_for: NCCL, or
+     * staged through the host for MPI); one process leaves it alone */
+    ic_comm_mean_f32(comm, t->grad_flat, t->grad_numel);
 }
 
 /* F layer l's loss (and backward into its grads) from the saved tensors of

@@ -50,7 +50,7 @@ static int f_all_ok(void *u, int ok) {
 
 START_TEST(test_single_is_identity) {
     fake f = { 0 };
-    ic_comm one = { 0, 1, &f, f_mean, f_sum, f_max, f_minloc, f_all_ok, 0 };
+    ic_comm one = { 0, 1, &f, f_mean, f_sum, f_max, f_minloc, f_all_ok };
     const ic_comm *cs[3] = { NULL, ic_comm_single(), &one };
     for (int k = 0; k < 3; k++) {
         const ic_comm *c = cs[k];
@@ -78,7 +78,7 @@ END_TEST
 
 START_TEST(test_two_ranks_forward) {
     fake f = { 0 };
-    ic_comm two = { 1, 2, &f, f_mean, f_sum, f_max, f_minloc, f_all_ok, 0 };
+    ic_comm two = { 1, 2, &f, f_mean, f_sum, f_max, f_minloc, f_all_ok };
     ck_assert_int_eq(ic_comm_rank(&two), 1);
     ck_assert_int_eq(ic_comm_world(&two), 2);
     float x[4] = { 1, 2, 3, 4 };
@@ -137,7 +137,7 @@ START_TEST(test_trainer_one_flat_allreduce) {
         ck_assert(memcmp(before[p], t.params[p].grad, sizeof(float) * (size_t)t.params[p].n) == 0);
 
     fake f = { 0 };
-    ic_comm two = { 0, 2, &f, f_mean, f_sum, f_max, f_minloc, f_all_ok, 0 };
+    ic_comm two = { 0, 2, &f, f_mean, f_sum, f_max, f_minloc, f_all_ok };
     ic_trainer_allreduce_grads(&t, &two);
     ck_assert_int_eq(f.n_mean, 1);
     ck_assert_msg(f.last_n >= total && f.last_n < total + 16 * 3, "one call over %zu floats for %zu",
