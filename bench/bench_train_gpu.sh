@@ -8,7 +8,8 @@
 #     memory.used sampled every 50 ms while the run lasts, minus the value
 #     before it (the buffers are allocated once at start-up and the workspace
 #     reserved once, so the peak is held for the whole run, not a blip);
-#   - the same pair with --cpu at L = 8192 for the ratio, when IC_BENCH_CPU=1.
+#   - the --cpu figure at L = 8192 for the ratio, when IC_BENCH_CPU=1.
+# Exits 77 when train stays on the CPU (an op without a CUDA kernel).
 # JSON into $IC_OUT/bench_train_gpu.json (default out/). Needs IC_BIN,
 # IC_MODEL_DIR (f32 SmolLM2 model dir), IC_DATA (a prep'd KJV with at least
 # 131073 train tokens). Exits 77 without them or without a GPU.
@@ -35,6 +36,11 @@ run() {   # run NAME SEQ_LEN STEPS [global flags]: trains; prints the mean tok/s
 mem_used() { nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -i 0 | head -1; }
 
 tps8k=$(run l8k 8192 "$STEPS") || exit 1
+# an op without a CUDA kernel keeps train on the CPU (its backend: line says
+# which): a 128K window there would take hours, and it is not this figure
+if ! grep -q '^backend: CUDA' "$tmp/l8k.err"; then
+  echo "SKIP: train did not run on the GPU: $(grep '^backend: ' "$tmp/l8k.err" | head -1)"; exit 77
+fi
 base=$(mem_used)
 ( while :; do mem_used; sleep 0.05; done ) >"$tmp/mem.log" &
 poll=$!

@@ -183,7 +183,7 @@ if has tests; then
   fi
 fi
 if has sanitizers; then
-  sanitize "memcheck racecheck synccheck" '^test_(cuda_ops|ops_backends|ptx_twins|matmul_cuda|attention_cuda|ce_decode_cuda|indexer_scores_cuda|topk_cuda)$'
+  sanitize "memcheck racecheck synccheck" '^test_(cuda_ops|ops_backends|ptx_twins|matmul_cuda|attention_cuda|ce_decode_cuda|indexer_scores_cuda|topk_cuda|layernorm_validate_cuda)$'
 fi
 if has model; then
   if [ -n "${IC_GGUF:-}" ] && [ -f "$IC_GGUF" ]; then
@@ -194,7 +194,7 @@ if has model; then
     step import "$IC_BIN" import "$IC_GGUF" --out "$MW/smol" --dtype f32
     step prep "$IC_BIN" prep --model "$MW/smol" --out "$MW/kjv.h5" "$ROOT/text/kjv.txt"
     export IC_MODEL_DIR=$MW/smol IC_DATA=$MW/kjv.h5
-    run_tests 'teacher'
+    run_tests 'teacher|train_gpu'
     sanitize "memcheck" '^test_teacher_gpu$'
   else
     record SKIP 0 model "IC_GGUF names no file"
@@ -211,6 +211,12 @@ if has bench; then
     [ -f "$exe" ] || continue
     if ((gpu)); then step "bench_$(basename "$exe")" timeout "$STEP_TIMEOUT" "$exe"
     else record SKIP 0 "bench $(basename "$exe")" "no GPU"; fi
+  done
+  # the shell benchmarks over the binary (they need the model of the model phase)
+  for sh in "$ROOT"/bench/bench_*_gpu.sh; do
+    [ -f "$sh" ] || continue
+    if ((gpu)); then step "bench_$(basename "$sh" .sh)" timeout "$STEP_TIMEOUT" bash "$sh"
+    else record SKIP 0 "bench $(basename "$sh")" "no GPU"; fi
   done
   for py in "$ROOT"/bench/gpu_*.py; do
     [ -f "$py" ] || continue
