@@ -12,9 +12,9 @@
 #include <stddef.h>
 
 #include "core/ic_ctx.h"
-#include "core/ic_tensor.h"
 
-/* Workspace of a call (per-thread score and accumulator rows of one KV group). */
+/* Workspace of a call: on the CPU per-thread score and accumulator rows of one
+ * KV group; on CUDA none (0). */
 size_t ic_sparse_attention_workspace_bytes(const ic_ctx *ctx, int H, int Hkv, int d, int K);
 
 #include <stdint.h>
@@ -31,12 +31,15 @@ void ic_sparse_attention_forward(ic_ctx *ctx, float *out, float *lse, const floa
                                  const float *v, int L, int H, int Hkv, int d,
                                  const int32_t *idx, const int32_t *cnt, int K);
 
-/* The same on storage dtype dt (out, q, k, v; lse is fp32): IC_F32 on any
- * backend, IC_BF16 on CUDA (the teacher's activations there). The fp32
- * entry point above is this with IC_F32. */
+/* The same with the storage dtype dt of out, q, k and v (kernels/README.md
+ * "Storage dtype"): IC_F32 anywhere, IC_BF16 on CUDA (fp32 arithmetic, out
+ * rounded to bf16 once); the CPU asserts fp32. lse is fp32 always. The CUDA
+ * kernel (kernels/cuda/sparse_attention.cu) takes H / Hkv <= 24 and d <= 128
+ * (fp32) or 256 (bf16); the dispatcher aborts naming the shape otherwise. */
 void ic_sparse_attention_forward_dt(ic_ctx *ctx, ic_dtype dt, void *out, float *lse,
                                     const void *q, const void *k, const void *v, int L, int H,
-                                    int Hkv, int d, const int32_t *idx, const int32_t *cnt, int K);
+                                    int Hkv, int d, const int32_t *idx, const int32_t *cnt,
+                                    int K);
 
 /* The CPU reference (kernels/cpu), same contract. */
 size_t ic_sparse_attention_workspace_bytes_cpu(const ic_ctx *ctx, int H, int Hkv, int d, int K);

@@ -66,7 +66,8 @@ int ic_cmd_train(int argc, char **argv) {
      * when one answers and every op the stage runs has a CUDA kernel (the
      * dense stage runs no sparse attention); --cpu forces the CPU. */
     ic_ctx *ctx = ic_cmd_ctx_for(IC_NEED_TEACHER | IC_NEED_TRAIN |
-                                 (strcmp(stage, "sparse") == 0 ? IC_NEED_DSA : 0u));
+                                 (strcmp(stage, "sparse") == 0
+                                      ? IC_NEED_DSA | IC_NEED_TRAIN_SPARSE : 0u));
     ic_train_opts o = {
         .model_dir = model, .data_path = data, .pattern = pattern, .out_dir = out,
         .steps = (long)steps, .seq_len = (int)seq_len, .batch = (int)batch, .lr = lr,

@@ -259,6 +259,7 @@ int ic_dsa_selector_opts(ic_dsa_selector *s, const ic_pattern *p, ic_dsa_mode mo
     topts->save = save;
     topts->select = dsa_select;
     topts->select_ctx = s;
+    /* the teacher hands its own dtype (bf16 on CUDA, fp32 on the CPU) */
     topts->sparse_attn = ic_sparse_attention_forward_dt;
     return 0;
 }
