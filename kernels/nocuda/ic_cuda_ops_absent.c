@@ -189,6 +189,7 @@ void ic_convert_cuda(ic_ctx *ctx, ic_dtype dst_dt, void *dst, ic_dtype src_dt, c
                      size_t n) {
     (void)ctx; (void)dst_dt; (void)dst; (void)src_dt; (void)src; (void)n;
     IC_NO_CUDA("ic_convert_cuda");
+}
 
 size_t ic_indexer_scores_workspace_bytes_cuda(const ic_ctx *ctx, int L, int H_I, int d_I) {
     (void)ctx; (void)L; (void)H_I; (void)d_I;
