@@ -23,8 +23,11 @@ void ic_ctx_free(ic_ctx *ctx);
 enum {
     IC_NEED_TEACHER = 1,  /* dense teacher: embedding, norms, GEMMs, attention, LM head, decode */
     IC_NEED_DSA     = 2,  /* indexer forward, top-k, sparse attention */
-    IC_NEED_TRAIN   = 4,  /* distillation loss, indexer backward, AdamW */
-    IC_NEED_ALL     = 7
+    IC_NEED_TRAIN   = 4,  /* dense-stage distillation loss, indexer backward, AdamW */
+    IC_NEED_ALL     = 7,
+    IC_NEED_TRAIN_SPARSE = 16, /* the sparse-stage distillation loss */
+    IC_NEED_HOST    = 8   /* the command's driver reads its tensors on the host (search,
+                             for now): it stays on the CPU whatever kernels exist */
 };
 
 /* The context a command runs its ops on, and its start-up line (rank 0,

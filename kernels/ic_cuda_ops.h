@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "core/ic_ctx.h"
+#include "core/ic_error.h"
 #include "core/ic_tensor.h"
 #include "kernels/ic_distill_loss.h"
 
@@ -122,6 +123,31 @@ void ic_sparse_attention_forward_cuda(ic_ctx *ctx, ic_dtype dt, void *out, float
 void ic_indexer_scores_forward_cuda(ic_ctx *ctx, ic_dtype dt, float *out, int ld, const void *qI,
                                     const void *kI, const void *w, int L, int H_I, int d_I,
                                     int t0, int t1);
+
+/* dst [n] = src [n] between IC_F32 and IC_BF16 (kernels/cuda/convert.cu, over the
+ * attention's conversion kernels): round to nearest even, or widen exactly. */
+void ic_convert_cuda(ic_ctx *ctx, ic_dtype dst_dt, void *dst, ic_dtype src_dt, const void *src,
+                     size_t n);
+
+/* LayerNorm with weight and bias, fp32 (kernels/ic_layernorm.h; kernels/cuda/
+ * layernorm.cu). The backward's dweight/dbias are column sums through per-chunk
+ * double partials in the workspace (ic_layernorm_backward_workspace_bytes_cuda),
+ * added in a fixed order: deterministic. */
+void ic_layernorm_forward_cuda(ic_ctx *ctx, float *y, float *mean, float *rstd, const float *x,
+                               const float *weight, const float *bias, int rows, int n,
+                               float eps);
+size_t ic_layernorm_backward_workspace_bytes_cuda(const ic_ctx *ctx, int rows, int n);
+void ic_layernorm_backward_cuda(ic_ctx *ctx, float *dx, float *dweight, float *dbias,
+                                const float *dy, const float *x, const float *mean,
+                                const float *rstd, const float *weight, int rows, int n);
+
+/* The validation ops on device buffers (kernels/ic_validate.h; kernels/cuda/
+ * validate.cu): same contracts and messages as the CPU's; K <= 2048. One int
+ * of workspace (ic_validate_workspace_bytes_cuda); each call syncs the stream. */
+size_t ic_validate_workspace_bytes_cuda(const ic_ctx *ctx);
+int ic_index_sets_check_cuda(ic_ctx *ctx, const int32_t *idx, const int32_t *cnt, int L, int K,
+                             ic_error *err);
+int ic_tokens_check_cuda(ic_ctx *ctx, const int32_t *tokens, int L, int V, ic_error *err);
 
 /* Lightning-indexer scores, backward given dI (kernels/ic_indexer_scores.h's
  * contract, fp32 device pointers; kernels/cuda/indexer_scores_bwd.cu): bf16

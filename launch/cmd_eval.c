@@ -195,18 +195,16 @@ int ic_cmd_eval(int argc, char **argv) {
         return bad;
     }
     /* The context: the GPU when one answers and every op the patterns need
-     * has a CUDA kernel (a DSA pattern needs the indexer ops: the CPU for now). */
+     * has a CUDA kernel (ic_cuda_missing_ops says which do not yet). */
     int any_sparse = 0;
     for (int i = 0; i < pl->n; i++) any_sparse |= !pl->pat[i].dense;
     ic_ctx *ctx = ic_cmd_ctx_for(IC_NEED_TEACHER | (any_sparse ? IC_NEED_DSA : 0u));
     ic_h5tokens r;
     ic_dsa_model m;
     ic_dsa_selector sel;
-    ic_weights wdev;   /* the teacher on the context's device (bf16 on CUDA) */
     const ic_weights *w = NULL;
     memset(&m, 0, sizeof m);
     memset(&sel, 0, sizeof sel);
-    memset(&wdev, 0, sizeof wdev);
     if (ic_h5tokens_open(&r, data_path, &err) != 0) {
         fprintf(stderr, "indexcache eval: %s\n", err.msg);
         free(pl->file_buf);
@@ -218,7 +216,9 @@ int ic_cmd_eval(int argc, char **argv) {
     if (ic_dsa_model_load(&m, model_dir, "dense", (int)topk, IC_DSA_LOAD_PRESENT, &err) != 0) goto out;
     for (int i = 0; i < pl->n; i++)
         if (ic_dsa_model_check_pattern(&m, &pl->pat[i], model_dir, &err) != 0) goto out;
-    if (ic_weights_on_ctx(&m.w, ctx, &wdev, &w, &err) != 0) goto out;
+    /* the teacher (bf16 on CUDA) and the indexers (fp32) onto the context's device */
+    if (ic_dsa_model_to_ctx(&m, ctx, &err) != 0) goto out;
+    w = &m.w;
     if (r.vocab_size > (uint32_t)m.w.cfg.vocab_size) {
         ic_error_set(&err, "%s has vocab_size %u, larger than the model's %d (%s)", data_path,
                      r.vocab_size, m.w.cfg.vocab_size, model_dir);
@@ -253,7 +253,6 @@ int ic_cmd_eval(int argc, char **argv) {
 out:
     if (rc) fprintf(stderr, "indexcache eval: %s\n", err.msg);
     ic_dsa_selector_free(&sel);
-    ic_weights_free(&wdev);
     ic_dsa_model_free(&m);
     ic_h5tokens_close(&r);
     free(pl->file_buf);

@@ -144,6 +144,53 @@ void ic_topk_forward_cuda(ic_ctx *ctx, int32_t *idx, int32_t *cnt, const float *
     IC_NO_CUDA("ic_topk_forward_cuda");
 }
 
+void ic_layernorm_forward_cuda(ic_ctx *ctx, float *y, float *mean, float *rstd, const float *x,
+                               const float *weight, const float *bias, int rows, int n,
+                               float eps) {
+    (void)ctx; (void)y; (void)mean; (void)rstd; (void)x; (void)weight; (void)bias; (void)rows;
+    (void)n; (void)eps;
+    IC_NO_CUDA("ic_layernorm_forward_cuda");
+}
+
+size_t ic_layernorm_backward_workspace_bytes_cuda(const ic_ctx *ctx, int rows, int n) {
+    (void)ctx; (void)rows; (void)n;
+    IC_NO_CUDA("ic_layernorm_backward_workspace_bytes_cuda");
+    return 0;
+}
+
+void ic_layernorm_backward_cuda(ic_ctx *ctx, float *dx, float *dweight, float *dbias,
+                                const float *dy, const float *x, const float *mean,
+                                const float *rstd, const float *weight, int rows, int n) {
+    (void)ctx; (void)dx; (void)dweight; (void)dbias; (void)dy; (void)x; (void)mean; (void)rstd;
+    (void)weight; (void)rows; (void)n;
+    IC_NO_CUDA("ic_layernorm_backward_cuda");
+}
+
+size_t ic_validate_workspace_bytes_cuda(const ic_ctx *ctx) {
+    (void)ctx;
+    IC_NO_CUDA("ic_validate_workspace_bytes_cuda");
+    return 0;
+}
+
+int ic_index_sets_check_cuda(ic_ctx *ctx, const int32_t *idx, const int32_t *cnt, int L, int K,
+                             ic_error *err) {
+    (void)ctx; (void)idx; (void)cnt; (void)L; (void)K; (void)err;
+    IC_NO_CUDA("ic_index_sets_check_cuda");
+    return -1;
+}
+
+int ic_tokens_check_cuda(ic_ctx *ctx, const int32_t *tokens, int L, int V, ic_error *err) {
+    (void)ctx; (void)tokens; (void)L; (void)V; (void)err;
+    IC_NO_CUDA("ic_tokens_check_cuda");
+    return -1;
+}
+
+void ic_convert_cuda(ic_ctx *ctx, ic_dtype dst_dt, void *dst, ic_dtype src_dt, const void *src,
+                     size_t n) {
+    (void)ctx; (void)dst_dt; (void)dst; (void)src_dt; (void)src; (void)n;
+    IC_NO_CUDA("ic_convert_cuda");
+}
+
 size_t ic_indexer_scores_workspace_bytes_cuda(const ic_ctx *ctx, int L, int H_I, int d_I) {
     (void)ctx; (void)L; (void)H_I; (void)d_I;
     IC_NO_CUDA("ic_indexer_scores_workspace_bytes_cuda");
