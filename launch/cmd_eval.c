@@ -38,8 +38,8 @@ static const ic_arg_spec k_args[] = {
     {"--patterns-file", IC_ARG_STRING, &patterns_file, "FILE",
      "more patterns, one per line (blank lines and # comments skipped)", 0, 0, 0},
     {"--gpu-batch", IC_ARG_INT, &gpu_batch, "B",
-     "windows per forward on the GPU, dense pattern only (default: 32768 / L, at least 1; "
-     "1 runs them one by one); the CPU always runs one by one", 0, 1, 1 << 20},
+     "windows per forward, dense pattern only (default: 32768 / L on the GPU, at least 1; "
+     "one by one on the CPU; 1: one by one)", 0, 1, 1 << 20},
     {"--topk", IC_ARG_INT, &topk, "K", "keys per query for sparse attention (default: config index_topk)", 0, 1, 1 << 30},
     {"--json", IC_ARG_FLAG, &want_json, NULL,
      "print JSON: one object {loss, ppl, tokens, seq_len, pattern, ...} for one pattern, an array for several", 0, 0, 0},

@@ -94,7 +94,9 @@ int ic_eval_run(ic_ctx *ctx, const ic_weights *w, ic_token_read_fn read, void *r
         return ic_error_set(err, "the split holds %llu tokens: %ld window(s) of %d fit, %ld asked",
                             (unsigned long long)n_total, fit, L, N);
 
-    if (ctx->backend == IC_BACKEND_CUDA && !opts->topts) {
+    /* dense on CUDA: batched by default; on the CPU only when asked (its
+     * default stays the one-by-one reference) */
+    if (!opts->topts && (ctx->backend == IC_BACKEND_CUDA || opts->batch > 1)) {
         int B = opts->batch > 0 ? opts->batch : IC_EVAL_BATCH_TOKENS / L;
         if (B > 1) return eval_batched(ctx, w, read, read_ctx, opts, N, B, res, err);
     }
