@@ -1,6 +1,8 @@
 /* Dispatch of the distillation loss (kernels/ic_distill_loss.h). */
 #include "kernels/ic_distill_loss.h"
 
+#include "kernels/ic_cuda_ops.h"
+
 #include "ic_check.h"
 
 static void check_args(const ic_distill_desc *d, const float *qI, const float *kI,
@@ -22,7 +24,25 @@ static void check_args(const ic_distill_desc *d, const float *qI, const float *k
 
 size_t ic_distill_loss_workspace_bytes(const ic_ctx *ctx, const ic_distill_desc *desc) {
     IC_ASSERT(desc && desc->L >= 1 && desc->n_kv_heads >= 1);
-    return ctx->backend == IC_BACKEND_CPU ? ic_distill_loss_workspace_bytes_cpu(ctx, desc) : 0;
+    if (ctx->backend == IC_BACKEND_CPU) return ic_distill_loss_workspace_bytes_cpu(ctx, desc);
+    /* the sparse stage has no CUDA kernel yet: its calls abort below */
+    return desc->stage == IC_DISTILL_DENSE ? ic_distill_loss_dense_workspace_bytes_cuda(ctx, desc)
+                                           : 0;
+}
+
+/* What the CUDA kernels take (kernels/cuda/distill_loss_dense.cu); anything
+ * else is refused here with the shape named, before any launch. */
+static void check_cuda(const ic_distill_desc *d, int n_served, const char *what) {
+    if (d->stage != IC_DISTILL_DENSE)
+        IC_FATAL("%s: sparse stage: no CUDA kernel yet", what);
+    if (d->idx_head_dim != 64 && d->idx_head_dim != 128)
+        IC_FATAL("%s: indexer head dim d_I = %d is not supported on CUDA (64 or 128)", what,
+                 d->idx_head_dim);
+    if (d->head_dim != 64 && d->head_dim != 128)
+        IC_FATAL("%s: teacher head dim d = %d is not supported on CUDA (64 or 128)", what,
+                 d->head_dim);
+    if (n_served > 8)
+        IC_FATAL("%s: %d served layers; the CUDA kernel takes at most 8", what, n_served);
 }
 
 int ic_distill_loss_forward(ic_ctx *ctx, const ic_distill_desc *desc, const float *qI,
@@ -34,7 +54,10 @@ int ic_distill_loss_forward(ic_ctx *ctx, const ic_distill_desc *desc, const floa
     switch (ctx->backend) {
     case IC_BACKEND_CPU:
         return ic_distill_loss_forward_cpu(ctx, desc, qI, kI, w, served, n_served, out, err);
-    case IC_BACKEND_CUDA: IC_FATAL("distill loss: no CUDA kernel yet");
+    case IC_BACKEND_CUDA:
+        check_cuda(desc, n_served, "distill loss");
+        return ic_distill_loss_dense_forward_cuda(ctx, desc, qI, kI, w, served, n_served, out,
+                                                  err);
     }
     IC_FATAL("distill loss: unknown backend %d", (int)ctx->backend);
 }
@@ -50,7 +73,10 @@ int ic_distill_loss_backward(ic_ctx *ctx, const ic_distill_desc *desc, const flo
     case IC_BACKEND_CPU:
         return ic_distill_loss_backward_cpu(ctx, desc, qI, kI, w, served, n_served,
                                             dqI, dkI, dw, out, err);
-    case IC_BACKEND_CUDA: IC_FATAL("distill loss backward: no CUDA kernel yet");
+    case IC_BACKEND_CUDA:
+        check_cuda(desc, n_served, "distill loss backward");
+        return ic_distill_loss_dense_backward_cuda(ctx, desc, qI, kI, w, served, n_served,
+                                                   dqI, dkI, dw, out, err);
     }
     IC_FATAL("distill loss backward: unknown backend %d", (int)ctx->backend);
 }

@@ -24,6 +24,11 @@
  * All of that scratch comes from the context's workspace: reserve
  * ic_distill_loss_workspace_bytes first.
  *
+ * CUDA (dense stage only; kernels/cuda/distill_loss_dense.cu explains it):
+ * bf16 tensor cores, chunks of 1024 query rows (row_block overrides), a
+ * workspace of about 4 * 1024 * L + 4 * H_I * L * d_I bytes; bitwise
+ * deterministic run to run. d_I, d in {64, 128}, n_served <= 8.
+ *
  * Threads: OpenMP over row blocks (all of omp_get_max_threads()); OpenBLAS is
  * set to one thread per call for the duration of the op and restored after,
  * so call it from one host thread at a time (not from inside another
@@ -62,8 +67,10 @@ typedef struct {
     const int32_t *idx;   /* [L, topk] */
     const int32_t *cnt;   /* [L] */
     int topk;             /* K */
-    int row_block;        /* query rows per block; 0 = default (64) */
-    int key_block;        /* keys per tile in the dense stage; 0 = default (256) */
+    int row_block;        /* query rows per block; 0 = default (64). CUDA: rows per
+                             chunk of the streamed pass, rounded up to 64; 0 = 1024 */
+    int key_block;        /* keys per tile in the dense stage; 0 = default (256);
+                             CPU only (the CUDA tiles are 64 x 64) */
 } ic_distill_desc;
 
 typedef struct {
