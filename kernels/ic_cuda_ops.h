@@ -32,6 +32,10 @@ void ic_rope_forward_cuda(ic_ctx *ctx, ic_dtype dt, void *x, int L, int n_heads,
                           int rot_dim, int pos0, float theta);
 void ic_rope_backward_cuda(ic_ctx *ctx, ic_dtype dt, void *dx, int L, int n_heads, int head_dim,
                            int rot_dim, int pos0, float theta);
+/* x [B * L, n_heads, head_dim]: B windows, positions pos0 .. pos0 + L - 1 in each
+ * (kernels/ic_rope.h: ic_rope_forward_windows_dt); one launch. */
+void ic_rope_forward_windows_cuda(ic_ctx *ctx, ic_dtype dt, void *x, int B, int L, int n_heads,
+                                  int head_dim, int rot_dim, int pos0, float theta);
 /* out = silu(gate) * up, n elements; out may equal gate or up. */
 void ic_swiglu_forward_cuda(ic_ctx *ctx, ic_dtype dt, void *out, const void *gate,
                             const void *up, size_t n);
@@ -94,6 +98,14 @@ void ic_attention_decode_forward_cuda(ic_ctx *ctx, ic_dtype dt, void *out, float
 size_t ic_attention_workspace_bytes_cuda(ic_ctx *ctx, ic_dtype dt, int L, int H, int Hkv, int d);
 void ic_attention_forward_cuda(ic_ctx *ctx, ic_dtype dt, void *out, float *lse, const void *q,
                                const void *k, const void *v, int L, int H, int Hkv, int d);
+/* B independent windows of L tokens in one cuDNN call (its batch dimension):
+ * out/q [B, L, H, d], k/v [B, L, Hkv, d], lse [B, H, L] or NULL. B = 1 is
+ * the call above (the same graph). */
+size_t ic_attention_batch_workspace_bytes_cuda(ic_ctx *ctx, ic_dtype dt, int B, int L, int H,
+                                               int Hkv, int d);
+void ic_attention_forward_batch_cuda(ic_ctx *ctx, ic_dtype dt, void *out, float *lse,
+                                     const void *q, const void *k, const void *v, int B, int L,
+                                     int H, int Hkv, int d);
 /* Per-row top-k of the indexer scores (kernels/ic_topk.h, same contract):
  * S [t1 - t0, ld] fp32, idx [L, K] and cnt [L] int32, all device pointers;
  * K <= 2048. Output identical to ic_topk_forward_cpu. No workspace. */

@@ -22,7 +22,7 @@
 #define MAX_PATTERNS 256
 
 static const char *model_dir, *data_path, *split_name, *patterns_file;
-static long long seq_len, n_batches, topk;
+static long long seq_len, n_batches, topk, gpu_batch;
 static int want_json;
 static ic_strlist pattern_flags;
 
@@ -37,13 +37,16 @@ static const ic_arg_spec k_args[] = {
      "model's index_topk_pattern, or dense for a model without one)", 0, 0, 0},
     {"--patterns-file", IC_ARG_STRING, &patterns_file, "FILE",
      "more patterns, one per line (blank lines and # comments skipped)", 0, 0, 0},
+    {"--gpu-batch", IC_ARG_INT, &gpu_batch, "B",
+     "windows per forward, dense pattern only (default: 32768 / L on the GPU, at least 1; "
+     "one by one on the CPU; 1: one by one)", 0, 1, 1 << 20},
     {"--topk", IC_ARG_INT, &topk, "K", "keys per query for sparse attention (default: config index_topk)", 0, 1, 1 << 30},
     {"--json", IC_ARG_FLAG, &want_json, NULL,
      "print JSON: one object {loss, ppl, tokens, seq_len, pattern, ...} for one pattern, an array for several", 0, 0, 0},
 };
 static const ic_cmd_spec k_cmd = {
     "eval", "--model DIR --data FILE.h5 [--split val] [--seq-len L] [--batches N] "
-    "[--pattern P]... [--patterns-file FILE] [--topk K] [--json]",
+    "[--pattern P]... [--patterns-file FILE] [--topk K] [--gpu-batch B] [--json]",
     "Language-model loss: window i feeds tokens [i*L, i*L+L) of the split and scores the\n"
     "prediction of each next token; N windows score N*L tokens. Prints the mean loss\n"
     "(nats/token) and the perplexity exp(loss) of every pattern, all on the same windows.\n"
@@ -159,6 +162,7 @@ int ic_cmd_eval(int argc, char **argv) {
     seq_len = 512;
     n_batches = 0;
     topk = 0;
+    gpu_batch = 0;
     want_json = 0;
     memset(&pattern_flags, 0, sizeof pattern_flags);
     if (ic_args_run(&k_cmd, argc, argv, NULL, &npos, &status)) return status;
@@ -231,6 +235,7 @@ int ic_cmd_eval(int argc, char **argv) {
     for (int i = 0; i < pl->n; i++) {
         ic_teacher_opts topts;
         ic_eval_opts o = {.seq_len = (int)seq_len, .n_windows = (long)n_batches,
+                          .batch = (int)gpu_batch,
                           .progress = !want_json || ic_log_get_level() >= IC_LOG_VERBOSE};
         if (!pl->pat[i].dense) {
             if (ic_dsa_selector_opts(&sel, &pl->pat[i], IC_DSA_MODE_PATTERN, NULL, NULL, &topts,

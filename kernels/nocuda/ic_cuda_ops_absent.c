@@ -128,6 +128,27 @@ void ic_attention_forward_cuda(ic_ctx *ctx, ic_dtype dt, void *out, float *lse, 
     IC_NO_CUDA("ic_attention_forward_cuda");
 }
 
+size_t ic_attention_batch_workspace_bytes_cuda(ic_ctx *ctx, ic_dtype dt, int B, int L, int H,
+                                               int Hkv, int d) {
+    (void)ctx; (void)dt; (void)B; (void)L; (void)H; (void)Hkv; (void)d;
+    IC_NO_CUDA("ic_attention_batch_workspace_bytes_cuda");
+}
+
+void ic_attention_forward_batch_cuda(ic_ctx *ctx, ic_dtype dt, void *out, float *lse,
+                                     const void *q, const void *k, const void *v, int B, int L,
+                                     int H, int Hkv, int d) {
+    (void)ctx; (void)dt; (void)out; (void)lse; (void)q; (void)k; (void)v; (void)B; (void)L;
+    (void)H; (void)Hkv; (void)d;
+    IC_NO_CUDA("ic_attention_forward_batch_cuda");
+}
+
+void ic_rope_forward_windows_cuda(ic_ctx *ctx, ic_dtype dt, void *x, int B, int L, int n_heads,
+                                  int head_dim, int rot_dim, int pos0, float theta) {
+    (void)ctx; (void)dt; (void)x; (void)B; (void)L; (void)n_heads; (void)head_dim;
+    (void)rot_dim; (void)pos0; (void)theta;
+    IC_NO_CUDA("ic_rope_forward_windows_cuda");
+}
+
 int64_t ic_attention_cudnn_graphs_built(void) { return 0; }
 
 void ic_indexer_scores_forward_cuda(ic_ctx *ctx, ic_dtype dt, float *out, int ld, const void *qI,
