@@ -5,7 +5,7 @@
   teacher (no_grad): the hidden state entering each layer (output_hidden_states),
     then per served layer x_norm = input_layernorm(h), q, k = q_proj/k_proj,
     transformers' RoPE, p_j = head-mean of softmax(q k^T / sqrt d) over s <= t;
-  per F layer l, with autograd: the lightning indexer of DESIGN.md s3 (fp32,
+  per F layer l, with autograd: the lightning indexer of docs/DESIGN.md s3 (fp32,
     x_norm detached: Wq, Wk + LayerNorm, Wproj, NeoX RoPE on the first 32 dims),
     I = sum_j w * relu(qI . kI), causal, log q = log_softmax(I), the loss
     sum_t mean_{j in G(l)} KL(p_j || q), backward at once (the graph of one F

@@ -11,7 +11,7 @@
  *      and the indexer backward into l's parameter gradients (+=).
  * The reported loss is sum over F layers of L_multi(l), divided by tokens.
  *
- * The forward runs one group at a time (DESIGN.md s3): each G(l) is a
+ * The forward runs one group at a time (docs/DESIGN.md s3): each G(l) is a
  * contiguous run of layers starting at F layer l, so the forward runs layers
  * [l, next F layer) (resuming on the kept hidden state), then F layer l's
  * loss and backward are computed at once, and the next group's forward

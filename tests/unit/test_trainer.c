@@ -152,7 +152,7 @@ START_TEST(test_multi_equals_single_all_f) {
 }
 END_TEST
 
-/* DESIGN.md s3: the saved Q, K (, LSE) are max_l |G(l)| slots reused group
+/* docs/DESIGN.md s3: the saved Q, K (, LSE) are max_l |G(l)| slots reused group
  * after group, not one per served layer; layer j of G(l) uses slot j - l. */
 START_TEST(test_saved_slots_per_group) {
     ic_dsa_model m;
