@@ -3,6 +3,11 @@
 //   -INFINITY for t < s < ld.
 // on the bf16 tensor cores (mma.sync m16n8k16, fp32 accumulators).
 //
+// Two kernels. d_I 64 or 128 with 16-byte aligned qI and kI (every caller in
+// the repo) take indexer_scores_fast_kernel below: 16 rows x 256 keys a
+// block, the keys' mma operands held in registers across all heads. Other
+// widths and unaligned pointers take the general kernel first in this file:
+//
 // One block of 4 warps owns a tile of 64 query rows x 64 keys; each warp owns
 // 16 of the rows and all 64 keys (8 mma n-tiles). The key tile kI[s0..s0+63]
 // is staged in shared memory once (it is the same for every head); for each
@@ -222,6 +227,17 @@ IC_UNROLL
         for (int r = 0; r < 4; r++) o[nt][r] = 0.0f;
 
     if (live) {
+        // This thread's chunk of each head's q tile: row cr, dims ck..ck+7
+        // (threads >= 2 D stage nothing); rows past the block are zero.
+        const bool stager = tid < kIsfRows * CH;
+        const int cr = tid / CH, ck = (tid - cr * CH) * 8, ct = r0 + cr;
+        const bool cok = stager && ct < r_end;
+        const T *qsrc = qI + (size_t)(cok ? ct : 0) * H_I * D + ck;
+        const int soff = cr * LDS + ck;
+        IsfChunk<T> c;
+        isf_load(c, qsrc, cok);
+        float wa = ta < r_end ? ic_to_f32(w[(size_t)ta * H_I]) : 0.0f;
+        float wb = tb < r_end ? ic_to_f32(w[(size_t)tb * H_I]) : 0.0f;
         // B fragments of the warp's 32 keys, all of d_I, for every head: n-tile
         // nt, k-step ks; register h holds key sw + 8 nt + g, dims 16 ks + 8 h
         // + 2 tq and + 1. Keys past L are zero (their scores are masked).
@@ -236,18 +252,7 @@ IC_UNROLL
 IC_UNROLL
                 for (int h = 0; h < 2; h++) b[ks][nt][h] = ok ? isf_pair(kr + 16 * ks + 8 * h) : 0u;
         }
-        // This thread's chunk of each head's q tile: row cr, dims ck..ck+7
-        // (threads >= 2 D stage nothing); rows past the block are zero.
-        const bool stager = tid < kIsfRows * CH;
-        const int cr = tid / CH, ck = (tid - cr * CH) * 8, ct = r0 + cr;
-        const bool cok = stager && ct < r_end;
-        const T *qsrc = qI + (size_t)(cok ? ct : 0) * H_I * D + ck;
-        const int soff = cr * LDS + ck;
-        IsfChunk<T> c;
-        isf_load(c, qsrc, cok);
         if (stager) isf_store(&sq[0][soff], c);
-        float wa = ta < r_end ? ic_to_f32(w[(size_t)ta * H_I]) : 0.0f;
-        float wb = tb < r_end ? ic_to_f32(w[(size_t)tb * H_I]) : 0.0f;
         __syncthreads();
         for (int j = 0; j < H_I; j++) {
             const bool more = j + 1 < H_I;
