@@ -131,7 +131,8 @@ void ic_sparse_attention_forward_cuda(ic_ctx *ctx, ic_dtype dt, void *out, float
  * indexer_scores.cu): rows t in [t0, t1) into out [t1 - t0, ld] fp32 (always),
  * qI [L, H_I, d_I], kI [L, d_I], w [L, H_I] in dt. The dot products run on the
  * bf16 tensor cores with fp32 accumulation: fp32 inputs are rounded to bf16
- * first. d_I a multiple of 16, at most 128. No workspace. */
+ * first. d_I a multiple of 16, at most 128 (64 and 128 with 16-byte aligned
+ * qI, kI take the fast kernel). No workspace. */
 void ic_indexer_scores_forward_cuda(ic_ctx *ctx, ic_dtype dt, float *out, int ld, const void *qI,
                                     const void *kI, const void *w, int L, int H_I, int d_I,
                                     int t0, int t1);
