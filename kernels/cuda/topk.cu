@@ -48,7 +48,7 @@ const unsigned kTopkThreads = 512;  // = the kernel's __launch_bounds__
 const int kTopkMaxK = 2048;         // keys in shared memory for the sort
 const int kTopkBins = 4096;         // 12-bit digits over the global row
 const int kTopkCap = 3072;          // candidates kept in shared memory
-const int kTopkUnroll = 4;          // loads in flight per thread and row pass
+const int kTopkUnroll = 8;          // loads in flight per thread and row pass
 
 // The block's shared memory (about 42 KiB, under the 48 KiB static limit).
 struct TopkSmem {
