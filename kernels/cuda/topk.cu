@@ -11,17 +11,21 @@
 //
 // Per row of n = t + 1 candidates, k = min(K, n) (k == n rows, the short
 // early causal ones, skip straight to the sort):
-//  1. Global levels: a 4096-bin shared histogram of the next 12 bits of the
-//     64-bit key (first the top 12: sign, exponent and 3 mantissa bits of the
-//     score), over the keys that match the prefix fixed so far, picks the bin
-//     holding the k-th largest key. One pass usually suffices: it stops as
-//     soon as that bin holds <= kTopkCap keys (or exactly the ones still
-//     wanted). Tied or flat rows (one bin holding most of the row) take more
-//     passes over further bits, down to the position bits if need be.
+//  1. Global levels: a 4096-bin shared histogram of the next digit of the
+//     score key (12, 12, then 8 bits; first the top 12: sign, exponent and 3
+//     mantissa bits), over the keys that match the prefix fixed so far,
+//     picks the bin holding the k-th largest key. One pass usually suffices:
+//     it stops as soon as that bin holds <= kTopkCap keys (or exactly the
+//     ones still wanted), else refines the score further (tied rows).
 //  2. Collect pass: keys above the prefix go straight to keys[] (the
 //     winners, < k of them), keys in the prefix bin go to cand[] (at most
 //     kTopkCap; the histogram's memory, free by now). If that bin is wanted
 //     whole, it goes to keys[] too and step 3 is skipped.
+//  2'. Ties: when all 32 score bits are fixed and more than kTopkCap keys
+//     still share that score T (flat rows, a run of equal scores at the
+//     threshold), one ordered pass in increasing s takes the keys above T
+//     and the first `want` positions equal to T (block prefix counts), and
+//     steps 2-3 are skipped. At most 4 reads of the row in all.
 //  3. Shared refine: the same radix select, 8 bits a level over the
 //     candidates in shared memory, until the chosen bin is exactly the keys
 //     still wanted; the candidates at or above the final prefix join keys[].
@@ -60,6 +64,7 @@ struct TopkSmem {
     unsigned hist8[256];                     // step 3
     unsigned wtot[32];                       // per-warp sums of the bin search
     unsigned sel[3];                         // chosen bin, count above it, its count
+    unsigned wsum[2][32];                    // per-warp counts of the ordered pass
     unsigned nkeys, ncand;                   // append counters
 };
 
@@ -205,23 +210,18 @@ topk_rows_kernel(int32_t *__restrict__ idx, int32_t *__restrict__ cnt,
         unsigned want = (unsigned)k, count = (unsigned)n;
         int sh = 64;
         for (;;) {
-            const int d = sh >= 12 ? 12 : sh;
+            const int d = sh - 32 >= 12 ? 12 : sh - 32;  // 12, 12, 8: the score half
             sh -= d;
             const unsigned nb = 1u << d;
             for (unsigned i = (unsigned)tid; i < nb; i += (unsigned)nthr) hist[i] = 0u;
             __syncthreads();
             if (sh == 52) {  // the first level: every key, the top 12 bits
                 topk_row_pass(row, n, [&](unsigned sk, int) { atomicAdd(&hist[sk >> 20], 1u); });
-            } else if (sh >= 32) {  // prefix and digit inside the score half
+            } else {
                 const unsigned ph = (unsigned)(P >> 32), mh = (unsigned)(M >> 32);
                 const int s32 = sh - 32;
                 topk_row_pass(row, n, [&](unsigned sk, int) {
                     if ((sk & mh) == ph) atomicAdd(&hist[(sk >> s32) & (nb - 1u)], 1u);
-                });
-            } else {
-                topk_row_pass(row, n, [&](unsigned sk, int s) {
-                    const unsigned long long key = topk_full_key(sk, s);
-                    if ((key & M) == P) atomicAdd(&hist[(unsigned)(key >> sh) & (nb - 1u)], 1u);
                 });
             }
             __syncthreads();
@@ -230,50 +230,84 @@ topk_rows_kernel(int32_t *__restrict__ idx, int32_t *__restrict__ cnt,
             count = sm.sel[2];
             P |= (unsigned long long)sm.sel[0] << sh;
             M |= (unsigned long long)(nb - 1u) << sh;
-            if (count <= (unsigned)kTopkCap || count == want) break;  // uniform
+            if (count <= (unsigned)kTopkCap || count == want || sh == 32) break;  // uniform
         }
-        // 2. collect: above the prefix -> keys; in it -> cand (or keys, whole)
         const bool whole = count == want;
-        if (sh >= 32) {
-            const unsigned ph = (unsigned)(P >> 32), mh = (unsigned)(M >> 32);
+        const unsigned ph = (unsigned)(P >> 32), mh = (unsigned)(M >> 32);
+        if (!whole && count > (unsigned)kTopkCap) {
+            // 2'. ties: more than kTopkCap keys share the k-th score T = ph
+            // (sh == 32); the want lowest positions among them are taken, in
+            // one ordered pass: chunks of nthr positions in increasing s,
+            // flags (above T) | (equal to T) << 16 placed by a block-wide
+            // prefix count (a block has <= 1024 threads: no half overflows).
+            // wsum alternates by chunk: chunk c + 2 rewrites chunk c's counts
+            // only after the barrier of chunk c + 1, which every reader of
+            // chunk c has passed, so one barrier a chunk suffices.
+            const int lane = tid & 31, w = tid >> 5, nw = nthr >> 5;
+            const int c_gt = k - (int)want, r = (int)want;
+            int run_gt = 0, run_eq = 0;  // the same in every thread
+            for (int base = 0, buf = 0; base < n; base += nthr, buf ^= 1) {
+                const int s = base + tid;
+                const unsigned key = s < n ? topk_score_key(row[s]) : 0u;
+                const int gt = s < n && key > ph, eq = s < n && key == ph;
+                const unsigned v = (unsigned)gt | (unsigned)eq << 16;
+                unsigned incl = v;
+                for (int o = 1; o < 32; o <<= 1) {
+                    const unsigned u = __shfl_up_sync(0xffffffffu, incl, o);
+                    if (lane >= o) incl += u;
+                }
+                if (lane == 31) sm.wsum[buf][w] = incl;
+                __syncthreads();
+                unsigned before = 0u, total = 0u;
+                for (int i = 0; i < nw; i++) {
+                    const unsigned x = sm.wsum[buf][i];
+                    if (i < w) before += x;
+                    total += x;
+                }
+                const unsigned excl = before + incl - v;
+                if (gt) sm.keys[run_gt + (int)(excl & 0xffffu)] = topk_full_key(key, s);
+                if (eq) {
+                    const int o = run_eq + (int)(excl >> 16);
+                    if (o < r) sm.keys[c_gt + o] = topk_full_key(key, s);
+                }
+                run_gt += (int)(total & 0xffffu);
+                run_eq += (int)(total >> 16);
+                if (run_gt >= c_gt && run_eq >= r) break;  // uniform: same values everywhere
+            }
+        } else {
+            // 2. collect: above the prefix -> keys; in it -> cand (or keys, whole)
             topk_row_pass(row, n, [&](unsigned sk, int s) {
                 const unsigned m = sk & mh;
                 if (m > ph || (whole && m == ph)) sm.keys[atomicAdd(&sm.nkeys, 1u)] = topk_full_key(sk, s);
                 else if (m == ph) sm.u.cand[atomicAdd(&sm.ncand, 1u)] = topk_full_key(sk, s);
             });
-        } else {
-            topk_row_pass(row, n, [&](unsigned sk, int s) {
-                const unsigned long long key = topk_full_key(sk, s), m = key & M;
-                if (m > P || (whole && m == P)) sm.keys[atomicAdd(&sm.nkeys, 1u)] = key;
-                else if (m == P) sm.u.cand[atomicAdd(&sm.ncand, 1u)] = key;
-            });
-        }
-        __syncthreads();
-        // 3. shared refine over the count candidates (sh > 0 here: a level
-        // ending at bit 0 leaves one key, which is then wanted whole)
-        if (!whole) {
-            const int nc = (int)count;
-            for (;;) {
-                const int d = sh >= 8 ? 8 : sh;
-                sh -= d;
-                const unsigned nb = 1u << d;
-                for (unsigned i = (unsigned)tid; i < nb; i += (unsigned)nthr) sm.hist8[i] = 0u;
-                __syncthreads();
+            __syncthreads();
+            // 3. shared refine over the count candidates, from bit sh >= 32
+            // down (keys are unique: it ends, at the latest, on a bin of one)
+            if (!whole) {
+                const int nc = (int)count;
+                for (;;) {
+                    const int d = sh >= 8 ? 8 : sh;
+                    sh -= d;
+                    const unsigned nb = 1u << d;
+                    for (unsigned i = (unsigned)tid; i < nb; i += (unsigned)nthr) sm.hist8[i] = 0u;
+                    __syncthreads();
+                    for (int i = tid; i < nc; i += nthr) {
+                        const unsigned long long key = sm.u.cand[i];
+                        if ((key & M) == P) atomicAdd(&sm.hist8[(unsigned)(key >> sh) & (nb - 1u)], 1u);
+                    }
+                    __syncthreads();
+                    topk_find_bin(sm.hist8, (int)nb, want, sm.wtot, sm.sel);
+                    want -= sm.sel[1];
+                    count = sm.sel[2];
+                    P |= (unsigned long long)sm.sel[0] << sh;
+                    M |= (unsigned long long)(nb - 1u) << sh;
+                    if (count == want) break;  // uniform
+                }
                 for (int i = tid; i < nc; i += nthr) {
                     const unsigned long long key = sm.u.cand[i];
-                    if ((key & M) == P) atomicAdd(&sm.hist8[(unsigned)(key >> sh) & (nb - 1u)], 1u);
+                    if ((key & M) >= P) sm.keys[atomicAdd(&sm.nkeys, 1u)] = key;
                 }
-                __syncthreads();
-                topk_find_bin(sm.hist8, (int)nb, want, sm.wtot, sm.sel);
-                want -= sm.sel[1];
-                count = sm.sel[2];
-                P |= (unsigned long long)sm.sel[0] << sh;
-                M |= (unsigned long long)(nb - 1u) << sh;
-                if (count == want) break;  // uniform
-            }
-            for (int i = tid; i < nc; i += nthr) {
-                const unsigned long long key = sm.u.cand[i];
-                if ((key & M) >= P) sm.keys[atomicAdd(&sm.nkeys, 1u)] = key;
             }
         }
     }
