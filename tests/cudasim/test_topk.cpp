@@ -89,6 +89,8 @@ int main(void) {
     // a random 128K row: its top 12-bit bin (~4096 keys) overflows the
     // shared candidate list, so a second global level runs
     one(131072, 256, 131071, 131072, 131072, TOPK_RANDOM, sd++);
+    // K = 2048 of a random 64K row: ~2048 candidates, then the shared refine
+    one(65536, 2048, 65534, 65536, 65536, TOPK_RANDOM, sd++);
     // flat rows longer than the candidate list: global levels down to the
     // position bits (NaN row, 0.5 row); k = 2048 of 8192 ends on a bin wanted whole
     one(20000, 300, 19998, 20000, 20000, TOPK_FLAT, sd++);
