@@ -48,7 +48,7 @@ const char *ic_cuda_missing_ops(unsigned needs) {
     buf[0] = '\0';
     /* the dense teacher's ops all have CUDA kernels (IC_NEED_TEACHER) */
     if (needs & IC_NEED_DSA)
-        strcat(buf, "layernorm, indexer scores, top-k, sparse attention, ");
+        strcat(buf, "layernorm, indexer scores, top-k, ");
     if (needs & IC_NEED_TRAIN)
         /* the dense-stage distillation loss and the indexer-score backward
          * run on CUDA (kernels/cuda/distill_loss_dense.cu); the sparse stage

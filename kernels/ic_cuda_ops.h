@@ -101,6 +101,19 @@ void ic_topk_forward_cuda(ic_ctx *ctx, int32_t *idx, int32_t *cnt, const float *
 /* SDPA graphs built so far in this process (the cache test: a repeated shape builds none). */
 int64_t ic_attention_cudnn_graphs_built(void);
 
+/* Sparse attention forward (kernels/ic_sparse_attention.h, same contract;
+ * kernels/cuda/sparse_attention.cu): out [L, H, d] in dt, lse [H, L] fp32 or
+ * NULL, q [L, H, d], k / v [L, Hkv, d] in dt, idx [L, K] / cnt [L] int32; fp32
+ * arithmetic. Supported (ic_sparse_attention_cuda_supports): dt fp32 or bf16,
+ * H / Hkv <= 24, d <= 32 16-byte packs (fp32 d <= 128, bf16 d <= 256), any
+ * K >= 1. No workspace (the query returns 0). */
+size_t ic_sparse_attention_workspace_bytes_cuda(const ic_ctx *ctx, int H, int Hkv, int d, int K);
+int ic_sparse_attention_cuda_supports(ic_dtype dt, int H, int Hkv, int d);
+void ic_sparse_attention_forward_cuda(ic_ctx *ctx, ic_dtype dt, void *out, float *lse,
+                                      const void *q, const void *k, const void *v, int L, int H,
+                                      int Hkv, int d, const int32_t *idx, const int32_t *cnt,
+                                      int K);
+
 /* Lightning-indexer scores, forward (kernels/ic_indexer_scores.h; kernels/cuda/
  * indexer_scores.cu): rows t in [t0, t1) into out [t1 - t0, ld] fp32 (always),
  * qI [L, H_I, d_I], kI [L, d_I], w [L, H_I] in dt. The dot products run on the

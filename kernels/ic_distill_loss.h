@@ -1,5 +1,5 @@
 /* IndexCache multi-layer distillation loss of one F layer's indexer
- * (DESIGN.md section 3, IndexCache Proposition 1), for one sequence of L
+ * (docs/DESIGN.md section 3, IndexCache Proposition 1), for one sequence of L
  * tokens.
  *
  * For F layer l serving G(l) (m+1 = n_served layers, l itself included):
@@ -44,7 +44,7 @@
 
 typedef enum { IC_DISTILL_DENSE = 0, IC_DISTILL_SPARSE = 1 } ic_distill_stage;
 
-/* Saved (detached) tensors of one served teacher layer j (CONVENTIONS.md). */
+/* Saved (detached) tensors of one served teacher layer j (docs/CONVENTIONS.md). */
 typedef struct {
     const float *q;    /* [L, H, d]   roped queries */
     const float *k;    /* [L, Hkv, d] roped keys */
@@ -61,7 +61,7 @@ typedef struct {
     int n_kv_heads;       /* Hkv (H % Hkv == 0, g(h) = h / (H / Hkv)) */
     int head_dim;         /* d */
     ic_distill_stage stage;
-    /* sparse stage only: the F layer's index sets (CONVENTIONS.md). Row t
+    /* sparse stage only: the F layer's index sets (docs/CONVENTIONS.md). Row t
      * holds 1 <= cnt[t] <= min(topk, t+1) distinct positions in [0, t]
      * (trusted here; ic_index_sets_check validates sets where they enter). */
     const int32_t *idx;   /* [L, topk] */
@@ -83,7 +83,7 @@ typedef struct {
  * fields but idx/cnt matter). */
 size_t ic_distill_loss_workspace_bytes(const ic_ctx *ctx, const ic_distill_desc *desc);
 
-/* Loss value only (evaluation). Inputs (CONVENTIONS.md):
+/* Loss value only (evaluation). Inputs (docs/CONVENTIONS.md):
  *   qI [L, H_I, d_I], kI [L, d_I], w [L, H_I], served [n_served].
  * Returns 0 (err is kept for backends whose calls can fail; the scratch
  * comes from the workspace, and a missing reserve aborts). Shape/pointer

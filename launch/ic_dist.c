@@ -122,7 +122,7 @@ void ic_dist_check_rc(int rc, const char *call, const char *file, int line) {
     ic_wd_lost_peers(peers, sizeof peers);
     fprintf(stderr, "indexcache: rank %d/%d: fatal: %s:%d: MPI error %d: %s (%s); %s\n",
             g_dist.rank, g_dist.world, file, line, rc, what, call, peers);
-    abort_job(1);   /* the job failed (DESIGN.md s6), not a bad command line */
+    abort_job(1);   /* the job failed (docs/DESIGN.md s6), not a bad command line */
 }
 
 /* ---- collectives ---------------------------------------------------------------- */

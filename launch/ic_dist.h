@@ -19,7 +19,7 @@
  * (launch/ic_dist_watchdog.h).
  *
  * GPU seam. Buffers here are host memory and go through MPI (the CPU path
- * of DESIGN.md section 5). ic_dist_comm_for(ctx) gives train/ the comm for
+ * of docs/DESIGN.md section 5). ic_dist_comm_for(ctx) gives train/ the comm for
  * where its gradients live: on a CUDA context with several ranks, gradient
  * averaging runs through NCCL on the context's stream (launch/ic_dist_nccl.h),
  * everything else (scalars, flags) through MPI. */
@@ -101,7 +101,7 @@ _Noreturn void ic_dist_fail(const char *fmt, ...) __attribute__((format(printf, 
 
 /* rc is an MPI return code (MPI_SUCCESS = 0); on failure prints the rank,
  * file:line, the call, MPI's message and the peers found dead, then aborts the
- * job (exit code 1: the job failed, DESIGN.md s6). */
+ * job (exit code 1: the job failed, docs/DESIGN.md s6). */
 void ic_dist_check_rc(int rc, const char *call, const char *file, int line);
 #define IC_MPI_CHECK(call) ic_dist_check_rc((call), #call, __FILE__, __LINE__)
 

@@ -1,5 +1,5 @@
 /* Gradient averaging on GPUs: one NCCL communicator over the MPI world
- * (DESIGN.md s5). Rank 0 makes the ncclUniqueId, ic_dist_bcast sends it,
+ * (docs/DESIGN.md s5). Rank 0 makes the ncclUniqueId, ic_dist_bcast sends it,
  * every rank joins on its context's device (one rank per GPU: the local
  * rank picks it, kernels/ic_ctx.h ic_ctx_init_auto). NCCL refuses two ranks
  * on one GPU, so a host with fewer GPUs than ranks cannot use this path.

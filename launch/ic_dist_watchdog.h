@@ -1,8 +1,8 @@
-/* Dead-rank detection for the process group (DESIGN.md s5: a rank that
+/* Dead-rank detection for the process group (docs/DESIGN.md s5: a rank that
  * dies ends the job with a message on every survivor, never a hang).
  *
  * Three ways a survivor learns that a peer is gone, all ending in exit 1
- * (DESIGN.md s6: the job failed) with a line naming the lost ranks:
+ * (docs/DESIGN.md s6: the job failed) with a line naming the lost ranks:
  *   - the launcher ends the job: Open MPI's mpirun and Slurm send SIGTERM
  *     to the survivors when a rank dies; the handler names the local peers
  *     whose processes are gone (a peer table of pids and hosts is gathered

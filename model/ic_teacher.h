@@ -69,7 +69,7 @@ size_t ic_teacher_state_bytes(const ic_config *cfg, int L_max);
  * most L_max rounded up to 64. */
 int ic_teacher_head_rows(const ic_ctx *ctx, const ic_config *cfg, int L_max);
 
-/* Per-layer outputs the caller wants kept (CONVENTIONS.md layouts); any
+/* Per-layer outputs the caller wants kept (docs/CONVENTIONS.md layouts); any
  * pointer may be NULL. Buffers are the caller's, sized for L. */
 typedef struct {
     float *x_norm;  /* [L, D] input_layernorm(hidden) */
@@ -79,7 +79,7 @@ typedef struct {
 } ic_teacher_saved;
 
 /* Index-set selection for a layer. Returns 1 with *idx [L, K], *cnt [L],
- * *K set (CONVENTIONS.md; the buffers stay the callee's and must live until
+ * *K set (docs/CONVENTIONS.md; the buffers stay the callee's and must live until
  * the layer is done), 0 for dense attention, -1 on failure. */
 typedef int (*ic_select_fn)(void *ctx, int layer, const float *x_norm /*[L,D]*/, int L,
                             const int32_t **idx, const int32_t **cnt, int *K);

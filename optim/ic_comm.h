@@ -1,4 +1,4 @@
-/* The collectives interface of training (DESIGN.md s2, s5): what train/
+/* The collectives interface of training (docs/DESIGN.md s2, s5): what train/
  * and optim/ need from a process group, as callbacks, so that they never
  * include launch/. launch/ (ic_dist, MPI) fills one in and passes it down;
  * tests can pass their own. A NULL comm, or ic_comm_single(), is one

@@ -1,5 +1,5 @@
 /* A fingerprint of the trained parameters, printed by every rank at the end
- * of `indexcache train` (DESIGN.md s5: identical AdamW steps on every rank,
+ * of `indexcache train` (docs/DESIGN.md s5: identical AdamW steps on every rank,
  * so identical parameters; a rank that drifted shows a different hash). */
 #ifndef IC_PARAM_HASH_H
 #define IC_PARAM_HASH_H

@@ -1,5 +1,5 @@
 // CUDA IndexCache distillation loss, dense stage (kernels/ic_distill_loss.h,
-// DESIGN.md s3), forward and backward, on the bf16 tensor cores (mma.sync
+// docs/DESIGN.md s3), forward and backward, on the bf16 tensor cores (mma.sync
 // m16n8k16, fp32 accumulate; the fp32 inputs are rounded to bf16 as they are
 // staged in shared memory).
 //

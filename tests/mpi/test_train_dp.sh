@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Data parallelism of `indexcache train` (DESIGN.md s5): on a tiny random
+# Data parallelism of `indexcache train` (docs/DESIGN.md s5): on a tiny random
 # model and token file made by tests/interop/make_tiny_model.py (Python
 # safetensors + h5py), 2 ranks x batch B must give the same per-step losses,
 # gradient norms and final indexer weights as 1 rank x batch 2B (to fp32

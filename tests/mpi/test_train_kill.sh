@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A rank that dies during `mpirun -np 2 indexcache train` ends the job on
 # the survivor within a bounded time, exit status non-zero, with a line that
-# names the lost rank (DESIGN.md s5; launch/ic_dist_watchdog.h):
+# names the lost rank (docs/DESIGN.md s5; launch/ic_dist_watchdog.h):
 #   kill: SIGKILL rank 1 mid-training; mpirun sends SIGTERM to rank 0, whose
 #         handler prints "rank 0/2: fatal: ... lost peer: rank 1 (pid P ...)
 #         is gone" and exits 1;
