@@ -2,6 +2,7 @@
 #include "kernels/ic_distill_loss.h"
 
 #include "ic_check.h"
+#include "kernels/ic_cuda_ops.h"
 
 static void check_args(const ic_distill_desc *d, const float *qI, const float *kI,
                        const float *w, const ic_distill_teacher *served, int n_served) {
@@ -22,7 +23,10 @@ static void check_args(const ic_distill_desc *d, const float *qI, const float *k
 
 size_t ic_distill_loss_workspace_bytes(const ic_ctx *ctx, const ic_distill_desc *desc) {
     IC_ASSERT(desc && desc->L >= 1 && desc->n_kv_heads >= 1);
-    return ctx->backend == IC_BACKEND_CPU ? ic_distill_loss_workspace_bytes_cpu(ctx, desc) : 0;
+    if (ctx->backend == IC_BACKEND_CPU) return ic_distill_loss_workspace_bytes_cpu(ctx, desc);
+    if (desc->stage == IC_DISTILL_SPARSE)
+        return ic_distill_loss_sparse_workspace_bytes_cuda(ctx, desc);
+    return 0;
 }
 
 int ic_distill_loss_forward(ic_ctx *ctx, const ic_distill_desc *desc, const float *qI,
@@ -34,7 +38,11 @@ int ic_distill_loss_forward(ic_ctx *ctx, const ic_distill_desc *desc, const floa
     switch (ctx->backend) {
     case IC_BACKEND_CPU:
         return ic_distill_loss_forward_cpu(ctx, desc, qI, kI, w, served, n_served, out, err);
-    case IC_BACKEND_CUDA: IC_FATAL("distill loss: no CUDA kernel yet");
+    case IC_BACKEND_CUDA:
+        if (desc->stage == IC_DISTILL_SPARSE)
+            return ic_distill_loss_sparse_forward_cuda(ctx, desc, qI, kI, w, served, n_served,
+                                                       out, err);
+        IC_FATAL("distill loss: no CUDA kernel yet");
     }
     IC_FATAL("distill loss: unknown backend %d", (int)ctx->backend);
 }
@@ -50,7 +58,11 @@ int ic_distill_loss_backward(ic_ctx *ctx, const ic_distill_desc *desc, const flo
     case IC_BACKEND_CPU:
         return ic_distill_loss_backward_cpu(ctx, desc, qI, kI, w, served, n_served,
                                             dqI, dkI, dw, out, err);
-    case IC_BACKEND_CUDA: IC_FATAL("distill loss backward: no CUDA kernel yet");
+    case IC_BACKEND_CUDA:
+        if (desc->stage == IC_DISTILL_SPARSE)
+            return ic_distill_loss_sparse_backward_cuda(ctx, desc, qI, kI, w, served, n_served,
+                                                        dqI, dkI, dw, out, err);
+        IC_FATAL("distill loss backward: no CUDA kernel yet");
     }
     IC_FATAL("distill loss backward: unknown backend %d", (int)ctx->backend);
 }

@@ -50,7 +50,7 @@ const char *ic_cuda_missing_ops(unsigned needs) {
     if (needs & IC_NEED_DSA)
         strcat(buf, "layernorm, indexer scores, top-k, sparse attention, ");
     if (needs & IC_NEED_TRAIN)
-        strcat(buf, "distill loss, indexer backward, ");
+        strcat(buf, "distill loss (dense stage), indexer backward, ");
     size_t n = strlen(buf);
     if (n >= 2) buf[n - 2] = '\0';
     return buf;

@@ -13,6 +13,7 @@
 
 #include "core/ic_ctx.h"
 #include "core/ic_tensor.h"
+#include "kernels/ic_distill_loss.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -108,6 +109,22 @@ int64_t ic_attention_cudnn_graphs_built(void);
 void ic_indexer_scores_forward_cuda(ic_ctx *ctx, ic_dtype dt, float *out, int ld, const void *qI,
                                     const void *kI, const void *w, int L, int H_I, int d_I,
                                     int t0, int t1);
+
+/* The distillation loss, sparse stage (kernels/ic_distill_loss.h, same
+ * contracts as the _cpu functions; kernels/cuda/distill_loss_sparse.cu): fp32
+ * device pointers (idx, cnt in desc too), H_I <= 64, topk <= 2048, n_served
+ * <= 8, d_I and d multiples of 4, qI/kI/q/k 16-byte aligned. Deterministic:
+ * same inputs, same bits (dkI through int64 fixed point). */
+size_t ic_distill_loss_sparse_workspace_bytes_cuda(const ic_ctx *ctx, const ic_distill_desc *desc);
+int ic_distill_loss_sparse_forward_cuda(ic_ctx *ctx, const ic_distill_desc *desc, const float *qI,
+                                        const float *kI, const float *w,
+                                        const ic_distill_teacher *served, int n_served,
+                                        ic_distill_stats *out, ic_error *err);
+int ic_distill_loss_sparse_backward_cuda(ic_ctx *ctx, const ic_distill_desc *desc,
+                                         const float *qI, const float *kI, const float *w,
+                                         const ic_distill_teacher *served, int n_served,
+                                         float *dqI, float *dkI, float *dw,
+                                         ic_distill_stats *out, ic_error *err);
 
 #ifdef __cplusplus
 }
