@@ -6,8 +6,8 @@
 //     the slots c = m * 128 + tid (m < MS, MS = ceil(min(K, L) / 128), a
 //     template: 1..16); their state (key index, log q, pbar -> g, p_j) stays
 //     in registers. Per owned slot it gathers kI[s] (16-byte loads) and forms
-//     the H_I dot products a = qI[t,h].kI[s] at once (qI[t] is read with
-//     warp-uniform loads, a broadcast), I = sum_h w ReLU(a); the indexer's
+//     the H_I dot products a = qI[t,h].kI[s], 16 heads at a time (qI[t] is
+//     read with warp-uniform loads, a broadcast), I = sum_h w ReLU(a); the indexer's
 //     row LSE by a block max and a block sum (in double, as the CPU).
 //     Per served layer and head: the scores q_h[t].k_g(h)[s]/sqrt(d) of the
 //     owned slots, block max, block sum of exp, p += e / sum; then the KL
@@ -15,7 +15,8 @@
 //     The backward variant then walks the slots again in chunks of 128:
 //     recomputes a, dw partials (warp butterfly sums, per warp in shared
 //     memory), da = g w [a > 0] into shared DA [H_I][128]; each slot's dkI
-//     contribution v = sum_h da_h qI[t,h] goes to a fixed-point accumulator
+//     contribution v = sum_h da_h qI[t,h] (da from the thread's own DA
+//     column) goes to a fixed-point accumulator
 //     (below); then dqI[t] += DA . kI[T_t chunk] with threads over
 //     (8 heads, one dim), which read kI coalesced and DA by broadcast.
 //     dqI[t] and dw[t] belong to row t's block alone: plain += in a fixed order.
@@ -75,6 +76,7 @@ const int kDlsWarps = kDlsThreads / 32;
 const int kDlsMaxServed = 8;
 const int kDlsMaxHI = 64;
 const int kDlsMaxK = 2048;
+const int kDlsHB = 16;  // indexer heads a thread holds at once
 
 struct dls_args {
     const float *qI, *kI, *w;                       // [L,H_I,d_I] [L,d_I] [L,H_I]
@@ -115,25 +117,25 @@ __device__ __forceinline__ float dls_block_max(float v, float *sh) {
     return v;
 }
 
-// acc[h] = qI[t,h] . krow for h < HI (qt = qI[t]); four partial chains per
-// head would cost registers, the HB independent heads give the ILP.
-template <int HB>
-__device__ __forceinline__ void dls_idx_dots(float (&acc)[HB], const float *qt,
-                                             const float *krow, int HI, int dI) {
-DLS_UNROLL
-    for (int h = 0; h < HB; h++) acc[h] = 0.0f;
+// acc[r] = qI[t, h0 + r] . krow for h0 + r < HI (qt = qI[t]), 0 past HI.
+// 16 heads a batch: the 16 chains give the ILP, and nvcc keeps the batch's
+// loads in registers (64 heads at once hoisted 256 loads and spilled).
+__device__ __forceinline__ void dls_idx_dots(float (&acc)[kDlsHB], const float *qt,
+                                             const float *krow, int h0, int HI, int dI) {
+    DLS_UNROLL
+    for (int r = 0; r < kDlsHB; r++) acc[r] = 0.0f;
     DLS_ROLLED
     for (int i = 0; i < dI; i += 4) {
         const ic_pack<float> k4 = dls_ld4(krow + i);
-DLS_UNROLL
-        for (int h = 0; h < HB; h++) {
-            if (h < HI) {
-                const ic_pack<float> q4 = dls_ld4(qt + (size_t)h * dI + i);
-                float a = acc[h];
-                a = fmaf(q4.v[0], k4.v[0], a);
-                a = fmaf(q4.v[1], k4.v[1], a);
-                a = fmaf(q4.v[2], k4.v[2], a);
-                acc[h] = fmaf(q4.v[3], k4.v[3], a);
+        DLS_UNROLL
+        for (int r = 0; r < kDlsHB; r++) {
+            if (h0 + r < HI) {
+                const ic_pack<float> q4 = dls_ld4(qt + (size_t)(h0 + r) * dI + i);
+                float x = acc[r];
+                x = fmaf(q4.v[0], k4.v[0], x);
+                x = fmaf(q4.v[1], k4.v[1], x);
+                x = fmaf(q4.v[2], k4.v[2], x);
+                acc[r] = fmaf(q4.v[3], k4.v[3], x);
             }
         }
     }
@@ -167,7 +169,7 @@ __device__ __forceinline__ unsigned long long dls_to_fix(float v, float sc) {
     return (unsigned long long)q;
 }
 
-template <int MS, int HB, bool GRAD>
+template <int MS, bool GRAD>
 __global__ void __launch_bounds__(128) dls_row_kernel(dls_args a) {
     __shared__ double red[32];
     __shared__ float redf[32];
@@ -197,12 +199,16 @@ DLS_UNROLL
         lq[m] = 0.0f;
         gp[m] = 0.0f;
         if (sid[m] >= 0) {
-            float acc[HB];
-            dls_idx_dots<HB>(acc, qt, a.kI + (size_t)sid[m] * dI, HI, dI);
+            const float *kr = a.kI + (size_t)sid[m] * dI;
             float I = 0.0f;
-DLS_UNROLL
-            for (int h = 0; h < HB; h++)
-                if (h < HI) I += wt[h] * dls_relu(acc[h]);
+            DLS_ROLLED
+            for (int h0 = 0; h0 < HI; h0 += kDlsHB) {
+                float acc[kDlsHB];
+                dls_idx_dots(acc, qt, kr, h0, HI, dI);
+                DLS_UNROLL
+                for (int r = 0; r < kDlsHB; r++)
+                    if (h0 + r < HI) I += wt[h0 + r] * dls_relu(acc[r]);
+            }
             lq[m] = I;
             mx = fmaxf(mx, I);
         }
@@ -293,20 +299,24 @@ DLS_UNROLL
         if (c0 < n) {  // uniform over the block
             const int s = sid[m];
             const float g = s >= 0 ? gp[m] : 0.0f;
-            float acc[HB];
-            if (s >= 0) {
-                dls_idx_dots<HB>(acc, qt, a.kI + (size_t)s * dI, HI, dI);
-            } else {
-DLS_UNROLL
-                for (int h = 0; h < HB; h++) acc[h] = 0.0f;
-            }
-DLS_UNROLL
-            for (int h = 0; h < HB; h++) {
-                if (h < HI) {
-                    const float r = dls_warp_sumf(g * dls_relu(acc[h]));
-                    if (lane == 0) dwacc[wp][h] += r;
-                    acc[h] = (float)(acc[h] > 0.0f) * (g * wt[h]);  // da; 0 off the set
-                    DA[h * kDlsThreads + tid] = acc[h];
+            DLS_ROLLED
+            for (int h0 = 0; h0 < HI; h0 += kDlsHB) {
+                float acc[kDlsHB];
+                if (s >= 0) {
+                    dls_idx_dots(acc, qt, a.kI + (size_t)s * dI, h0, HI, dI);
+                } else {
+                    DLS_UNROLL
+                    for (int r = 0; r < kDlsHB; r++) acc[r] = 0.0f;
+                }
+                DLS_UNROLL
+                for (int r = 0; r < kDlsHB; r++) {
+                    const int h = h0 + r;
+                    if (h < HI) {
+                        const float rs = dls_warp_sumf(g * dls_relu(acc[r]));
+                        if (lane == 0) dwacc[wp][h] += rs;
+                        // da = g w [a > 0], 0 off the set; this thread's column of DA
+                        DA[h * kDlsThreads + tid] = (float)(acc[r] > 0.0f) * (g * wt[h]);
+                    }
                 }
             }
             sidx[tid] = s;
@@ -315,15 +325,14 @@ DLS_UNROLL
                 DLS_ROLLED
                 for (int i = 0; i < dI; i += 4) {
                     float v0 = 0.0f, v1 = 0.0f, v2 = 0.0f, v3 = 0.0f;
-DLS_UNROLL
-                    for (int h = 0; h < HB; h++) {
-                        if (h < HI) {
-                            const ic_pack<float> q4 = dls_ld4(qt + (size_t)h * dI + i);
-                            v0 = fmaf(acc[h], q4.v[0], v0);
-                            v1 = fmaf(acc[h], q4.v[1], v1);
-                            v2 = fmaf(acc[h], q4.v[2], v2);
-                            v3 = fmaf(acc[h], q4.v[3], v3);
-                        }
+                    DLS_ROLLED
+                    for (int h = 0; h < HI; h++) {
+                        const float da = DA[h * kDlsThreads + tid];
+                        const ic_pack<float> q4 = dls_ld4(qt + (size_t)h * dI + i);
+                        v0 = fmaf(da, q4.v[0], v0);
+                        v1 = fmaf(da, q4.v[1], v1);
+                        v2 = fmaf(da, q4.v[2], v2);
+                        v3 = fmaf(da, q4.v[3], v3);
                     }
                     atomicAdd(dst + i, dls_to_fix(v0, fsc));
                     atomicAdd(dst + i + 1, dls_to_fix(v1, fsc));
@@ -434,26 +443,23 @@ dls_sum_kernel(const double *__restrict__ rl, const double *__restrict__ rk, int
     }
 }
 
-template <int MS, int HB>
+template <int MS>
 static void dls_launch_row(ic_ctx *ctx, const dls_args &a, bool grad) {
     if (grad) {
         const size_t smem = sizeof(float) * (size_t)a.HI * kDlsThreads;
-        IC_LAUNCH((dls_row_kernel<MS, HB, true>), (unsigned)a.L, kDlsThreads, smem, ctx->stream,
-                  a);
+        IC_LAUNCH((dls_row_kernel<MS, true>), (unsigned)a.L, kDlsThreads, smem, ctx->stream, a);
     } else {
-        IC_LAUNCH((dls_row_kernel<MS, HB, false>), (unsigned)a.L, kDlsThreads, 0, ctx->stream,
-                  a);
+        IC_LAUNCH((dls_row_kernel<MS, false>), (unsigned)a.L, kDlsThreads, 0, ctx->stream, a);
     }
 }
 
-template <int HB>
 static void dls_launch_ms(ic_ctx *ctx, const dls_args &a, bool grad, int ms) {
     switch (ms) {
-    case 1: dls_launch_row<1, HB>(ctx, a, grad); break;
-    case 2: dls_launch_row<2, HB>(ctx, a, grad); break;
-    case 4: dls_launch_row<4, HB>(ctx, a, grad); break;
-    case 8: dls_launch_row<8, HB>(ctx, a, grad); break;
-    default: dls_launch_row<16, HB>(ctx, a, grad); break;
+    case 1: dls_launch_row<1>(ctx, a, grad); break;
+    case 2: dls_launch_row<2>(ctx, a, grad); break;
+    case 4: dls_launch_row<4>(ctx, a, grad); break;
+    case 8: dls_launch_row<8>(ctx, a, grad); break;
+    default: dls_launch_row<16>(ctx, a, grad); break;
     }
 }
 
@@ -523,8 +529,7 @@ static int dls_run(ic_ctx *ctx, const ic_distill_desc *d, const float *qI, const
     const int slots = d->topk < L ? d->topk : L;
     int ms = 1;
     while (ms * kDlsThreads < slots) ms <<= 1;
-    if (HI <= 16) dls_launch_ms<16>(ctx, a, grad, ms);
-    else dls_launch_ms<64>(ctx, a, grad, ms);
+    dls_launch_ms(ctx, a, grad, ms);
     if (a.fix) {
         const size_t nf = (size_t)L * dI;
         IC_LAUNCH(dls_fix_finish_kernel, ic_grid_for(nf, 256), 256, 0, st, dkI, a.fix, nf, cb,
