@@ -71,7 +71,7 @@ extern "C" {
 
 namespace ic_cuda {  // named, so the mangled kernel names are stable
 
-const int kDlsThreads = 128;  // = the row kernel's __launch_bounds__
+const int kDlsThreads = 128;  // = the row kernel's __launch_bounds__ (min 1 block/SM: up to 255 registers)
 const int kDlsWarps = kDlsThreads / 32;
 const int kDlsMaxServed = 8;
 const int kDlsMaxHI = 64;
@@ -170,7 +170,7 @@ __device__ __forceinline__ unsigned long long dls_to_fix(float v, float sc) {
 }
 
 template <int MS, bool GRAD>
-__global__ void __launch_bounds__(128) dls_row_kernel(dls_args a) {
+__global__ void __launch_bounds__(128, 1) dls_row_kernel(dls_args a) {
     __shared__ double red[32];
     __shared__ float redf[32];
     __shared__ float dwacc[kDlsWarps][kDlsMaxHI];
