@@ -142,12 +142,13 @@ run_tests() {  # run_tests FILTER: every pack test and gpu script whose name mat
 
 SAN=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer \
       /usr/local/cuda/compute-sanitizer/compute-sanitizer 2>/dev/null | head -1)
-sanitize() {  # sanitize TOOLS FILTER
+sanitize() {  # sanitize TOOLS FILTER [ARGS...]: ARGS go to each test (e.g. --quick)
   local tool line name exe
-  for tool in $1; do
+  local tools=$1 filter=$2; shift 2
+  for tool in $tools; do
     for line in "${TESTS[@]}"; do
       name=${line%%$'\t'*}; exe=$PACK/${line#*$'\t'}
-      [[ $name =~ $2 ]] || continue
+      [[ $name =~ $filter ]] || continue
       if [ -z "$SAN" ]; then
         if ((gpu)); then record FAIL 0 "$tool ${name}" "no compute-sanitizer"
         else record SKIP 0 "$tool ${name}" "no GPU, no compute-sanitizer"; fi
@@ -165,16 +166,28 @@ sanitize() {  # sanitize TOOLS FILTER
       fi
       # CK_FORK=no: the Check suites run in the sanitized process itself.
       step "${tool}_${name#test_}" timeout "$STEP_TIMEOUT" env CK_FORK=no "$SAN" --tool "$tool" \
-        "${filt[@]}" --error-exitcode 1 --target-processes all "$exe"
+        "${filt[@]}" --error-exitcode 1 --target-processes all "$exe" "$@"
     done
   done
 }
 
 if has tests; then
-  run_tests '.'
+  run_tests "${IC_TEST_FILTER:-.}"   # IC_TEST_FILTER: a regex over test names
+  # the NCCL all-reduce across GPUs: one rank per GPU, when there are several
+  ngpu=0; ((gpu)) && ngpu=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU')
+  nccl_exe=$(awk -F'\t' '$1 == "test_nccl_comm" { print $2 }' "$PACK/tests.tsv")
+  if ((ngpu >= 2)) && [ -n "$nccl_exe" ] && command -v mpirun >/dev/null; then
+    step test_nccl_comm_mpi timeout "$STEP_TIMEOUT" mpirun -np "$ngpu" --oversubscribe \
+      --allow-run-as-root -x NCCL_NVLS_ENABLE -x LD_LIBRARY_PATH "$PACK/$nccl_exe"
+  else
+    record SKIP 0 test_nccl_comm_mpi "needs >= 2 GPUs and mpirun (GPUs: $ngpu)"
+  fi
 fi
 if has sanitizers; then
-  sanitize "memcheck racecheck synccheck" '^test_(cuda_ops|ops_backends|ptx_twins|matmul_cuda|attention_cuda|ce_decode_cuda|indexer_scores_cuda|topk_cuda)$'
+  # IC_SAN_FILTER narrows the full-run list (a regex over test names)
+  sanitize "memcheck racecheck synccheck" "${IC_SAN_FILTER:-^test_(cuda_ops|ops_backends|ptx_twins|matmul_cuda|attention_cuda|ce_decode_cuda|indexer_scores_cuda|topk_cuda|sparse_attention_cuda)$}"
+  # tests whose full shapes are too slow under the sanitizers run --quick
+  sanitize "memcheck racecheck synccheck" "${IC_SAN_QUICK_FILTER:-^test_(distill_loss_cuda)$}" --quick
 fi
 if has model; then
   if [ -n "${IC_GGUF:-}" ] && [ -f "$IC_GGUF" ]; then

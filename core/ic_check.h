@@ -1,7 +1,9 @@
 /* Fatal checks for library calls that must not fail in a correct program
  * (device/communication set-up, kernel launches). Each prints file:line and
- * the library's own message, then aborts the process. Input parsing never
- * uses these: it returns an ic_error instead. */
+ * the library's own message, then ends the process with status 1, "the
+ * work failed" (docs/DESIGN.md s6: 2 is for a bad command line only). A broken
+ * internal invariant (IC_ASSERT) is a bug: it prints file:line and aborts.
+ * Input parsing never uses these: it returns an ic_error instead. */
 #ifndef IC_CHECK_H
 #define IC_CHECK_H
 
@@ -10,10 +12,12 @@
 
 #define IC_FATAL(...) do { \
     fprintf(stderr, "fatal: %s:%d: ", __FILE__, __LINE__); \
-    fprintf(stderr, __VA_ARGS__); fputc('\n', stderr); exit(2); } while (0)
+    fprintf(stderr, __VA_ARGS__); fputc('\n', stderr); exit(1); } while (0)
 
-/* Shape precondition where an op is built (ggml style). */
-#define IC_ASSERT(cond) do { if (!(cond)) IC_FATAL("assertion failed: %s", #cond); } while (0)
+/* Shape precondition where an op is built (ggml style): a bug when false. */
+#define IC_ASSERT(cond) do { if (!(cond)) { \
+    fprintf(stderr, "internal error: %s:%d: assertion failed: %s\n", __FILE__, __LINE__, #cond); \
+    fflush(stderr); abort(); } } while (0)
 
 #ifdef __CUDACC__
 #define IC_HAVE_CUDA_HEADERS 1
@@ -44,7 +48,7 @@
 #define mpi_check(call) do { int rc_ = (call); if (rc_ != MPI_SUCCESS) { \
     char s_[MPI_MAX_ERROR_STRING]; int n_ = 0; MPI_Error_string(rc_, s_, &n_); \
     fprintf(stderr, "fatal: %s:%d: MPI error %d: %s (%s)\n", __FILE__, __LINE__, rc_, s_, #call); \
-    MPI_Abort(MPI_COMM_WORLD, 2); } } while (0)
+    MPI_Abort(MPI_COMM_WORLD, 1); } } while (0)
 #endif
 
 #endif

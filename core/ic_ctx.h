@@ -1,4 +1,4 @@
-/* The op context (DESIGN.md section 2): which backend runs an op, its
+/* The op context (docs/DESIGN.md section 2): which backend runs an op, its
  * stream, its workspace and the backend's library handles. Every op in
  * kernels/ takes an ic_ctx * first; every tensor it touches lives on the
  * context's device (host memory for IC_BACKEND_CPU, device memory for

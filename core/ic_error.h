@@ -1,6 +1,8 @@
 /* Recoverable errors. Library code never exits: it fills an ic_error and
  * returns -1 (or NULL), and the caller decides. The message is meant for a
- * user: it names the file, the flag or the shape that is wrong. */
+ * user: it names the file, the flag or the shape that is wrong, on one line
+ * (control bytes copied from a file, such as a newline in a GGUF key, are
+ * shown as '?'). */
 #ifndef IC_ERROR_H
 #define IC_ERROR_H
 

@@ -100,8 +100,9 @@ int ic_write_file_atomic(const char *path, const void *data, size_t len, ic_erro
     ic_atomic_file af;
     if (ic_atomic_open(&af, path, err)) return -1;
     if (len && fwrite(data, 1, len, af.f) != len) {
+        int e = errno;   /* ENOSPC, EIO, ...: before the cleanup can change it */
         ic_atomic_abort(&af);
-        return ic_error_set(err, "%s: write failed", path);
+        return ic_error_set(err, "%s: write failed: %s", path, strerror(e));
     }
     return ic_atomic_commit(&af, err);
 }

@@ -1,4 +1,4 @@
-/* Token datasets in HDF5 (DESIGN.md section 4): datasets /train and /val,
+/* Token datasets in HDF5 (docs/DESIGN.md section 4): datasets /train and /val,
  * 1-D, H5T_STD_U32LE, chunked and extendible; root attributes vocab_size
  * (uint32), tokenizer (string "sha256:<hex of tokenizer.json>"),
  * tokenizer_source (string, the path it was read from) and format_version

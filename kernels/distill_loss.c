@@ -1,8 +1,9 @@
 /* Dispatch of the distillation loss (kernels/ic_distill_loss.h). */
 #include "kernels/ic_distill_loss.h"
 
-#include "ic_check.h"
 #include "kernels/ic_cuda_ops.h"
+
+#include "ic_check.h"
 
 static void check_args(const ic_distill_desc *d, const float *qI, const float *kI,
                        const float *w, const ic_distill_teacher *served, int n_served) {
@@ -24,9 +25,23 @@ static void check_args(const ic_distill_desc *d, const float *qI, const float *k
 size_t ic_distill_loss_workspace_bytes(const ic_ctx *ctx, const ic_distill_desc *desc) {
     IC_ASSERT(desc && desc->L >= 1 && desc->n_kv_heads >= 1);
     if (ctx->backend == IC_BACKEND_CPU) return ic_distill_loss_workspace_bytes_cpu(ctx, desc);
-    if (desc->stage == IC_DISTILL_SPARSE)
-        return ic_distill_loss_sparse_workspace_bytes_cuda(ctx, desc);
-    return 0;
+    return desc->stage == IC_DISTILL_DENSE
+               ? ic_distill_loss_dense_workspace_bytes_cuda(ctx, desc)
+               : ic_distill_loss_sparse_workspace_bytes_cuda(ctx, desc);
+}
+
+/* What the dense CUDA kernels take (kernels/cuda/distill_loss_dense.cu); anything
+ * else is refused here with the shape named, before any launch. (The sparse
+ * stage, kernels/cuda/distill_loss_sparse.cu, checks its own limits.) */
+static void check_cuda(const ic_distill_desc *d, int n_served, const char *what) {
+    if (d->idx_head_dim != 64 && d->idx_head_dim != 128)
+        IC_FATAL("%s: indexer head dim d_I = %d is not supported on CUDA (64 or 128)", what,
+                 d->idx_head_dim);
+    if (d->head_dim != 64 && d->head_dim != 128)
+        IC_FATAL("%s: teacher head dim d = %d is not supported on CUDA (64 or 128)", what,
+                 d->head_dim);
+    if (n_served > 8)
+        IC_FATAL("%s: %d served layers; the CUDA kernel takes at most 8", what, n_served);
 }
 
 int ic_distill_loss_forward(ic_ctx *ctx, const ic_distill_desc *desc, const float *qI,
@@ -42,7 +57,9 @@ int ic_distill_loss_forward(ic_ctx *ctx, const ic_distill_desc *desc, const floa
         if (desc->stage == IC_DISTILL_SPARSE)
             return ic_distill_loss_sparse_forward_cuda(ctx, desc, qI, kI, w, served, n_served,
                                                        out, err);
-        IC_FATAL("distill loss: no CUDA kernel yet");
+        check_cuda(desc, n_served, "distill loss");
+        return ic_distill_loss_dense_forward_cuda(ctx, desc, qI, kI, w, served, n_served, out,
+                                                  err);
     }
     IC_FATAL("distill loss: unknown backend %d", (int)ctx->backend);
 }
@@ -62,7 +79,9 @@ int ic_distill_loss_backward(ic_ctx *ctx, const ic_distill_desc *desc, const flo
         if (desc->stage == IC_DISTILL_SPARSE)
             return ic_distill_loss_sparse_backward_cuda(ctx, desc, qI, kI, w, served, n_served,
                                                         dqI, dkI, dw, out, err);
-        IC_FATAL("distill loss backward: no CUDA kernel yet");
+        check_cuda(desc, n_served, "distill loss backward");
+        return ic_distill_loss_dense_backward_cuda(ctx, desc, qI, kI, w, served, n_served,
+                                                   dqI, dkI, dw, out, err);
     }
     IC_FATAL("distill loss backward: unknown backend %d", (int)ctx->backend);
 }

@@ -16,7 +16,7 @@
 /* Full causal forward of one sequence (key s visible to query t iff s <= t).
  *   out [L, H, d]     attention output (heads concatenated per token)
  *   lse [H, L]        natural-log log-sum-exp of the scaled scores of each
- *                     query row (CONVENTIONS.md), or NULL
+ *                     query row (docs/CONVENTIONS.md), or NULL
  *   q [L, H, d], k [L, Hkv, d], v [L, Hkv, d]   (roped q and k)
  * H must be a multiple of Hkv. Workspace: ic_attention_workspace_bytes. */
 size_t ic_attention_workspace_bytes(const ic_ctx *ctx, int L, int H, int Hkv, int d);

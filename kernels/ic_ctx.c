@@ -48,9 +48,10 @@ const char *ic_cuda_missing_ops(unsigned needs) {
     buf[0] = '\0';
     /* the dense teacher's ops all have CUDA kernels (IC_NEED_TEACHER) */
     if (needs & IC_NEED_DSA)
-        strcat(buf, "layernorm, indexer scores, top-k, sparse attention, ");
-    if (needs & IC_NEED_TRAIN)
-        strcat(buf, "distill loss (dense stage), indexer backward, ");
+        strcat(buf, "layernorm, indexer scores, top-k, ");
+    /* IC_NEED_TRAIN: the distillation loss (dense stage: kernels/cuda/
+     * distill_loss_dense.cu; sparse stage: distill_loss_sparse.cu), the
+     * indexer-score backward and AdamW all run on CUDA */
     size_t n = strlen(buf);
     if (n >= 2) buf[n - 2] = '\0';
     return buf;

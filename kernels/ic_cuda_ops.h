@@ -101,6 +101,19 @@ void ic_topk_forward_cuda(ic_ctx *ctx, int32_t *idx, int32_t *cnt, const float *
 /* SDPA graphs built so far in this process (the cache test: a repeated shape builds none). */
 int64_t ic_attention_cudnn_graphs_built(void);
 
+/* Sparse attention forward (kernels/ic_sparse_attention.h, same contract;
+ * kernels/cuda/sparse_attention.cu): out [L, H, d] in dt, lse [H, L] fp32 or
+ * NULL, q [L, H, d], k / v [L, Hkv, d] in dt, idx [L, K] / cnt [L] int32; fp32
+ * arithmetic. Supported (ic_sparse_attention_cuda_supports): dt fp32 or bf16,
+ * H / Hkv <= 24, d <= 32 16-byte packs (fp32 d <= 128, bf16 d <= 256), any
+ * K >= 1. No workspace (the query returns 0). */
+size_t ic_sparse_attention_workspace_bytes_cuda(const ic_ctx *ctx, int H, int Hkv, int d, int K);
+int ic_sparse_attention_cuda_supports(ic_dtype dt, int H, int Hkv, int d);
+void ic_sparse_attention_forward_cuda(ic_ctx *ctx, ic_dtype dt, void *out, float *lse,
+                                      const void *q, const void *k, const void *v, int L, int H,
+                                      int Hkv, int d, const int32_t *idx, const int32_t *cnt,
+                                      int K);
+
 /* Lightning-indexer scores, forward (kernels/ic_indexer_scores.h; kernels/cuda/
  * indexer_scores.cu): rows t in [t0, t1) into out [t1 - t0, ld] fp32 (always),
  * qI [L, H_I, d_I], kI [L, d_I], w [L, H_I] in dt. The dot products run on the
@@ -125,6 +138,31 @@ int ic_distill_loss_sparse_backward_cuda(ic_ctx *ctx, const ic_distill_desc *des
                                          const ic_distill_teacher *served, int n_served,
                                          float *dqI, float *dkI, float *dw,
                                          ic_distill_stats *out, ic_error *err);
+
+/* Lightning-indexer scores, backward given dI (kernels/ic_indexer_scores.h's
+ * contract, fp32 device pointers; kernels/cuda/indexer_scores_bwd.cu): bf16
+ * tensor cores, deterministic (no atomics). d_I 64 or 128. Workspace
+ * ic_indexer_scores_workspace_bytes_cuda (the dkI per-head partials,
+ * 4 H_I L d_I bytes). */
+size_t ic_indexer_scores_workspace_bytes_cuda(const ic_ctx *ctx, int L, int H_I, int d_I);
+void ic_indexer_scores_backward_cuda(ic_ctx *ctx, float *dqI, float *dkI, float *dw,
+                                     const float *dI, int ld, const float *qI, const float *kI,
+                                     const float *w, int L, int H_I, int d_I, int t0, int t1);
+
+/* The distillation loss, dense stage (kernels/ic_distill_loss.h's contract;
+ * kernels/cuda/distill_loss_dense.cu): fp32 device pointers, bf16 tensor
+ * cores, deterministic. d_I and d 64 or 128, 1..8 served layers. The loss
+ * values come back to the host (the call synchronises ctx->stream). */
+size_t ic_distill_loss_dense_workspace_bytes_cuda(const ic_ctx *ctx, const ic_distill_desc *desc);
+int ic_distill_loss_dense_forward_cuda(ic_ctx *ctx, const ic_distill_desc *desc, const float *qI,
+                                       const float *kI, const float *w,
+                                       const ic_distill_teacher *served, int n_served,
+                                       ic_distill_stats *out, ic_error *err);
+int ic_distill_loss_dense_backward_cuda(ic_ctx *ctx, const ic_distill_desc *desc,
+                                        const float *qI, const float *kI, const float *w,
+                                        const ic_distill_teacher *served, int n_served,
+                                        float *dqI, float *dkI, float *dw,
+                                        ic_distill_stats *out, ic_error *err);
 
 #ifdef __cplusplus
 }

@@ -1,5 +1,5 @@
 /* IndexCache multi-layer distillation loss of one F layer's indexer
- * (DESIGN.md section 3, IndexCache Proposition 1), for one sequence of L
+ * (docs/DESIGN.md section 3, IndexCache Proposition 1), for one sequence of L
  * tokens.
  *
  * For F layer l serving G(l) (m+1 = n_served layers, l itself included):
@@ -24,6 +24,11 @@
  * All of that scratch comes from the context's workspace: reserve
  * ic_distill_loss_workspace_bytes first.
  *
+ * CUDA (dense stage only; kernels/cuda/distill_loss_dense.cu explains it):
+ * bf16 tensor cores, chunks of 1024 query rows (row_block overrides), a
+ * workspace of about 4 * 1024 * L + 4 * H_I * L * d_I bytes; bitwise
+ * deterministic run to run. d_I, d in {64, 128}, n_served <= 8.
+ *
  * Threads: OpenMP over row blocks (all of omp_get_max_threads()); OpenBLAS is
  * set to one thread per call for the duration of the op and restored after,
  * so call it from one host thread at a time (not from inside another
@@ -39,7 +44,7 @@
 
 typedef enum { IC_DISTILL_DENSE = 0, IC_DISTILL_SPARSE = 1 } ic_distill_stage;
 
-/* Saved (detached) tensors of one served teacher layer j (CONVENTIONS.md). */
+/* Saved (detached) tensors of one served teacher layer j (docs/CONVENTIONS.md). */
 typedef struct {
     const float *q;    /* [L, H, d]   roped queries */
     const float *k;    /* [L, Hkv, d] roped keys */
@@ -56,14 +61,16 @@ typedef struct {
     int n_kv_heads;       /* Hkv (H % Hkv == 0, g(h) = h / (H / Hkv)) */
     int head_dim;         /* d */
     ic_distill_stage stage;
-    /* sparse stage only: the F layer's index sets (CONVENTIONS.md). Row t
+    /* sparse stage only: the F layer's index sets (docs/CONVENTIONS.md). Row t
      * holds 1 <= cnt[t] <= min(topk, t+1) distinct positions in [0, t]
      * (trusted here; ic_index_sets_check validates sets where they enter). */
     const int32_t *idx;   /* [L, topk] */
     const int32_t *cnt;   /* [L] */
     int topk;             /* K */
-    int row_block;        /* query rows per block; 0 = default (64) */
-    int key_block;        /* keys per tile in the dense stage; 0 = default (256) */
+    int row_block;        /* query rows per block; 0 = default (64). CUDA: rows per
+                             chunk of the streamed pass, rounded up to 64; 0 = 1024 */
+    int key_block;        /* keys per tile in the dense stage; 0 = default (256);
+                             CPU only (the CUDA tiles are 64 x 64) */
 } ic_distill_desc;
 
 typedef struct {
@@ -76,7 +83,7 @@ typedef struct {
  * fields but idx/cnt matter). */
 size_t ic_distill_loss_workspace_bytes(const ic_ctx *ctx, const ic_distill_desc *desc);
 
-/* Loss value only (evaluation). Inputs (CONVENTIONS.md):
+/* Loss value only (evaluation). Inputs (docs/CONVENTIONS.md):
  *   qI [L, H_I, d_I], kI [L, d_I], w [L, H_I], served [n_served].
  * Returns 0 (err is kept for backends whose calls can fail; the scratch
  * comes from the workspace, and a missing reserve aborts). Shape/pointer

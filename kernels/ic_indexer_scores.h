@@ -1,4 +1,4 @@
-/* Lightning-indexer scores (DeepSeek-V3.2 Eq. 1, DESIGN.md s3):
+/* Lightning-indexer scores (DeepSeek-V3.2 Eq. 1, docs/DESIGN.md s3):
  *   I[t,s] = sum_j w[t,j] * ReLU(qI[t,j] . kI[s])   for s <= t
  * computed one block of query rows at a time, so that neither a per-head nor
  * a per-layer L x L array ever exists: the caller chooses the rows. Extra
@@ -7,7 +7,7 @@
  * [t1, d_I] dkI accumulator (O(L*d_I), added in tile order so the result has
  * the same bits for any thread count).
  *
- * Layouts (CONVENTIONS.md): qI [L, H_I, d_I] roped, kI [L, d_I] normed and
+ * Layouts (docs/CONVENTIONS.md): qI [L, H_I, d_I] roped, kI [L, d_I] normed and
  * roped, w [L, H_I] already scaled by H_I^-1/2 d_I^-1/2.
  * forward/backward take that scratch from the context's workspace (reserve
  * ic_indexer_scores_workspace_bytes first); callers size the output blocks

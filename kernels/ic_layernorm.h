@@ -1,12 +1,12 @@
 /* LayerNorm with weight and bias over rows of width n (the indexer's k_norm,
- * DESIGN.md s3):  y = (x - mean) * rstd * weight + bias,
+ * docs/DESIGN.md s3):  y = (x - mean) * rstd * weight + bias,
  * rstd = 1 / sqrt(var + eps), var the biased (1/n) variance of the row. */
 #ifndef IC_LAYERNORM_H
 #define IC_LAYERNORM_H
 
 #include "core/ic_ctx.h"
 
-/* DeepSeek-V3.2's indexer k_norm uses eps 1e-6 (CONVENTIONS.md). */
+/* DeepSeek-V3.2's indexer k_norm uses eps 1e-6 (docs/CONVENTIONS.md). */
 #define IC_LAYERNORM_EPS 1e-6f
 
 /* y [rows, n]; mean, rstd [rows] are saved for the backward (either may be

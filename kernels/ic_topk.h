@@ -1,4 +1,4 @@
-/* Per-row top-k selection of the indexer scores (DESIGN.md s3, CONVENTIONS.md):
+/* Per-row top-k selection of the indexer scores (docs/DESIGN.md s3, docs/CONVENTIONS.md):
  * row t selects k_eff = min(K, t+1) key positions among s = 0..t, sorted by
  * descending score, ties broken by the lower s. idx [L, K] int32 holds them,
  * entries past cnt[t] are -1; cnt [L] int32. NaN scores rank below every
@@ -7,7 +7,7 @@
  * Selection streams: call it once per row block of scores (e.g. from
  * ic_indexer_scores_foreach), and only the O(L*K) output persists. There is
  * no backward: the indices are not differentiable (the indexer learns through
- * the distillation loss on I, DESIGN.md s3). */
+ * the distillation loss on I, docs/DESIGN.md s3). */
 #ifndef IC_TOPK_H
 #define IC_TOPK_H
 

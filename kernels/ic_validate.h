@@ -14,7 +14,7 @@
 #include "core/ic_ctx.h"
 #include "core/ic_error.h"
 
-/* Index sets (CONVENTIONS.md) idx [L, K], cnt [L]: for every row t,
+/* Index sets (docs/CONVENTIONS.md) idx [L, K], cnt [L]: for every row t,
  * 1 <= cnt[t] <= min(K, t+1), and idx[t, 0..cnt[t]-1] are distinct
  * positions in [0, t] (entries past cnt[t] are not read). */
 size_t ic_index_sets_check_workspace_bytes(const ic_ctx *ctx, int L);

@@ -16,8 +16,10 @@ static void check_args(int ld, const float *qI, const float *kI, const float *w,
 
 size_t ic_indexer_scores_workspace_bytes(const ic_ctx *ctx, int L, int H_I, int d_I) {
     IC_ASSERT(L >= 0 && H_I > 0 && d_I > 0);
+    /* CUDA: the backward's dkI partials; the forward needs none */
     return ctx->backend == IC_BACKEND_CPU
-         ? ic_indexer_scores_workspace_bytes_cpu(ctx, L, H_I, d_I) : 0;
+         ? ic_indexer_scores_workspace_bytes_cpu(ctx, L, H_I, d_I)
+         : ic_indexer_scores_workspace_bytes_cuda(ctx, L, H_I, d_I);
 }
 
 void ic_indexer_scores_forward(ic_ctx *ctx, float *out, int ld, const float *qI, const float *kI,
@@ -46,7 +48,12 @@ void ic_indexer_scores_backward(ic_ctx *ctx, float *dqI, float *dkI, float *dw, 
     case IC_BACKEND_CPU:
         ic_indexer_scores_backward_cpu(ctx, dqI, dkI, dw, dI, ld, qI, kI, w, L, H_I, d_I, t0, t1);
         return;
-    case IC_BACKEND_CUDA: IC_FATAL("indexer scores backward: no CUDA kernel yet");
+    case IC_BACKEND_CUDA:  /* bf16 tensor cores, deterministic */
+        if (d_I != 64 && d_I != 128)
+            IC_FATAL("indexer scores backward: d_I = %d is not supported on CUDA (64 or 128)",
+                     d_I);
+        ic_indexer_scores_backward_cuda(ctx, dqI, dkI, dw, dI, ld, qI, kI, w, L, H_I, d_I, t0, t1);
+        return;
     }
     IC_FATAL("indexer scores backward: unknown backend %d", (int)ctx->backend);
 }

@@ -33,7 +33,7 @@ static const ic_arg_spec k_args[] = {
     {"--seq-len", IC_ARG_INT, &seq_len, "L", "tokens per window (default 512)", 0, 1, 1 << 20},
     {"--batches", IC_ARG_INT, &n_batches, "N", "windows to evaluate (default: all that fit in the split)", 0, 0, 1e12},
     {"--pattern", IC_ARG_STRING_LIST, &pattern_flags, "P",
-     "dense, a literal F/S string (one char per layer) or uniform:R; may repeat (default: the "
+     "dense, a literal F/S string (one char per layer), uniform:R or freq:F[,offset:O]; may repeat (default: the "
      "model's index_topk_pattern, or dense for a model without one)", 0, 0, 0},
     {"--patterns-file", IC_ARG_STRING, &patterns_file, "FILE",
      "more patterns, one per line (blank lines and # comments skipped)", 0, 0, 0},
@@ -79,13 +79,15 @@ static int add_spec(pattern_list *pl, const char *s, ic_error *err) {
 }
 
 /* --pattern flags, then --patterns-file lines, then the default. */
+/* -1: a bad pattern (command line); -2: the patterns file cannot be read */
 static int collect_patterns(pattern_list *pl, const ic_config *cfg, ic_error *err) {
     for (int i = 0; i < pattern_flags.n; i++)
         if (add_spec(pl, pattern_flags.items[i], err)) return -1;
     if (patterns_file) {
         size_t len;
         pl->file_buf = ic_read_file(patterns_file, &len, err);
-        if (!pl->file_buf) return ic_error_wrap(err, "--patterns-file");
+        /* an unreadable file is a failed run (1), not a bad command line */
+        if (!pl->file_buf) return ic_error_wrap(err, "--patterns-file"), -2;
         for (char *p = pl->file_buf; p && *p;) {
             char *nl = strchr(p, '\n');
             if (nl) *nl = '\0';
@@ -180,7 +182,11 @@ int ic_cmd_eval(int argc, char **argv) {
         return 1;
     }
     /* an unreadable model is a failed run (1); a bad --pattern a bad command line (2) */
-    int bad = ic_config_load(&cfg, path, &err) != 0 ? 1 : collect_patterns(pl, &cfg, &err) != 0 ? 2 : 0;
+    int bad = ic_config_load(&cfg, path, &err) != 0 ? 1 : 0;
+    if (!bad) {
+        int c = collect_patterns(pl, &cfg, &err);
+        bad = c == -2 ? 1 : c != 0 ? 2 : 0;
+    }
     if (bad) {
         fprintf(stderr, "indexcache eval: %s\n", err.msg);
         free(pl->file_buf);

@@ -1,11 +1,15 @@
 /* indexcache export --model DIR --out DIR2: publish a trained DSA/IndexCache
  * model dir for inference engines (vLLM / SGLang / transformers). DIR2 holds
- * config.json (HF Llama keys + use_index_cache, the literal
- * index_topk_pattern, index_n_heads, index_head_dim, index_topk,
- * index_rope_dim), model.safetensors (teacher tensors in their own dtype +
- * the F layers' indexers, F32, DeepSeek-V3.2 names) and the tokenizer files.
- * transformers' LlamaForCausalLM loads it and ignores the indexer tensors.
- * Atomic: everything is written into DIR2.tmp.<pid>, then renamed. */
+ * config.json (HF Llama keys + use_index_cache, the pattern as the literal
+ * index_topk_pattern, as indexer_types and, when periodic, as
+ * index_topk_freq + index_skip_topk_offset; index_n_heads, index_head_dim,
+ * index_topk, index_rope_dim, indexer_rope_interleave = false),
+ * model.safetensors (teacher tensors in their own dtype + the F layers'
+ * indexers, F32, DeepSeek-V3.2 names) and the tokenizer / generation side
+ * files. transformers' LlamaForCausalLM loads it and ignores the indexer
+ * tensors. Our indexer's wq_b reads the normed hidden state, not a q-LoRA
+ * latent as DeepSeek-V3.2's does (docs/FORMATS.md). Atomic: everything is
+ * written into DIR2.tmp.<pid>, then renamed. */
 #define _XOPEN_SOURCE 700
 #include <ftw.h>
 #include <limits.h>
@@ -46,7 +50,7 @@ static int run(const char *model, const char *out, ic_error *err) {
     }
     for (int l = 0; l < m.w.cfg.n_layers; l++)
         if (!ic_pattern_is_full(&m.pattern, l) && m.ix[l].data) {
-            ic_indexer_free(&m.ix[l]);   /* only F layers carry indexers (DESIGN.md s4) */
+            ic_indexer_free(&m.ix[l]);   /* only F layers carry indexers (docs/DESIGN.md s4) */
             memset(&m.ix[l], 0, sizeof m.ix[l]);
         }
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", out, (long)getpid());
@@ -72,7 +76,7 @@ static int run(const char *model, const char *out, ic_error *err) {
            m.w.cfg.n_layers, m.topk);
     printf("  indexer   H_I=%d d_I=%d rope_dim=%d (F32, model.layers.{i}.self_attn.indexer.*)\n",
            m.idims.n_heads, m.idims.head_dim, m.idims.rope_dim);
-    printf("  files     config.json, model.safetensors, tokenizer files\n");
+    printf("  files     config.json, model.safetensors, tokenizer and generation files\n");
     rc = 0;
 done:
     if (tmp[0] && ic_path_exists(tmp)) rm_tree(tmp);
@@ -90,10 +94,13 @@ int ic_cmd_export(int argc, char **argv) {
         "export", "--model DIR --out DIR2",
         "Writes DIR2, a model dir that transformers (LlamaForCausalLM, ignoring the indexer "
         "tensors), vLLM/SGLang-style DSA loaders and the Python safetensors package read: "
-        "config.json with use_index_cache, the literal index_topk_pattern, index_n_heads, "
-        "index_head_dim, index_topk, index_rope_dim; model.safetensors with the teacher "
-        "tensors and the F layers' indexers (DeepSeek-V3.2 names); tokenizer.json. The "
-        "pattern comes from DIR's config.json and each of its F layers must have an indexer.",
+        "config.json with use_index_cache, the pattern (index_topk_pattern, indexer_types, "
+        "and index_topk_freq + index_skip_topk_offset when periodic), index_n_heads, "
+        "index_head_dim, index_topk, index_rope_dim, indexer_rope_interleave; "
+        "model.safetensors with the teacher tensors and the F layers' indexers (DeepSeek-V3.2 "
+        "names; our wq_b reads the normed hidden state, not a q-LoRA latent); the tokenizer "
+        "and generation files. The pattern comes from DIR's config.json and each of its F "
+        "layers must have an indexer. Details: docs/FORMATS.md.",
         args, 2, NULL, 0, 0,
     };
     const char *pos[1];

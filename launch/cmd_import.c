@@ -18,12 +18,14 @@ static const ic_arg_spec k_args[] = {
 };
 static const ic_cmd_spec k_cmd = {
     "import", "SRC --out DIR [--dtype bf16|f32] [--force]",
-    "Converts a dense Llama-family model into a model dir (DESIGN.md s4). SRC is a GGUF\n"
+    "Converts a dense Llama-family model into a model dir (docs/FORMATS.md). SRC is a GGUF\n"
     "file (llama architecture; F32/F16/BF16/Q8_0/Q4_0/Q4_1 tensors are dequantised and\n"
     "llama.cpp's q/k row permutation is undone) or a Hugging Face dir (config.json of\n"
     "Llama/Mistral/Qwen2 + model.safetensors or shards + tokenizer.json). DIR receives\n"
-    "config.json, model.safetensors (HF Llama tensor names) and tokenizer.json (Hugging\n"
-    "Face format; built from the GGUF vocab, or copied from the HF dir).",
+    "config.json, model.safetensors (HF Llama tensor names), tokenizer.json (Hugging\n"
+    "Face format; built from the GGUF vocab, or copied from the HF dir) and\n"
+    "tokenizer_config.json, special_tokens_map.json, generation_config.json (written\n"
+    "from the GGUF's special tokens and chat template, or copied from the HF dir).",
     k_args, (int)(sizeof k_args / sizeof k_args[0]), "SRC", 1, 1,
 };
 
@@ -49,7 +51,7 @@ int ic_cmd_import(int argc, char **argv) {
         return 1;
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
-    printf("import: wrote %s/{config.json,model.safetensors,tokenizer.json} in %.1f s\n", out_dir,
+    printf("import: wrote %s/{config.json,model.safetensors,tokenizer*.json,...} in %.1f s\n", out_dir,
            (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
     return 0;
 }

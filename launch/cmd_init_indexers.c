@@ -83,7 +83,7 @@ int ic_cmd_init_indexers(int argc, char **argv) {
     opts o = { 0 };
     const ic_arg_spec args[] = {
         { "--model", IC_ARG_STRING, &o.model, "DIR", "model dir (config.json + safetensors)", 1, 0, 0 },
-        { "--pattern", IC_ARG_STRING, &o.pattern, "P", "F/S string (one char per layer), uniform:R", 1, 0, 0 },
+        { "--pattern", IC_ARG_STRING, &o.pattern, "P", "F/S string (one char per layer), uniform:R or freq:F[,offset:O]", 1, 0, 0 },
         { "--out", IC_ARG_STRING, &o.out, "DIR2", "output model dir (created; not DIR itself)", 1, 0, 0 },
         { "--seed", IC_ARG_INT, &o.seed, "S", "initialisation seed (default 0)", 0, 0, 9.2e18 },
         { "--index-n-heads", IC_ARG_INT, &o.n_heads, "N",

@@ -1,4 +1,4 @@
-/* indexcache prep: text files -> HDF5 token dataset (DESIGN.md s4).
+/* indexcache prep: text files -> HDF5 token dataset (docs/DESIGN.md s4).
  *
  * Each text file is one document. It is read in blocks and encoded up to
  * the last safe cut of each block (a line start where block-wise encoding is

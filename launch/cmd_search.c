@@ -11,6 +11,7 @@
 #include "ic_commands.h"
 #include "ic_fs.h"
 #include "ic_log.h"
+#include "ic_preempt.h"
 #include "launch/ic_args.h"
 #include "launch/ic_dist.h"
 #include "model/ic_dsa.h"
@@ -53,9 +54,29 @@ typedef struct {
 static int on_step(void *vctx, const ic_search_trace *t, ic_error *err) {
     step_ctx *c = vctx;
     int done = ic_pattern_n_full(&t->pattern) <= t->keep;
-    if (c->trace_path && c->rank == 0 &&
-        ic_search_trace_save(t, c->meta, done, c->trace_path, err) != 0)
-        return ic_error_wrap(err, "writing the trace");
+    int saved = !(c->trace_path && c->rank == 0 &&
+                  ic_search_trace_save(t, c->meta, done, c->trace_path, err) != 0);
+    /* preemption (core/ic_preempt.h): every rank calls on_step in the same
+     * order and reaches this collective (also when rank 0's write failed),
+     * so all agree; the trace of this step is already written */
+    int sig = ic_preempt_pending();
+    int stop = !done && !ic_dist_all_ok(!sig);
+    if (!saved) return ic_error_wrap(err, "writing the trace");
+    if (stop) {
+        if (!c->trace_path)
+            return ic_error_set(err, "%s received after step %d: stopped, and nothing was "
+                                "saved (without --json or --trace there is no trace to resume)",
+                                sig ? ic_preempt_name(sig) : "SIGTERM / SIGUSR1 on another rank",
+                                t->n_steps);
+        c->stopped = 1;
+        if (c->rank == 0)   /* a warning: shown under --quiet too */
+            ic_log_warn("search: %s received: stopped after step %d with the trace in %s; "
+                        "continue with --resume",
+                        sig ? ic_preempt_name(sig) : "SIGTERM / SIGUSR1 on another rank",
+                        t->n_steps, c->trace_path);
+        return ic_error_set(err, "stopped after step %d (%s)", t->n_steps,
+                            sig ? ic_preempt_name(sig) : "signal");
+    }
     if (c->a->stop_after > 0 && t->n_steps >= c->a->stop_after && !done) {
         c->stopped = 1;
         return ic_error_set(err, "stopped after step %d (--stop-after)", t->n_steps);
@@ -167,7 +188,7 @@ static int run(const search_args *a, ic_error *err) {
     char path[4096], trace_buf[4200];
     ic_config cfg;
     snprintf(path, sizeof path, "%s/config.json", a->model);
-    if (ic_config_load(&cfg, path, err) != 0) return 2;
+    if (ic_config_load(&cfg, path, err) != 0) return 1;   /* a bad file, not a bad flag */
     int keep = 0;
     ic_split split;
     if (resolve_keep(a, cfg.n_layers, &keep, err) != 0) return 2;
@@ -282,7 +303,8 @@ int ic_cmd_search(int argc, char **argv) {
         "pattern (memory: B * (layers-1) * L * (4*D + 4*(K+1)) bytes; with less --cache-mb every\n"
         "s-th boundary, or none). Under mpirun -np N, rank r scores candidates r, r+N, ...\n"
         "Writes the pattern to FILE; the trace (JSON) is rewritten after every step and\n"
-        "--resume continues from it. Set OMP_NUM_THREADS per rank.",
+        "--resume continues from it. Set OMP_NUM_THREADS per rank. Several GPUs or hosts:\n"
+        "launch/scripts/mpirun.sh or launch/scripts/indexcache.sbatch (Slurm), one rank per GPU.",
         args, (int)(sizeof args / sizeof args[0]), NULL, 0, 0,
     };
     int npos = 0, status = 0;
@@ -290,6 +312,7 @@ int ic_cmd_search(int argc, char **argv) {
     if (a.trace) a.json = 1;
     ic_error err;
     ic_error_clear(&err);
+    ic_cmd_preempt_install();   /* SIGTERM / SIGUSR1: stop after the step, trace written */
     int rc = run(&a, &err);
     if (rc == 0) return 0;
     if (ic_dist_get()->world > 1 && rc != 2)

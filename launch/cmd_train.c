@@ -19,7 +19,7 @@ int ic_cmd_train(int argc, char **argv) {
     const ic_arg_spec args[] = {
         {"--model", IC_ARG_STRING, &model, "DIR", "model dir (teacher; indexers of F layers used when present)", 1, 0, 0},
         {"--data", IC_ARG_STRING, &data, "FILE.h5", "token dataset from `indexcache prep` (train + val splits)", 1, 0, 0},
-        {"--pattern", IC_ARG_STRING, &pattern, "P", "F/S string (one char per layer) or uniform:R", 1, 0, 0},
+        {"--pattern", IC_ARG_STRING, &pattern, "P", "F/S string (one char per layer), uniform:R or freq:F[,offset:O]", 1, 0, 0},
         {"--stage", IC_ARG_STRING, &stage, "S", "dense (all causal keys) or sparse (the F layer's top-k, DSA forward) (default dense)", 0, 0, 0},
         {"--loss", IC_ARG_STRING, &loss, "M", "multi (IndexCache: every layer an F layer serves) or single (its own layer) (default multi)", 0, 0, 0},
         {"--steps", IC_ARG_INT, &steps, "N", "optimizer steps (required unless --eval-only)", 0, 1, 1e12},
@@ -45,13 +45,15 @@ int ic_cmd_train(int argc, char **argv) {
         "--model DIR --data FILE.h5 --pattern P --steps N --out DIR [--stage dense|sparse] "
         "[--loss multi|single] [--seq-len L] [--batch B] [--lr LR] [...] [--resume]",
         "Trains the lightning indexers of the pattern's F layers against the frozen teacher's "
-        "attention with the IndexCache multi-layer KL loss (DESIGN.md s3). Each step takes B "
+        "attention with the IndexCache multi-layer KL loss (docs/DESIGN.md s3). Each step takes B "
         "windows of L tokens per rank from the train split (seeded, rank-disjoint), averages the "
         "gradients over ranks (mpirun -np N), clips them and takes an AdamW step with linear "
         "warm-up and cosine decay. Logs step | loss | norm | lr | ms | tok/s | eta; validates "
         "(val KL; LM loss with the pattern for the sparse stage) and checkpoints every E steps "
         "and at the end. The output dir is a model dir with the trained F-layer indexers and "
-        "the literal index_topk_pattern in config.json. Set OMP_NUM_THREADS per rank.",
+        "the literal index_topk_pattern in config.json. Set OMP_NUM_THREADS per rank. "
+        "Several GPUs or hosts: launch/scripts/mpirun.sh or launch/scripts/indexcache.sbatch "
+        "(Slurm), one rank per GPU.",
         args, (int)(sizeof args / sizeof args[0]), NULL, 0, 0,
     };
     const char *pos[1];
@@ -59,6 +61,8 @@ int ic_cmd_train(int argc, char **argv) {
     if (ic_args_run(&spec, argc, argv, pos, &npos, &status)) return status;
     ic_error err;
     ic_error_clear(&err);
+    /* the context first: the comm averages gradients where they live */
+    ic_ctx *ctx = ic_cmd_ctx();
     ic_train_opts o = {
         .model_dir = model, .data_path = data, .pattern = pattern, .out_dir = out,
         .steps = (long)steps, .seq_len = (int)seq_len, .batch = (int)batch, .lr = lr,
@@ -66,9 +70,10 @@ int ic_cmd_train(int argc, char **argv) {
         .warmup = (long)warmup, .topk = (int)topk, .eval_every = (long)eval_every,
         .eval_batches = (long)eval_batches, .seed = (uint64_t)seed, .resume = resume,
         .stop_after = (long)stop_after, .keep_ckpts = (int)keep, .eval_only = eval_only,
-        .comm = ic_dist_comm(),
-        .ctx = ic_cmd_ctx(),
+        .comm = ic_dist_comm_for(ctx),
+        .ctx = ctx,
     };
+    /* flag values that are wrong on their own: a bad command line, exit 2 */
     if (!eval_only && (!out || steps <= 0)) ic_error_set(&err, "--steps and --out are required (unless --eval-only)");
     if (eval_only && !steps) o.steps = 1;   /* the schedule check wants T >= 1 */
     if (strcmp(stage, "dense") == 0) o.stage = IC_DISTILL_DENSE;
@@ -78,7 +83,14 @@ int ic_cmd_train(int argc, char **argv) {
     else if (strcmp(loss, "single") == 0) o.single = 1;
     else ic_error_set(&err, "--loss %s: expected multi or single", loss);
     if (o.min_lr > o.lr) ic_error_set(&err, "--min-lr %g exceeds --lr %g", o.min_lr, o.lr);
-    if (!err.code && ic_train_run(&o, &err) == 0) return 0;
+    if (err.code) {
+        fprintf(stderr, "indexcache train: %s (see 'indexcache train --help')\n", err.msg);
+        return 2;
+    }
+    /* SIGTERM / SIGUSR1: checkpoint at the next step boundary, exit 0
+     * (--eval-only has no steps: the signals keep their default action) */
+    if (!eval_only) ic_cmd_preempt_install();
+    if (ic_train_run(&o, &err) == 0) return 0;
     if (ic_dist_get()->world > 1) ic_dist_fail("train: %s", err.msg);
     fprintf(stderr, "indexcache train: %s\n", err.msg);
     return 1;

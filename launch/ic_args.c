@@ -5,6 +5,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ic_check.h"
+#include "ic_log.h"
+
+static int g_force_cpu;
+int ic_args_force_cpu(void) { return g_force_cpu; }
+
+/* --quiet / --verbose / --cpu standing as a flag: 1 when taken */
+static int take_global(const char *a) {
+    if (strcmp(a, "--quiet") == 0) ic_log_set_level(IC_LOG_QUIET);
+    else if (strcmp(a, "--verbose") == 0) ic_log_set_level(IC_LOG_VERBOSE);
+    else if (strcmp(a, "--cpu") == 0) g_force_cpu = 1;
+    else return 0;
+    return 1;
+}
+
 static const ic_arg_spec *find_spec(const ic_cmd_spec *cmd, const char *name, size_t len) {
     for (int i = 0; i < cmd->nargs; i++)
         if (strlen(cmd->args[i].name) == len && strncmp(cmd->args[i].name, name, len) == 0)
@@ -53,13 +68,16 @@ static int set_value(const ic_arg_spec *s, const char *v, ic_error *err) {
 
 int ic_args_parse(const ic_cmd_spec *cmd, int argc, char **argv,
                   const char **pos, int *npos, ic_error *err) {
-    int seen[64] = {0};
+    int seen[IC_ARGS_MAX] = {0};
+    /* a command with more options than the bookkeeping holds is a bug */
+    IC_ASSERT(cmd->nargs >= 0 && cmd->nargs <= IC_ARGS_MAX);
     *npos = 0;
     int flags_done = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!flags_done && (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)) return 1;
         if (!flags_done && strcmp(a, "--") == 0) { flags_done = 1; continue; }
+        if (!flags_done && take_global(a)) continue;
         if (!flags_done && a[0] == '-' && a[1] == '-') {
             const char *eq = strchr(a, '=');
             size_t len = eq ? (size_t)(eq - a) : strlen(a);
@@ -93,6 +111,15 @@ int ic_args_parse(const ic_cmd_spec *cmd, int argc, char **argv,
     return 0;
 }
 
+/* Commands whose exit status 0 has a second meaning (core/ic_preempt.h). */
+static const char *const k_exit_notes[][2] = {
+    {"train", "0  also after SIGTERM / SIGUSR1: a checkpoint is written at the next step\n"
+              "     boundary and the run stops; continue with --resume"},
+    {"search", "0  also after SIGTERM / SIGUSR1 with a trace (--json / --trace): the search\n"
+               "     stops after the current step, trace written; continue with --resume\n"
+               "     (1 without a trace: nothing to resume from)"},
+};
+
 void ic_args_print_help(const ic_cmd_spec *cmd, FILE *f) {
     fprintf(f, "usage: indexcache %s %s\n\n", cmd->name, cmd->synopsis ? cmd->synopsis : "");
     if (cmd->description) fprintf(f, "%s\n\n", cmd->description);
@@ -106,6 +133,13 @@ void ic_args_print_help(const ic_cmd_spec *cmd, FILE *f) {
     fprintf(f, "  %-24s %s\n", "--quiet / --verbose", "less / more output");
     fprintf(f, "  %-24s %s\n", "--cpu", "run on the CPU even when a GPU is present");
     fprintf(f, "  %-24s %s\n", "--help", "this text");
+    fprintf(f, "\nexit status:\n"
+               "  0  success\n"
+               "  1  the work failed (a bad or missing file, a shape that does not fit, out of\n"
+               "     memory: the message names the file and the fault)\n"
+               "  2  a bad command line (an unknown flag, a missing or malformed value)\n");
+    for (size_t i = 0; i < sizeof k_exit_notes / sizeof k_exit_notes[0]; i++)
+        if (strcmp(cmd->name, k_exit_notes[i][0]) == 0) fprintf(f, "  %s\n", k_exit_notes[i][1]);
 }
 
 int ic_args_run(const ic_cmd_spec *cmd, int argc, char **argv,

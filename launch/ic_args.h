@@ -1,7 +1,9 @@
 /* Table-driven flag parsing for the subcommands. Parsing never exits: a bad
  * flag or value becomes an ic_error naming the flag, and `--help` returns 1 so
  * the caller prints the usage and exits 0. Accepts `--flag value` and
- * `--flag=value`; `--` ends flags. */
+ * `--flag=value`; `--` ends flags. Exit status of every subcommand
+ * (docs/DESIGN.md s6; --help prints it): 0 success, 1 the work failed (the
+ * message names the file and the fault), 2 a bad command line. */
 #ifndef IC_ARGS_H
 #define IC_ARGS_H
 
@@ -39,6 +41,14 @@ typedef struct {
     const char *pos_name;      /* "FILE" or NULL when no positionals */
     int         min_pos, max_pos;
 } ic_cmd_spec;
+
+/* Most options one command may declare (the parser's bookkeeping). */
+#define IC_ARGS_MAX 64
+
+/* The global flags (--quiet, --verbose, --cpu) are accepted wherever a flag
+ * may stand (not as another flag's value, not after `--`): --quiet and
+ * --verbose set the log level at once; --cpu is remembered here. */
+int  ic_args_force_cpu(void);
 
 /* argv[0] is the subcommand name. Returns 0 ok, 1 when --help was asked,
  * -1 on a bad command line (err says what). pos receives positionals. */

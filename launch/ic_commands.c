@@ -1,10 +1,16 @@
 #include "ic_commands.h"
 
+#include <signal.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "ic_check.h"
 #include "ic_log.h"
 #include "kernels/ic_ctx.h"
+#include "launch/ic_args.h"
+#include "launch/ic_dist.h"
+#include "launch/ic_dist_watchdog.h"
+#include "ic_preempt.h"
 
 const ic_command ic_commands[] = {
     {"import",        ic_cmd_import,        "dense model (HF dir or GGUF file) -> model dir"},
@@ -39,7 +45,9 @@ ic_ctx *ic_cmd_ctx_for(unsigned needs) {
     if (!g_cmd_ctx_ready) {
         ic_error err = {0};
         /* With no workspace to reserve, only a broken CPU set-up can fail here. */
-        if (ic_ctx_init_auto(&g_cmd_ctx, g_force_cpu, g_local_rank, needs, 0, &err) != 0)
+        /* --cpu before the command name (main.c) or among its flags (ic_args.c) */
+        int cpu = g_force_cpu || ic_args_force_cpu();
+        if (ic_ctx_init_auto(&g_cmd_ctx, cpu, g_local_rank, needs, 0, &err) != 0)
             IC_FATAL("cannot open an op context: %s", err.msg);
         g_cmd_ctx_ready = 1;
     }
@@ -55,3 +63,19 @@ void ic_cmd_ctx_close(void) {
     ic_ctx_free(&g_cmd_ctx);
     g_cmd_ctx_ready = 0;
 }
+
+/* ---- preemption (core/ic_preempt.h) ------------------------------------ */
+
+/* In the signal handler: is this SIGTERM the launcher ending the job for a
+ * dead peer rather than a preemption? Then the dead-rank handler reports
+ * it (launch/ic_dist_watchdog.h). Only this host's peers can be checked;
+ * for a remote one the preempted rank waits in the step's collective until
+ * the watchdog or the launcher's SIGKILL ends it. */
+static int peer_lost(int sig) {
+    if (sig != SIGTERM || ic_dist_get()->world <= 1) return 0;
+    char buf[768];
+    ic_wd_lost_peers(buf, sizeof buf);
+    return strncmp(buf, "lost peer", 9) == 0;
+}
+
+void ic_cmd_preempt_install(void) { ic_preempt_install(peer_lost); }

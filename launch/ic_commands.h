@@ -47,4 +47,8 @@ extern const int ic_n_commands;
 /* For subcommands that are not built yet: says so and returns 1. */
 int ic_cmd_not_built(const char *name, const char *issue);
 
+/* SIGTERM / SIGUSR1 stop train and search at the next step boundary
+ * (core/ic_preempt.h), except a SIGTERM that follows a dead peer rank. */
+void ic_cmd_preempt_install(void);
+
 #endif

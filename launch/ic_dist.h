@@ -13,12 +13,16 @@
  * unreadable input, a bad shard) calls ic_dist_fail(msg): the same abort,
  * with the message. Without MPI both print and exit(1).
  *
+ * A dead peer (SIGKILL, a crashed node) ends the survivors too: SIGTERM from
+ * the launcher, a watchdog on pending collectives (IC_COMM_TIMEOUT_S) and
+ * NCCL's async errors, each with a message naming the lost rank
+ * (launch/ic_dist_watchdog.h).
+ *
  * GPU seam. Buffers here are host memory and go through MPI (the CPU path
- * of DESIGN.md section 5). The CUDA issue adds, behind IC_WITH_CUDA, an
- * NCCL communicator (ncclUniqueId made on rank 0 and sent with
- * ic_dist_bcast) and ic_dist_allreduce_mean_device(float *dbuf, size_t n,
- * void *stream) beside ic_dist_allreduce_mean_f32; callers pick by where
- * their gradients live. */
+ * of docs/DESIGN.md section 5). ic_dist_comm_for(ctx) gives train/ the comm for
+ * where its gradients live: on a CUDA context with several ranks, gradient
+ * averaging runs through NCCL on the context's stream (launch/ic_dist_nccl.h),
+ * everything else (scalars, flags) through MPI. */
 #ifndef IC_DIST_H
 #define IC_DIST_H
 
@@ -74,8 +78,20 @@ int ic_dist_all_ok(int ok);
 int ic_dist_same_bytes(const void *buf, size_t nbytes);
 
 /* The collectives above as the interface train/ and optim/ take
- * (optim/ic_comm.h), for the group of ic_dist_init; call it after that. */
+ * (optim/ic_comm.h), for the group of ic_dist_init; call it after that.
+ * Its mean_f32 takes host buffers. */
 const ic_comm *ic_dist_comm(void);
+
+/* The comm for buffers on ctx's device (ctx may be NULL: host). One process:
+ * ic_dist_comm() (no callback ever runs). Several ranks: every rank must
+ * run the same backend (checked: ranks that disagree end the job naming
+ * them); on CUDA mean_f32 takes device buffers and runs ncclAllReduce
+ * (ncclAvg) on ctx's stream, opening the NCCL communicator on the first
+ * call (collective: every rank calls this at the same point); a build
+ * without NCCL stages device buffers through the host and MPI instead, and
+ * says so once. On the CPU it is ic_dist_comm(). */
+struct ic_ctx;
+const ic_comm *ic_dist_comm_for(struct ic_ctx *ctx);
 
 /* ---- failure ----------------------------------------------------------------- */
 
@@ -84,7 +100,8 @@ const ic_comm *ic_dist_comm(void);
 _Noreturn void ic_dist_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* rc is an MPI return code (MPI_SUCCESS = 0); on failure prints the rank,
- * file:line, the call and MPI's message, then aborts the job (exit code 2). */
+ * file:line, the call, MPI's message and the peers found dead, then aborts the
+ * job (exit code 1: the job failed, docs/DESIGN.md s6). */
 void ic_dist_check_rc(int rc, const char *call, const char *file, int line);
 #define IC_MPI_CHECK(call) ic_dist_check_rc((call), #call, __FILE__, __LINE__)
 

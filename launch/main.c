@@ -1,6 +1,5 @@
-/* indexcache: one binary, one subcommand per pipeline step (DESIGN.md s1).
- * Global flags (--quiet, --verbose, --cpu) may stand anywhere; they are
- * taken out here so that subcommands only see their own flags. */
+/* indexcache: one binary, one subcommand per pipeline step (docs/DESIGN.md s1).
+ * Global flags (--quiet, --verbose, --cpu) may stand anywhere a flag may. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +9,7 @@
 #include "kernels/ic_ctx.h"
 #include "launch/ic_commands.h"
 #include "launch/ic_dist.h"
+#include "launch/ic_dist_nccl.h"
 
 static void print_usage(FILE *f) {
     fprintf(f, "indexcache: DeepSeek Sparse Attention + IndexCache for Llama-family models\n\n"
@@ -35,13 +35,17 @@ static void default_passive_omp_wait(char **argv) {
 
 int main(int argc, char **argv) {
     default_passive_omp_wait(argv);
-    int force_cpu = 0, n = 0;
-    for (int i = 0; i < argc; i++) {
-        if (i > 0 && strcmp(argv[i], "--quiet") == 0) ic_log_set_level(IC_LOG_QUIET);
-        else if (i > 0 && strcmp(argv[i], "--verbose") == 0) ic_log_set_level(IC_LOG_VERBOSE);
-        else if (i > 0 && strcmp(argv[i], "--cpu") == 0) force_cpu = 1;
-        else argv[n++] = argv[i];
+    /* Global flags before the command name are taken here; after it the
+     * subcommand's parser takes them (launch/ic_args.c), because only it
+     * knows which words are values of other flags (--prompt --quiet). */
+    int force_cpu = 0, n = 1, i = 1;
+    for (; i < argc; i++) {
+        if (strcmp(argv[i], "--quiet") == 0) ic_log_set_level(IC_LOG_QUIET);
+        else if (strcmp(argv[i], "--verbose") == 0) ic_log_set_level(IC_LOG_VERBOSE);
+        else if (strcmp(argv[i], "--cpu") == 0) force_cpu = 1;
+        else break;
     }
+    for (; i < argc; i++) argv[n++] = argv[i];
     argc = n;
     argv[argc] = NULL;
 
@@ -74,6 +78,7 @@ int main(int argc, char **argv) {
      * a command first asks for it (ic_cmd_ctx_for). */
     ic_cmd_ctx_setup(force_cpu, ic_dist_get()->local_rank);
     int status = cmd->fn(argc - 1, argv + 1);
+    ic_nccl_close();   /* before its context's stream goes */
     ic_cmd_ctx_close();
     ic_dist_finalize();
     return status;

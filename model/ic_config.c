@@ -114,30 +114,28 @@ static int check_pattern(const char *p, int n_layers, const char *path, ic_error
 
 static int load_indexer(ic_config *c, json_t *root, const char *path, ic_error *err) {
     static const char *const keys[] = {"index_n_heads", "index_head_dim", "index_topk", "index_rope_dim",
-                                       "use_index_cache", "index_topk_pattern"};
+                                       "use_index_cache", "index_topk_pattern", "indexer_types",
+                                       "index_topk_freq", "index_skip_topk_offset"};
     c->has_indexer_config = 0;
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         if (json_object_get(root, keys[i])) c->has_indexer_config = 1;
     if (!c->has_indexer_config) return 0;
+    int interleave = 0;
     if (get_int(root, path, "index_n_heads", 1, 0, 1, 1 << 16, &c->index_n_heads, err) ||
         get_int(root, path, "index_head_dim", 1, 0, 2, 1 << 16, &c->index_head_dim, err) ||
         get_int(root, path, "index_topk", 1, 0, 1, 1 << 30, &c->index_topk, err) ||
         get_int(root, path, "index_rope_dim", 0, c->index_head_dim / 2, 0, c->index_head_dim, &c->index_rope_dim,
                 err) ||
-        get_bool(root, path, "use_index_cache", 0, &c->use_index_cache, err))
+        get_bool(root, path, "use_index_cache", 0, &c->use_index_cache, err) ||
+        get_bool(root, path, "indexer_rope_interleave", 0, &interleave, err))
         return -1;
     if (c->index_rope_dim % 2)
         return ic_error_set(err, "%s: \"index_rope_dim\" = %d must be even (RoPE rotates pairs)", path,
                             c->index_rope_dim);
-    json_t *p = json_object_get(root, "index_topk_pattern");
-    c->index_topk_pattern[0] = '\0';
-    if (p && !json_is_null(p)) {
-        if (!json_is_string(p)) return ic_error_set(err, "%s: \"index_topk_pattern\" must be a string", path);
-        if (json_string_length(p) > IC_MAX_LAYERS)
-            return ic_error_set(err, "%s: \"index_topk_pattern\" is longer than %d", path, IC_MAX_LAYERS);
-        snprintf(c->index_topk_pattern, sizeof c->index_topk_pattern, "%s", json_string_value(p));
-    }
-    return check_pattern(c->index_topk_pattern, c->n_layers, path, err);
+    if (interleave)
+        return ic_error_set(err, "%s: \"indexer_rope_interleave\" = true (GLM-style interleaved pairs); our "
+                            "indexer's RoPE is half-split (NeoX), so these weights would score wrongly", path);
+    return ic_config_load_pattern(c, root, path, err);
 }
 
 static int load_root(ic_config *c, json_t *root, const char *path, ic_error *err) {
@@ -252,7 +250,10 @@ json_t *ic_config_to_json(const ic_config *c) {
         json_object_set_new(o, "index_topk", json_integer(c->index_topk));
         json_object_set_new(o, "index_rope_dim", json_integer(c->index_rope_dim));
         json_object_set_new(o, "use_index_cache", json_boolean(c->use_index_cache));
-        json_object_set_new(o, "index_topk_pattern", json_string(c->index_topk_pattern));
+        /* half-split (NeoX) RoPE in the indexer, where GLM-5.2 interleaves:
+         * engines read this key to pick the rotation */
+        json_object_set_new(o, "indexer_rope_interleave", json_false());
+        ic_config_pattern_to_json(c, o);
     }
     return o;
 }

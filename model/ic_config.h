@@ -1,5 +1,5 @@
 /* Model configuration: the Hugging Face config.json keys of a Llama-family
- * model plus the DSA/IndexCache keys (DESIGN.md s4). One struct for the
+ * model plus the DSA/IndexCache keys (docs/DESIGN.md s4). One struct for the
  * teacher and its indexers; loaded from / saved to config.json. */
 #ifndef IC_CONFIG_H
 #define IC_CONFIG_H

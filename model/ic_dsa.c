@@ -205,6 +205,16 @@ static int dsa_select(void *ctx, int layer, const float *x_norm, int L, const in
     return 1;
 }
 
+/* The teacher's sparse-attention callback: its buffers hold ctx->act_dtype
+ * (the teacher state's dtype, model/ic_teacher.c), so the storage-dtype entry
+ * runs them as they are (bf16 on CUDA, fp32 on the CPU). */
+static void dsa_sparse_attn(ic_ctx *ctx, float *out, float *lse, const float *q, const float *k,
+                            const float *v, int L, int H, int Hkv, int d, const int32_t *idx,
+                            const int32_t *cnt, int K) {
+    ic_sparse_attention_forward_dt(ctx, ctx->act_dtype, out, lse, q, k, v, L, H, Hkv, d, idx,
+                                   cnt, K);
+}
+
 int ic_dsa_selector_opts(ic_dsa_selector *s, const ic_pattern *p, ic_dsa_mode mode,
                          ic_teacher_saved *save, ic_dsa_index_set *keep,
                          ic_teacher_opts *topts, ic_error *err) {
@@ -229,7 +239,7 @@ int ic_dsa_selector_opts(ic_dsa_selector *s, const ic_pattern *p, ic_dsa_mode mo
     topts->save = save;
     topts->select = dsa_select;
     topts->select_ctx = s;
-    topts->sparse_attn = ic_sparse_attention_forward;
+    topts->sparse_attn = dsa_sparse_attn;
     return 0;
 }
 

@@ -1,5 +1,5 @@
 /* The DSA / IndexCache model: the frozen teacher with lightning indexers and
- * an F/S layer pattern (DESIGN.md s3). At an F layer the layer's indexer
+ * an F/S layer pattern (docs/DESIGN.md s3). At an F layer the layer's indexer
  * runs on x_norm and its top-k sets replace the index buffer; an S layer
  * reuses the buffer as it stands (the sets of its source f(l)); every layer
  * then runs sparse attention over the buffer. One index buffer is passed
@@ -93,7 +93,7 @@ typedef enum {
     IC_DSA_MODE_OWN           /* every layer runs its own indexer (all F; for overlap) */
 } ic_dsa_mode;
 
-/* One layer's index set, CONVENTIONS.md layout: idx [L, K], cnt [L]. */
+/* One layer's index set, docs/CONVENTIONS.md layout: idx [L, K], cnt [L]. */
 typedef struct {
     int32_t *idx;
     int32_t *cnt;

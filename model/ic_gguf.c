@@ -527,7 +527,15 @@ int64_t ic_gguf_arr_i64(const ic_gguf_kv *kv, uint64_t i) {
     size_t es = vtype_size(kv->arr_type);
     load_scalar(&tmp, kv->arr_type, (const uint8_t *)kv->arr_data + i * es);
     if (is_signed(kv->arr_type)) return tmp.v.i;
-    if (kv->arr_type == IC_GGUF_FLOAT32 || kv->arr_type == IC_GGUF_FLOAT64) return (int64_t)tmp.v.f;
+    if (kv->arr_type == IC_GGUF_FLOAT32 || kv->arr_type == IC_GGUF_FLOAT64) {
+        /* a float outside int64 (or NaN) has no defined conversion: a file's
+         * token_type array of floats must not make one (found by fuzz_gguf) */
+        const double f = tmp.v.f;
+        if (f != f) return 0;
+        if (f >= 9223372036854775807.0) return INT64_MAX;
+        if (f <= -9223372036854775808.0) return INT64_MIN;
+        return (int64_t)f;
+    }
     return (int64_t)tmp.v.u;
 }
 

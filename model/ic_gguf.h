@@ -123,7 +123,9 @@ int ic_gguf_get_str(const ic_gguf *g, const char *key, ic_gguf_str *out, ic_erro
 /* malloc'd NUL-terminated copy; NULL (err set) if absent or not a string. */
 char *ic_gguf_strdup(ic_gguf_str s);
 
-/* Element i of a numeric array, widened (bounds-checked by IC_ASSERT). */
+/* Element i of a numeric array, widened (bounds-checked by IC_ASSERT);
+ * ic_gguf_arr_i64 of a float truncates toward zero, saturates outside int64
+ * and gives 0 for NaN. */
 int64_t ic_gguf_arr_i64(const ic_gguf_kv *kv, uint64_t i);
 double  ic_gguf_arr_f64(const ic_gguf_kv *kv, uint64_t i);
 

@@ -312,6 +312,7 @@ static int import_gguf(const char *src, const char *stage, const ic_import_opts 
     if (write_weights_and_config(stage, src, &cfg, &ts, opts->dtype, err)) goto done_ts;
     join(path, sizeof path, stage, "tokenizer.json");
     if (write_json(tj, path, err)) goto done_ts;
+    if (ic_import_aux_from_gguf(&g, &tok, &cfg, stage, err)) goto done_ts;
     ic_log_info("import: %s: llama, %d layers, hidden %d, heads %d/%d, vocab %d, %d tensors (%s)", src, cfg.n_layers,
                 cfg.hidden_size, cfg.n_heads, cfg.n_kv_heads, cfg.vocab_size, ts.n,
                 opts->dtype == IC_BF16 ? "bf16" : "f32");
@@ -392,6 +393,7 @@ static int import_hf_dir(const char *src, const char *stage, const ic_import_opt
     if (write_weights_and_config(stage, src, &cfg, &ts, opts->dtype, err)) goto done;
     join(path, sizeof path, stage, "tokenizer.json");
     if (copy_file(tok_src, path, err)) goto done;
+    if (ic_import_aux_copy(src, stage, err)) goto done;
     ic_log_info("import: %s: %d layers, hidden %d, heads %d/%d, vocab %d, %d tensors (%s)", src, cfg.n_layers,
                 cfg.hidden_size, cfg.n_heads, cfg.n_kv_heads, cfg.vocab_size, ts.n,
                 opts->dtype == IC_BF16 ? "bf16" : "f32");
@@ -415,11 +417,18 @@ static int dir_is_empty(const char *path) {
     return empty;
 }
 
+static const char *const k_main_files[] = {"model.safetensors", "config.json", "tokenizer.json"};
+#define N_MAIN ((int)(sizeof k_main_files / sizeof k_main_files[0]))
+
+/* File i of everything import may write: the main files, then the side files. */
+static const char *stage_file(int i) {
+    return i < N_MAIN ? k_main_files[i] : ic_import_aux_files[i - N_MAIN];
+}
+
 static void remove_stage(const char *stage) {
-    static const char *const files[] = {"model.safetensors", "config.json", "tokenizer.json"};
     char p[4096];
-    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
-        join(p, sizeof p, stage, files[i]);
+    for (int i = 0; i < N_MAIN + IC_IMPORT_N_AUX; i++) {
+        join(p, sizeof p, stage, stage_file(i));
         unlink(p);
     }
     rmdir(stage);
@@ -455,13 +464,16 @@ int ic_import(const char *src, const char *out, const ic_import_opts *opts, ic_e
         }
         return 0;
     }
-    static const char *const files[] = {"model.safetensors", "config.json", "tokenizer.json"};
-    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+    for (int i = 0; i < N_MAIN + IC_IMPORT_N_AUX; i++) {
         char from[4096], to[4096];
-        join(from, sizeof from, stage, files[i]);
-        join(to, sizeof to, out, files[i]);
+        join(from, sizeof from, stage, stage_file(i));
+        join(to, sizeof to, out, stage_file(i));
+        if (i >= N_MAIN && !ic_path_exists(from)) {
+            unlink(to);   /* a side file of the old model would not belong to the new one */
+            continue;
+        }
         if (rename(from, to)) {
-            ic_error_set(err, "%s: cannot move %s into place: %s", out, files[i], strerror(errno));
+            ic_error_set(err, "%s: cannot move %s into place: %s", out, stage_file(i), strerror(errno));
             remove_stage(stage);
             return -1;
         }

@@ -1,7 +1,8 @@
 /* `indexcache import`: a dense Llama-family model (a GGUF file or a Hugging
- * Face dir) -> our model dir (DESIGN.md s4): config.json with HF keys,
+ * Face dir) -> our model dir (docs/DESIGN.md s4): config.json with HF keys,
  * model.safetensors with HF Llama tensor names, tokenizer.json in the
- * Hugging Face `tokenizers` format. */
+ * Hugging Face `tokenizers` format, and tokenizer_config.json,
+ * special_tokens_map.json, generation_config.json. */
 #ifndef IC_IMPORT_H
 #define IC_IMPORT_H
 
@@ -37,5 +38,14 @@ int ic_import_expected_shape(const ic_config *cfg, const char *hf_name, int64_t 
  * vocab. Refuses non-BPE vocabularies and pre-tokenizers it does not know
  * by name. `src` names the file in messages. New reference or NULL. */
 json_t *ic_hf_tokenizer_from_gguf(const ic_gguf_tokenizer *tok, const char *src, ic_error *err);
+
+/* The tokenizer/generation side files (model/ic_import_aux.c): their
+ * names, written from a GGUF's tokenizer metadata or copied from a HF dir
+ * (those present) into dir. */
+#define IC_IMPORT_N_AUX 4
+extern const char *const ic_import_aux_files[IC_IMPORT_N_AUX];
+int ic_import_aux_from_gguf(const ic_gguf *g, const ic_gguf_tokenizer *tok, const ic_config *cfg,
+                            const char *dir, ic_error *err);
+int ic_import_aux_copy(const char *src, const char *dir, ic_error *err);
 
 #endif

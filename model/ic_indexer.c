@@ -250,7 +250,7 @@ void ic_indexer_acts_free(ic_indexer_acts *a) {
     memset(a, 0, sizeof *a);
 }
 
-/* H_I^-1/2 * d_I^-1/2, the fixed scale of w (DESIGN.md s3). */
+/* H_I^-1/2 * d_I^-1/2, the fixed scale of w (docs/DESIGN.md s3). */
 static float w_scale(const ic_indexer_dims *d) {
     return (float)(1.0 / sqrt((double)d->n_heads * (double)d->head_dim));
 }

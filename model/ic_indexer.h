@@ -1,4 +1,4 @@
-/* The lightning indexer of one layer (DeepSeek-V3.2 Eq. 1, DESIGN.md s3):
+/* The lightning indexer of one layer (DeepSeek-V3.2 Eq. 1, docs/DESIGN.md s3):
  *   qI = RoPE_r(x Wq^T)                       [L, H_I, d_I]
  *   kI = RoPE_r(LayerNorm(x Wk^T))            [L, d_I]   (one key head)
  *   w  = (x Wproj^T) * H_I^-1/2 * d_I^-1/2    [L, H_I]
@@ -90,7 +90,7 @@ void ic_indexer_grads_accumulate(ic_indexer_grads *dst, const ic_indexer_grads *
  *   boundary to show); they depend on (seed, layer) only, not the pattern. */
 void ic_indexer_init_random(ic_indexer *ix, uint64_t seed, int layer);
 
-/* Table of the five tensors for load/store (DESIGN.md s4). */
+/* Table of the five tensors for load/store (docs/DESIGN.md s4). */
 typedef struct {
     const char *suffix;     /* "wq_b.weight", ..., "k_norm.bias" */
     float      *data;
@@ -139,7 +139,7 @@ void ic_indexer_forward(const ic_indexer *ix, const float *x, int L, int pos0,
 void ic_indexer_backward(const ic_indexer *ix, ic_indexer_acts *a, const float *dqI,
                          const float *dkI, const float *dw, ic_indexer_grads *g);
 
-/* Top-k sets of the last forward (idx [L, K], cnt [L], CONVENTIONS.md),
+/* Top-k sets of the last forward (idx [L, K], cnt [L], docs/CONVENTIONS.md),
  * streaming the scores a row block at a time (K <= dims.topk; the
  * workspace was reserved for that). Returns 0. */
 int ic_indexer_select(const ic_indexer_acts *a, int K, int32_t *idx, int32_t *cnt,

@@ -1,4 +1,4 @@
-/* Indexer weights in a model dir (DESIGN.md s4): the five tensors of layer i
+/* Indexer weights in a model dir (docs/DESIGN.md s4): the five tensors of layer i
  * are model.layers.{i}.self_attn.indexer.{wq_b,wk,weights_proj}.weight and
  * ...indexer.k_norm.{weight,bias}, present for F layers only. */
 #ifndef IC_INDEXER_IO_H

@@ -1,4 +1,4 @@
-/* Writing a DSA/IndexCache model dir (DESIGN.md s4) from a source model dir
+/* Writing a DSA/IndexCache model dir (docs/DESIGN.md s4) from a source model dir
  * and a set of indexers: what `train` leaves in its --out dir and what
  * `export` publishes. The teacher tensors are copied byte for byte in their
  * own dtype (any indexer tensors of the source are dropped), the given

@@ -5,6 +5,7 @@
  * writer (dtype alignment descending, then name) so each one is aligned to
  * its element size. */
 #define _GNU_SOURCE  /* qsort_r: sorting with a context, no globals */
+#include <errno.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -204,10 +205,11 @@ int ic_safetensors_write(const char *path, const ic_st_tensor_in *tensors, int n
         uint64_t nb = p.nbytes[p.order[i]];
         if (nb) bad = fwrite(tensors[p.order[i]].data, 1, (size_t)nb, af.f) != (size_t)nb;
     }
+    int e = errno;   /* ENOSPC, EIO, ...: before the cleanup can change it */
     plan_free(&p);
     if (bad) {
         ic_atomic_abort(&af);
-        return ic_error_set(err, "%s: write failed", path);
+        return ic_error_set(err, "%s: write failed: %s", path, strerror(e));
     }
     return ic_atomic_commit(&af, err);
 }

@@ -18,12 +18,12 @@
 /* Elements of each state buffer, in declaration order. x_norm .. logits are
  * in the context's activation dtype (s->dt), lse and nll fp32 always. */
 enum { N_BUFS = 11, LSE_BUF = 5, NLL_BUF = 10 };
-static void state_sizes(const ic_config *c, int L, size_t sz[N_BUFS]) {
+static void state_sizes(const ic_config *c, int L, int head_rows, size_t sz[N_BUFS]) {
     size_t D = c->hidden_size, F = c->intermediate_size;
     size_t qd = (size_t)c->n_heads * c->head_dim, kd = (size_t)c->n_kv_heads * c->head_dim;
     sz[0] = L * D; sz[1] = L * qd; sz[2] = L * kd; sz[3] = L * kd; sz[4] = L * qd;
     sz[5] = (size_t)c->n_heads * L; sz[6] = L * D; sz[7] = L * F; sz[8] = L * F;
-    sz[9] = (size_t)IC_TEACHER_HEAD_BLOCK * c->vocab_size; sz[10] = L;
+    sz[9] = (size_t)head_rows * c->vocab_size; sz[10] = L;
 }
 
 /* A pointer n elements of dtype dt past p: the teacher's buffers hold s->dt
@@ -34,9 +34,19 @@ static void *at(const void *p, size_t n, ic_dtype dt) {
 
 size_t ic_teacher_state_bytes(const ic_config *cfg, int L_max) {
     size_t sz[N_BUFS], n = 0;
-    state_sizes(cfg, L_max, sz);
+    state_sizes(cfg, L_max, IC_TEACHER_HEAD_BLOCK, sz);
     for (int i = 0; i < N_BUFS; i++) n += sz[i];
     return n * sizeof(float);
+}
+
+int ic_teacher_head_rows(const ic_ctx *ctx, const ic_config *cfg, int L_max) {
+    if (ctx->backend == IC_BACKEND_CPU) return IC_TEACHER_HEAD_BLOCK;
+    size_t row = (size_t)cfg->vocab_size * ic_dtype_size(ctx->act_dtype);
+    size_t rows = IC_TEACHER_HEAD_BYTES_CUDA / (row ? row : 1);
+    size_t cap = ((size_t)L_max + 63) / 64 * 64;
+    rows = rows < cap ? rows : cap;
+    rows = rows / 64 * 64;
+    return rows < 64 ? 64 : (int)rows;
 }
 
 size_t ic_teacher_workspace_bytes(const ic_ctx *ctx, const ic_config *cfg, int L_max) {
@@ -60,8 +70,9 @@ int ic_teacher_state_init(ic_teacher_state *s, ic_ctx *ctx, const ic_config *cfg
     s->dt = ctx->act_dtype;
     if (L_max <= 0)
         return ic_error_set(err, "teacher state: sequence length must be positive, got %d", L_max);
+    s->head_rows = ic_teacher_head_rows(ctx, cfg, L_max);
     size_t sz[N_BUFS];
-    state_sizes(cfg, L_max, sz);
+    state_sizes(cfg, L_max, s->head_rows, sz);
     float **bufs[N_BUFS] = {&s->x_norm, &s->q, &s->k, &s->v, &s->att, &s->lse, &s->proj,
                             &s->gate, &s->up, &s->logits, &s->nll};
     for (int i = 0; i < N_BUFS; i++) {
@@ -192,8 +203,9 @@ void ic_teacher_logits(const ic_weights *w, ic_teacher_state *s, const float *hi
     IC_ASSERT(L > 0 && L <= s->L_max && w->dt == dt);
     ic_rmsnorm_forward_dt(s->ctx, dt, s->x_norm, hidden, w->final_norm, L, c->hidden_size,
                           c->rms_norm_eps);
-    for (int t0 = 0; t0 < L; t0 += IC_TEACHER_HEAD_BLOCK) {
-        int nb = L - t0 < IC_TEACHER_HEAD_BLOCK ? L - t0 : IC_TEACHER_HEAD_BLOCK;
+    const int hb = s->head_rows;
+    for (int t0 = 0; t0 < L; t0 += hb) {
+        int nb = L - t0 < hb ? L - t0 : hb;
         ic_matmul_forward_dt(s->ctx, dt, at(logits, (size_t)t0 * c->vocab_size, dt),
                              at(s->x_norm, (size_t)t0 * c->hidden_size, dt), w->lm_head, NULL,
                              nb, c->vocab_size, c->hidden_size);
@@ -210,8 +222,9 @@ void ic_teacher_loss(const ic_weights *w, ic_teacher_state *s, const float *hidd
                           c->rms_norm_eps);
     const size_t mark = ic_ws_mark(ctx);
     const int32_t *tgt = tokens_to_ctx(ctx, targets, L);
-    for (int t0 = 0; t0 < L; t0 += IC_TEACHER_HEAD_BLOCK) {
-        int nb = L - t0 < IC_TEACHER_HEAD_BLOCK ? L - t0 : IC_TEACHER_HEAD_BLOCK;
+    const int hb = s->head_rows;
+    for (int t0 = 0; t0 < L; t0 += hb) {
+        int nb = L - t0 < hb ? L - t0 : hb;
         ic_matmul_forward_dt(ctx, dt, s->logits, at(s->x_norm, (size_t)t0 * c->hidden_size, dt),
                              w->lm_head, NULL, nb, c->vocab_size, c->hidden_size);
         ic_cross_entropy_forward_dt(ctx, dt, s->nll + t0, s->logits, tgt + t0, nb,

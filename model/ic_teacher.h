@@ -14,9 +14,13 @@
 #include "ic_error.h"
 #include "model/ic_weights.h"
 
-/* Rows of the LM head computed at once: logits never exceed
- * IC_TEACHER_HEAD_BLOCK x V floats. */
+/* Rows of the LM head computed at once on the CPU: logits never exceed
+ * IC_TEACHER_HEAD_BLOCK x V floats there. On CUDA a 64-row GEMM against a
+ * [V, D] head is a few microseconds of work behind a launch, so the block
+ * grows until its logits reach IC_TEACHER_HEAD_BYTES_CUDA
+ * (ic_teacher_head_rows). */
 #define IC_TEACHER_HEAD_BLOCK 64
+#define IC_TEACHER_HEAD_BYTES_CUDA ((size_t)256 << 20)
 
 /* Activations of one window of up to L_max tokens, reused across windows
  * and layers. Buffers typed float * hold elements of s->dt: fp32 on the CPU,
@@ -35,6 +39,7 @@ typedef struct {
     ic_dtype dt;    /* element type of the activation buffers below: ctx->act_dtype
                        (fp32 on the CPU, bf16 on CUDA); lse and nll are fp32 always */
     int    L_max;
+    int    head_rows; /* LM-head rows per block (ic_teacher_head_rows) */
     float *x_norm;  /* [L, D]      normed input of the current sub-block */
     float *q;       /* [L, H, d]   roped queries */
     float *k;       /* [L, Hkv, d] roped keys */
@@ -44,7 +49,7 @@ typedef struct {
     float *proj;    /* [L, D]      o_proj / down_proj output before the residual add */
     float *gate;    /* [L, F]      gate_proj, then silu(gate)*up in place */
     float *up;      /* [L, F] */
-    float *logits;  /* [IC_TEACHER_HEAD_BLOCK, V] one row block of the LM head */
+    float *logits;  /* [head_rows, V] one row block of the LM head */
     float *nll;     /* [L]         per-token loss of the head */
 } ic_teacher_state;
 
@@ -58,7 +63,13 @@ size_t ic_teacher_workspace_bytes(const ic_ctx *ctx, const ic_config *cfg, int L
 void   ic_teacher_state_free(ic_teacher_state *s);
 size_t ic_teacher_state_bytes(const ic_config *cfg, int L_max);
 
-/* Per-layer outputs the caller wants kept (CONVENTIONS.md layouts); any
+/* LM-head rows per block on ctx for windows of up to L_max tokens:
+ * IC_TEACHER_HEAD_BLOCK on the CPU (the reference's bits); on CUDA the
+ * largest multiple of 64 whose logits fit IC_TEACHER_HEAD_BYTES_CUDA, at
+ * most L_max rounded up to 64. */
+int ic_teacher_head_rows(const ic_ctx *ctx, const ic_config *cfg, int L_max);
+
+/* Per-layer outputs the caller wants kept (docs/CONVENTIONS.md layouts); any
  * pointer may be NULL. Buffers are the caller's, sized for L. */
 typedef struct {
     float *x_norm;  /* [L, D] input_layernorm(hidden) */
@@ -68,7 +79,7 @@ typedef struct {
 } ic_teacher_saved;
 
 /* Index-set selection for a layer. Returns 1 with *idx [L, K], *cnt [L],
- * *K set (CONVENTIONS.md; the buffers stay the callee's and must live until
+ * *K set (docs/CONVENTIONS.md; the buffers stay the callee's and must live until
  * the layer is done), 0 for dense attention, -1 on failure. */
 typedef int (*ic_select_fn)(void *ctx, int layer, const float *x_norm /*[L,D]*/, int L,
                             const int32_t **idx, const int32_t **cnt, int *K);

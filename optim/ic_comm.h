@@ -1,12 +1,13 @@
-/* The collectives interface of training (DESIGN.md s2, s5): what train/
+/* The collectives interface of training (docs/DESIGN.md s2, s5): what train/
  * and optim/ need from a process group, as callbacks, so that they never
  * include launch/. launch/ (ic_dist, MPI) fills one in and passes it down;
  * tests can pass their own. A NULL comm, or ic_comm_single(), is one
  * process: every reduction returns the local value.
  *
  * Every rank calls the collectives in the same order with the same sizes.
- * Buffers are host memory; a device path (NCCL) adds its own callbacks here
- * when gradients live on the GPU. */
+ * mean_f32's buffer lives on the device of the context the comm was made
+ * for (launch/ic_dist.h ic_dist_comm_for: NCCL on the context's stream on
+ * CUDA, MPI on the CPU); every other callback takes host scalars. */
 #ifndef IC_COMM_H
 #define IC_COMM_H
 

@@ -1,26 +1,93 @@
 #!/usr/bin/env bash
-# Fuzzes the safetensors header parser with libFuzzer + ASan + UBSan for a
-# bounded time: scripts/fuzz.sh [SECONDS]   (default 60).
-# Builds tests/fuzz/fuzz_safetensors.c with clang into build-fuzz/, writes a
-# small seed corpus (valid files of every dtype, sharing/empty/scalar
-# tensors, a few broken ones) and a dictionary of the format's tokens, runs,
-# and prints the executions count. A crash leaves the input in build-fuzz/
+# Fuzzes every parser that reads a user's files, with libFuzzer + ASan +
+# UBSan, for a bounded time each: scripts/fuzz.sh [SECONDS] [NAME...]
+# (default 60 s each, all of them):
+#   safetensors  header parser (model/ic_safetensors.c)
+#   gguf         GGUF header, key/values, tensor infos, tokenizer arrays,
+#                dequantisation (model/ic_gguf*.c)
+#   config       config.json (model/ic_config.c)
+#   tokenizer    tokenizer.json and encoding (data/ic_tokenizer*.c)
+#   h5attrs      the token file's attributes and dataset layout (data/ic_h5tokens.c)
+#   trace        the search trace of --resume (train/ic_search_io.c)
+# Harnesses are tests/fuzz/fuzz_*.c, built with clang into build-fuzz/. Seed
+# corpora are written here, on this machine, from real files where they
+# exist (the SmolLM2 GGUF in models/, a dir imported from it, a tiny model
+# dir, a real search trace and token file made with the built binary
+# $IC_BIN, default build/indexcache) and synthetic ones (tests/fuzz/
+# make_seeds.py); nothing large is committed. Crashes found and fixed are
+# kept in tests/fuzz/regressions/<name>/ and replayed first. Prints each
+# fuzzer's execution count; a crash leaves the input in build-fuzz/
 # (crash-*) and makes the script fail.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-60}
+shift || true
+names=("$@")
+[ ${#names[@]} -gt 0 ] || names=(safetensors gguf config tokenizer h5attrs trace)
 out=${IC_FUZZ_DIR:-build-fuzz}
 mkdir -p "$out"
 CC=${IC_FUZZ_CC:-clang}
+PY=${IC_PYTHON:-.venv/bin/python}
+[ -x "$PY" ] || PY=python3
+BIN=${IC_BIN:-build/indexcache}
 
-"$CC" -std=gnu11 -g -O1 -fno-omit-frame-pointer -Wall -Wextra -Wno-unused-parameter -Wno-unknown-warning-option \
-  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-  -I. -Icore tests/fuzz/fuzz_safetensors.c \
-  model/ic_safetensors.c model/ic_safetensors_write.c \
-  core/ic_error.c core/ic_tensor.c core/ic_alloc.c core/ic_fs.c \
-  $(pkg-config --cflags --libs jansson) -o "$out/fuzz_safetensors"
+CFLAGS=(-std=gnu11 -g -O1 -fno-omit-frame-pointer -Wall -Wextra -Wno-unused-parameter
+        -Wno-unknown-warning-option -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+        -I. -Icore -Itests/fuzz)
+CORE=(core/ic_error.c core/ic_tensor.c core/ic_alloc.c core/ic_fs.c core/ic_log.c)
+JANSSON=$(pkg-config --cflags --libs jansson)
+HDF5=$(pkg-config --cflags --libs hdf5 2>/dev/null || pkg-config --cflags --libs hdf5-serial)
+build() {   # build NAME SOURCES... [-- LIBS]
+    local name=$1; shift
+    "$CC" "${CFLAGS[@]}" "tests/fuzz/fuzz_$name.c" "$@" -lm -o "$out/fuzz_$name"
+}
+for n in "${names[@]}"; do
+    case $n in
+    safetensors) build safetensors model/ic_safetensors.c model/ic_safetensors_write.c "${CORE[@]}" $JANSSON ;;
+    gguf)        build gguf model/ic_gguf.c model/ic_gguf_quant.c model/ic_gguf_llama.c "${CORE[@]}" ;;
+    config)      build config model/ic_config.c "${CORE[@]}" $JANSSON ;;
+    tokenizer)   build tokenizer data/ic_tokenizer.c data/ic_tokenizer_encode.c data/ic_unicode.c \
+                       data/ic_unicode_tables.c "${CORE[@]}" $JANSSON ;;
+    h5attrs)     build h5attrs data/ic_h5tokens.c "${CORE[@]}" $HDF5 ;;
+    trace)       build trace train/ic_search_io.c model/ic_pattern.c "${CORE[@]}" $JANSSON ;;
+    *) echo "fuzz.sh: unknown fuzzer '$n'"; exit 2 ;;
+    esac
+done
 
-seeds="$out/seeds"
+# ---- seeds from real files (made here, on a fresh machine too) ------------
+real="$out/real"
+mkdir -p "$real"
+seed_args=()
+gguf_file=$(ls models/*.gguf 2>/dev/null | head -1 || true)
+[ -n "$gguf_file" ] && seed_args+=(--gguf "$gguf_file")
+if [ -x "$BIN" ]; then
+    export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
+    if [ -n "$gguf_file" ] && [ ! -f "$real/smol/tokenizer.json" ]; then
+        rm -rf "$real/smol"
+        "$BIN" import "$gguf_file" --out "$real/smol" --quiet >/dev/null || true
+    fi
+    [ -f "$real/smol/config.json" ] && seed_args+=(--model-dir "$real/smol")
+    if [ ! -f "$real/trace.json" ]; then
+        rm -rf "$real/tiny" "$real/tiny_allf" "$real/tiny.h5"
+        "$PY" tests/interop/make_tiny_model.py "$real/tiny" "$real/tiny.h5" --layers 6 --topk 4 >/dev/null &&
+        "$BIN" init-indexers --model "$real/tiny" --pattern FFFFFF --out "$real/tiny_allf" --quiet >/dev/null &&
+        "$BIN" search --model "$real/tiny_allf" --data "$real/tiny.h5" --keep 2 --seq-len 16 --batches 2 \
+            --topk 4 --out "$real/pattern.txt" --trace "$real/trace.json" --quiet >/dev/null || true
+    fi
+    [ -f "$real/tiny_allf/config.json" ] && seed_args+=(--tiny-dir "$real/tiny_allf")
+    [ -f "$real/trace.json" ] && seed_args+=(--trace "$real/trace.json")
+    if [ -f "$real/smol/tokenizer.json" ] && [ ! -f "$real/kjv.h5" ] && ls text/*.txt >/dev/null 2>&1; then
+        head -c 20000 "$(ls text/*.txt | head -1)" > "$real/excerpt.txt"
+        "$BIN" prep --model "$real/smol" --out "$real/kjv.h5" "$real/excerpt.txt" --quiet >/dev/null || true
+    fi
+    [ -f "$real/kjv.h5" ] && seed_args+=(--h5 "$real/kjv.h5")
+fi
+for d in gguf config tokenizer h5attrs trace; do rm -rf "$out/seeds/$d"; done
+"$PY" tests/fuzz/make_seeds.py "$out/seeds" "${seed_args[@]}"
+echo "real seed sources: ${seed_args[*]:-none}"
+
+# ---- safetensors: seeds and dictionary --------------------------------------
+seeds="$out/seeds/safetensors"
 rm -rf "$seeds" && mkdir -p "$seeds"
 python3 - "$seeds" <<'PY'
 import json, struct, sys, os
@@ -69,19 +136,34 @@ dict="$out/safetensors.dict"
   done
 } > "$dict"
 
-corpus=$(mktemp -d "${TMPDIR:-/tmp}/ic_fuzz_corpus.XXXXXX")
-trap 'rm -rf "$corpus"' EXIT
-log="$out/fuzz.log"
-set +e
-"$out/fuzz_safetensors" "$corpus" "$seeds" -dict="$dict" -max_total_time="$secs" \
-  -print_final_stats=1 -artifact_prefix="$out/" -rss_limit_mb=2048 -timeout=10 >"$log" 2>&1
-rc=$?
-set -e
-grep -E "^(#[0-9]+ +DONE|stat::number_of_executed_units|stat::peak_rss_mb)|ERROR|SUMMARY" "$log" || true
-execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
-echo "fuzz_safetensors: ${execs:-?} executions in ${secs} s, corpus $(ls "$corpus" | wc -l) units, exit $rc"
-if [ "$rc" -ne 0 ]; then
-  echo "fuzz_safetensors: FAILED (see $log and $out/crash-*)"
-  tail -40 "$log"
-  exit 1
-fi
+# ---- run ----------------------------------------------------------------------
+status=0
+for n in "${names[@]}"; do
+    corpus=$(mktemp -d "${TMPDIR:-/tmp}/ic_fuzz_corpus.XXXXXX")
+    log="$out/fuzz_$n.log"
+    dict_arg=()
+    [ "$n" = safetensors ] && dict_arg=(-dict="$dict")
+    reg="tests/fuzz/regressions/$n"
+    dirs=("$out/seeds/$n")
+    [ -d "$reg" ] && dirs+=("$reg")
+    set +e
+    # replay the regression inputs alone first: each must pass as it is
+    if [ -d "$reg" ] && [ -n "$(ls "$reg")" ]; then
+        "$out/fuzz_$n" "$reg"/* >"$log.regressions" 2>&1 ||
+            { echo "fuzz_$n: a kept regression input fails again (see $log.regressions)"; status=1; }
+    fi
+    "$out/fuzz_$n" "$corpus" "${dirs[@]}" "${dict_arg[@]}" -max_total_time="$secs" -max_len=65536 \
+        -print_final_stats=1 -artifact_prefix="$out/$n-" -rss_limit_mb=2048 -timeout=10 >"$log" 2>&1
+    rc=$?
+    set -e
+    grep -E "ERROR|SUMMARY" "$log" | head -5 || true
+    execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+    echo "fuzz_$n: ${execs:-?} executions in ${secs} s, corpus $(ls "$corpus" | wc -l) units, exit $rc"
+    rm -rf "$corpus"
+    if [ "$rc" -ne 0 ]; then
+        echo "fuzz_$n: FAILED (see $log and $out/$n-crash-*)"
+        tail -30 "$log"
+        status=1
+    fi
+done
+exit $status

@@ -155,8 +155,19 @@ int ic_checkpoint_prune(const char *dir, int keep, ic_error *err) {
     char p[PATH_CAP];
     int rc = 0;
     for (int i = keep; i < l.n && rc == 0; i++) {
+        /* Renamed aside first, so that a process killed half-way through
+         * the deletion leaves a .old.<pid> directory (ignored by lookups,
+         * swept below by a later save), never a ckpt-<step> that still
+         * holds COMPLETE but lacks its tensors. */
+        char aside[PATH_CAP];
         snprintf(p, sizeof p, "%s/ckpt-%" PRId64, dir, l.steps[i]);
-        rc = remove_flat_dir(p, err);
+        if (snprintf(aside, sizeof aside, "%s/ckpt-%" PRId64 ".old.%ld", dir, l.steps[i],
+                     (long)getpid()) >= (int)sizeof aside)
+            rc = ic_error_set(err, "%s: checkpoint path too long", dir);
+        else if (ic_is_dir(aside) && remove_flat_dir(aside, err)) rc = -1;
+        else if (rename(p, aside) != 0)
+            rc = ic_error_set(err, "%s: cannot move aside for deletion: %s", p, strerror(errno));
+        else rc = remove_flat_dir(aside, err);
     }
     free(l.steps);
     if (rc) return -1;

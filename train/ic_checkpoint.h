@@ -22,9 +22,11 @@
  * Only one process writes (rank 0 under MPI): the caller ensures that.
  *
  * Retention: after a successful save, complete checkpoints beyond the
- * newest `keep` are deleted, as are .tmp/.old directories left by processes
- * of this host that no longer exist. Directories we did not make (names
- * other than ckpt-*) are never touched. */
+ * newest `keep` are deleted (each renamed to .old.<pid> first, so that a
+ * crash mid-deletion never leaves a ckpt-<step> with COMPLETE but no
+ * tensors), as are .tmp/.old directories left by processes of this host
+ * that no longer exist. Directories we did not make (names other than
+ * ckpt-*) are never touched. */
 #ifndef IC_CHECKPOINT_H
 #define IC_CHECKPOINT_H
 

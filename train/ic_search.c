@@ -17,50 +17,7 @@ static double now_s(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* ---- trace ------------------------------------------------------------ */
-
-int ic_search_trace_init(ic_search_trace *t, int n_layers, int keep, ic_error *err) {
-    memset(t, 0, sizeof *t);
-    if (n_layers < 1 || n_layers > IC_MAX_LAYERS)
-        return ic_error_set(err, "search: %d layers (1..%d supported)", n_layers, IC_MAX_LAYERS);
-    if (keep < 1 || keep > n_layers)
-        return ic_error_set(err, "search: keep %d layers with indexers: must be in 1..%d "
-                            "(layer 0 always keeps one; the model has %d layers)",
-                            keep, n_layers, n_layers);
-    t->n_layers = n_layers;
-    t->keep = keep;
-    t->start_loss = NAN;
-    t->steps = calloc((size_t)n_layers, sizeof *t->steps);
-    if (!t->steps) return ic_error_set(err, "search: out of memory for the trace");
-    if (ic_pattern_parse(&t->pattern, "uniform:1", n_layers, err) != 0) {
-        ic_search_trace_free(t);
-        return -1;
-    }
-    return 0;
-}
-
-void ic_search_trace_free(ic_search_trace *t) {
-    if (!t) return;
-    free(t->steps);
-    memset(t, 0, sizeof *t);
-}
-
-int ic_search_trace_push(ic_search_trace *t, int layer, double loss, const double *cand_loss,
-                         ic_error *err) {
-    if (layer < 1 || layer >= t->n_layers)
-        return ic_error_set(err, "search step %d: layer %d cannot be flipped (must be in 1..%d)",
-                            t->n_steps + 1, layer, t->n_layers - 1);
-    if (t->pattern.c[layer] != 'F')
-        return ic_error_set(err, "search step %d: layer %d is already S", t->n_steps + 1, layer);
-    if (t->n_steps >= t->n_layers - 1)
-        return ic_error_set(err, "search: more than %d steps", t->n_layers - 1);
-    ic_search_step *s = &t->steps[t->n_steps++];
-    s->layer = layer;
-    s->loss = loss;
-    for (int l = 0; l < t->n_layers; l++) s->cand_loss[l] = cand_loss ? cand_loss[l] : NAN;
-    t->pattern.c[layer] = 'S';
-    return 0;
-}
+/* (the trace itself: ic_search_io.c) */
 
 /* ---- hashes ------------------------------------------------------------ */
 

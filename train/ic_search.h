@@ -1,5 +1,5 @@
 /* Training-free IndexCache: greedy layer search (IndexCache Algorithm 1,
- * DESIGN.md s3; issue 6).
+ * docs/DESIGN.md s3; issue 6).
  *
  * Start from all F. Each step evaluates, for every candidate layer c (an F
  * layer other than layer 0), the calibration LM loss of the current pattern

@@ -18,6 +18,8 @@
 #include "optim/ic_comm.h"
 #include "optim/ic_schedule.h"
 #include "train/ic_checkpoint.h"
+#include "train/ic_param_hash.h"
+#include "ic_preempt.h"
 #include "train/ic_trainer.h"
 
 static double now_s(void) {
@@ -411,9 +413,24 @@ static int run_steps(train_run *x, int *stopped, ic_error *err) {
         const int last = step + 1 == o->steps;
         const int stop = o->stop_after > 0 && step + 1 == o->stop_after;
         const int periodic = o->eval_every > 0 && (step + 1) % o->eval_every == 0;
-        if (!(last || stop || periodic)) continue;
-        if (run_validate(x, step + 1, &x->kl_last, &x->lm_last, err) != 0) return -1;
+        /* preemption (core/ic_preempt.h): a signal on any rank stops every
+         * rank here, after a checkpoint; validation only where a straight
+         * run would validate, so that the resumed log matches it */
+        const int sig = ic_preempt_pending();
+        const int preempt = !last && !ic_comm_all_ok(x->comm, !sig);
+        if (!(last || stop || periodic || preempt)) continue;
+        if ((last || stop || periodic) &&
+            run_validate(x, step + 1, &x->kl_last, &x->lm_last, err) != 0) return -1;
         if (run_checkpoint(x, step + 1, err) != 0) return -1;
+        if (preempt) {
+            if (x->rank0)   /* a warning: shown under --quiet too */
+                ic_log_warn("train: %s received: stopped after step %" PRId64 " with a checkpoint "
+                            "in %s; continue with --resume",
+                            sig ? ic_preempt_name(sig) : "SIGTERM / SIGUSR1 on another rank",
+                            step + 1, x->ckdir);
+            *stopped = 1;
+            return 0;
+        }
         if (stop && !last) {
             if (x->rank0) ic_log_info("train: stopping after step %ld (--stop-after)", o->stop_after);
             *stopped = 1;
@@ -482,6 +499,7 @@ int ic_train_run(const ic_train_opts *o, ic_error *err) {
     if (run_find_start(x, err) != 0 || run_open_output(x, err) != 0) goto out;
     if (x->start == 0 && run_validate(x, 0, &x->kl0, &x->lm0, err) != 0) goto out;
     if (run_steps(x, &stopped, err) != 0) goto out;
+    ic_trainer_report_param_hash(&x->t, x->comm);   /* every rank: identical parameters */
     if (!stopped && run_finish(x, err) != 0) goto out;
     rc = 0;
 out:

@@ -57,7 +57,7 @@ int ic_trainer_init(ic_trainer *t, ic_ctx *ctx, ic_dsa_model *m, const ic_patter
     t->grads = xcalloc((size_t)nl, sizeof *t->grads);
     if (!t->save || !t->keep || !t->grads) goto oom;
     /* Every F layer's grads in one flat buffer: one all-reduce per step
-     * (DESIGN.md s5). Blocks start on 64-byte boundaries, as the separate
+     * (docs/DESIGN.md s5). Blocks start on 64-byte boundaries, as the separate
      * allocations did; the padding stays zero. */
     const size_t stride = (ic_indexer_block_numel(id) + 15) & ~(size_t)15;
     t->grad_numel = (size_t)ic_pattern_n_full(pat) * stride;

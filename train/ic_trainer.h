@@ -1,4 +1,4 @@
-/* The IndexCache distillation trainer (DESIGN.md s3, s5; issue 5).
+/* The IndexCache distillation trainer (docs/DESIGN.md s3, s5; issue 5).
  *
  * One window of L tokens:
  *   1. teacher forward, frozen: the dense teacher (dense stage) or the DSA

@@ -1,6 +1,6 @@
 // The one header every kernels/cuda/*.cu includes first. Compiled by nvcc it
 // is plain CUDA; compiled by the host C++ compiler with -DIC_CUDASIM (the CPU
-// SIMT emulator of DESIGN.md section 7, tests/cudasim) the same names come
+// SIMT emulator of docs/DESIGN.md section 7, tests/cudasim) the same names come
 // from the emulator's ic_cudasim.h, so the real kernel sources run there.
 //
 // Kernel sources may use, and only use, from CUDA:

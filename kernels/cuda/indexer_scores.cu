@@ -25,6 +25,7 @@
 #include "kernels/cuda/ic_cuda_rt.cuh"
 #include "kernels/cuda/ic_cuda_util.cuh"
 #include "kernels/cuda/ic_ptx.cuh"
+#include "kernels/cuda/ic_mma_tile.cuh"
 
 extern "C" {
 #include "core/ic_ctx.h"
@@ -35,12 +36,6 @@ namespace ic_cuda {  // named, so the mangled kernel names are stable
 
 const int kIscRows = 64;      // query rows per block (4 warps x 16)
 const int kIscKeys = 64;      // keys per block (8 mma n-tiles of 8)
-// #pragma unroll for nvcc; the host compiler of the emulator does not know it.
-#ifdef IC_CUDASIM
-#define ISC_UNROLL
-#else
-#define ISC_UNROLL _Pragma("unroll")
-#endif
 
 const int kIscThreads = 128;  // = the kernel's __launch_bounds__
 const int kIscMaxD = 128;     // largest d_I: the static shared tiles' width
@@ -48,33 +43,6 @@ const int kIscMaxD = 128;     // largest d_I: the static shared tiles' width
 // keep rows 16-byte aligned for ldmatrix and move consecutive rows 4 banks
 // apart, so the 8 rows of one 8x8 matrix hit all 32 banks once.
 const int kIscLds = kIscMaxD + 8;
-
-__device__ __forceinline__ float isc_neg_inf(void) { return __int_as_float((int)0xff800000u); }
-
-// 8 consecutive elements of src into 8 bf16 of shared memory (one 16-byte
-// store); zeros where !ok (rows or keys past the data). packed: src is
-// 16-byte aligned (the launcher checked the base; d_I % 16 == 0 keeps every
-// row's 8-element chunks aligned).
-template <typename T>
-__device__ __forceinline__ void isc_stage8(__nv_bfloat16 *dst, const T *src, bool ok, int packed) {
-    ic_pack<__nv_bfloat16> p;
-    if (!ok) {
-ISC_UNROLL
-        for (int k = 0; k < 8; k++) p.v[k] = __float2bfloat16(0.0f);
-    } else if (packed) {
-        const int P = IC_PACK_N(T);
-ISC_UNROLL
-        for (int h = 0; h < 8; h += P) {
-            const ic_pack<T> a = *reinterpret_cast<const ic_pack<T> *>(src + h);
-ISC_UNROLL
-            for (int k = 0; k < P; k++) p.v[h + k] = __float2bfloat16(ic_to_f32(a.v[k]));
-        }
-    } else {
-ISC_UNROLL
-        for (int k = 0; k < 8; k++) p.v[k] = __float2bfloat16(ic_to_f32(src[k]));
-    }
-    *reinterpret_cast<ic_pack<__nv_bfloat16> *>(dst) = p;
-}
 
 template <typename T>
 __global__ void __launch_bounds__(128)
@@ -93,15 +61,15 @@ indexer_scores_fwd_kernel(float *__restrict__ out, int ld, const T *__restrict__
     const int chunks = d_I / 8;                       // 16-byte chunks of a row
 
     float o[8][4];  // the output tile: n-tile nt, C fragment element r
-ISC_UNROLL
+IC_UNROLL
     for (int nt = 0; nt < 8; nt++)
-ISC_UNROLL
+IC_UNROLL
         for (int r = 0; r < 4; r++) o[nt][r] = 0.0f;
 
     if (live) {  // uniform over the block: the barriers below are reached by all
         for (int i = (int)threadIdx.x; i < kIscKeys * chunks; i += kIscThreads) {
             const int c = i / chunks, k = (i - c * chunks) * 8, s = s0 + c;
-            isc_stage8(&sk[c * kIscLds + k], kI + (size_t)s * d_I + k, s < L, packed);
+            ic_stage8_bf16(&sk[c * kIscLds + k], kI + (size_t)s * d_I + k, s < L, packed);
         }
         const int w_last = tw + 15 < r_end - 1 ? tw + 15 : r_end - 1;
         const bool wlive = tw < r_end && s0 <= w_last;  // uniform over the warp
@@ -110,22 +78,22 @@ ISC_UNROLL
             __syncthreads();  // the previous head's ldmatrix reads of sq are done
             for (int i = (int)threadIdx.x; i < kIscRows * chunks; i += kIscThreads) {
                 const int c = i / chunks, k = (i - c * chunks) * 8, t = r0 + c;
-                isc_stage8(&sq[c * kIscLds + k], qI + ((size_t)t * H_I + j) * d_I + k, t < r_end,
+                ic_stage8_bf16(&sq[c * kIscLds + k], qI + ((size_t)t * H_I + j) * d_I + k, t < r_end,
                            packed);
             }
             __syncthreads();
             if (!wlive) continue;
             float acc[8][4];
-ISC_UNROLL
+IC_UNROLL
             for (int nt = 0; nt < 8; nt++)
-ISC_UNROLL
+IC_UNROLL
                 for (int r = 0; r < 4; r++) acc[nt][r] = 0.0f;
             for (int k0 = 0; k0 < d_I; k0 += 16) {
                 // A (16 rows x 16 k): lane l addresses row l % 16, columns
                 // k0 + 8 (l / 16): matrices (rows 0-7 | 8-15) x (k 0-7 | 8-15).
                 uint32_t a[4];
                 ic_ldmatrix_x4(a, &sq[(warp * 16 + (lane & 15)) * kIscLds + k0 + 8 * (lane >> 4)]);
-ISC_UNROLL
+IC_UNROLL
                 for (int np = 0; np < 4; np++) {
                     // B of two n-tiles: keys are the rows of the shared tile
                     // (B column-major = kI row-major); matrix m = l / 8 is
@@ -139,7 +107,7 @@ ISC_UNROLL
             }
             const float wa = ta < r_end ? ic_to_f32(w[(size_t)ta * H_I + j]) : 0.0f;
             const float wb = tb < r_end ? ic_to_f32(w[(size_t)tb * H_I + j]) : 0.0f;
-ISC_UNROLL
+IC_UNROLL
             for (int nt = 0; nt < 8; nt++) {
                 o[nt][0] = fmaf(wa, fmaxf(acc[nt][0], 0.0f), o[nt][0]);
                 o[nt][1] = fmaf(wa, fmaxf(acc[nt][1], 0.0f), o[nt][1]);
@@ -150,13 +118,13 @@ ISC_UNROLL
     }
 
     // C fragment element r of n-tile nt: row g + 8 (r / 2), key 2 tq + r % 2 + 8 nt.
-ISC_UNROLL
+IC_UNROLL
     for (int nt = 0; nt < 8; nt++)
-ISC_UNROLL
+IC_UNROLL
         for (int r = 0; r < 4; r++) {
             const int t = tw + g + 8 * (r >> 1), s = s0 + nt * 8 + 2 * tq + (r & 1);
             if (t < r_end && s < ld)
-                out[(size_t)(t - t0) * (size_t)ld + s] = live && s <= t ? o[nt][r] : isc_neg_inf();
+                out[(size_t)(t - t0) * (size_t)ld + s] = live && s <= t ? o[nt][r] : ic_neg_inf();
         }
 }
 

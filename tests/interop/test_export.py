@@ -13,8 +13,10 @@ and exported. Checks, with Python `safetensors` and `json`:
     index_topk, index_rope_dim; tokenizer.json is copied byte for byte;
   - re-exporting over an existing dir replaces it and leaves no temp dirs;
   - a model dir without a pattern is refused with a message;
-  - when `transformers` is installed, LlamaForCausalLM loads the export
-    (that part is skipped, and said so, when it is not).
+  - transformers' LlamaForCausalLM loads the export with the teacher's
+    weights (torch + transformers from here or from the venv of
+    scripts/setup-torch.sh); without them the test exits 77 and says why,
+    after the checks above have passed.
 """
 import json
 import os
@@ -37,6 +39,52 @@ def run(*args, ok=True):
     if ok and p.returncode != 0:
         sys.exit(f"FAIL: {' '.join(args)}\n{p.stdout}\n{p.stderr}")
     return p
+
+
+# the venv of scripts/setup-torch.sh (same default location)
+VENV = os.environ.get("IC_TORCH_VENV") or os.path.join(HERE, "..", "..", ".venv-torch")
+HF_LOAD = """
+import sys
+import numpy as np
+import torch
+from safetensors.numpy import load_file
+from transformers import LlamaForCausalLM
+out, src = sys.argv[1], sys.argv[2]
+s = load_file(src)
+model = LlamaForCausalLM.from_pretrained(out)
+sd = model.state_dict()
+for k in s:
+    assert np.allclose(sd[k].float().numpy(), s[k]), k
+print("ok: transformers LlamaForCausalLM loads the export with the teacher's weights")
+"""
+
+
+def check_transformers(out, src_weights):
+    """LlamaForCausalLM.from_pretrained(out) in this python or the torch venv."""
+    py = None
+    try:
+        import torch  # noqa: F401
+        import transformers  # noqa: F401
+        py = sys.executable
+    except ImportError:
+        cand = os.path.join(VENV, "bin", "python")
+        # a venv still being made (or broken) is not one to test with
+        if os.path.exists(cand) and subprocess.run(
+                [cand, "-c", "import numpy, safetensors, torch, transformers"],
+                capture_output=True).returncode == 0:
+            py = cand
+    if py is None:
+        reason_file = VENV + ".reason"
+        why = open(reason_file).read().strip() if os.path.exists(reason_file) else \
+            f"no torch + transformers here nor in {VENV} (scripts/setup-torch.sh)"
+        print(f"SKIP: transformers LlamaForCausalLM load not tried: {why}")
+        return 77
+    p = subprocess.run([py, "-c", HF_LOAD, out, src_weights], capture_output=True, text=True)
+    print(p.stdout.strip())
+    if p.returncode != 0:
+        print(f"FAIL: transformers could not load the export:\n{p.stderr[-3000:]}")
+        return 1
+    return 0
 
 
 def main():
@@ -72,6 +120,10 @@ def main():
         assert cfg["architectures"] == ["LlamaForCausalLM"] and cfg["model_type"] == "llama"
         assert cfg["use_index_cache"] is True
         assert cfg["index_topk_pattern"] == "FSSFS"
+        assert cfg["indexer_types"] == ["full", "shared", "shared", "full", "shared"]
+        # FSSFS is the freq rule max(i - O + 1, 0) % F == 0 with F = 3, O = 1
+        assert (cfg["index_topk_freq"], cfg["index_skip_topk_offset"]) == (3, 1), cfg
+        assert cfg["indexer_rope_interleave"] is False
         assert (cfg["index_n_heads"], cfg["index_head_dim"], cfg["index_rope_dim"],
                 cfg["index_topk"]) == (2, 8, 4, 8), cfg
         assert open(os.path.join(out, "tokenizer.json"), "rb").read() == tok_bytes
@@ -107,17 +159,7 @@ def main():
         print(f"ok: {len(w)} tensors ({len(want_ix)} indexer) with the right names, dtypes, shapes "
               f"and values; config keys; tokenizer copied")
 
-        try:
-            import torch  # noqa: F401
-            from transformers import LlamaForCausalLM
-        except ImportError:
-            print("note: transformers/torch not installed: LlamaForCausalLM load not tried")
-            return 0
-        model = LlamaForCausalLM.from_pretrained(out)
-        sd = model.state_dict()
-        for k in s:
-            assert np.allclose(sd[k].float().numpy(), s[k]), k
-        print("ok: transformers LlamaForCausalLM loads the export")
+        return check_transformers(out, os.path.join(src, "model.safetensors"))
         return 0
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Data parallelism of `indexcache train` (DESIGN.md s5): on a tiny random
+# Data parallelism of `indexcache train` (docs/DESIGN.md s5): on a tiny random
 # model and token file made by tests/interop/make_tiny_model.py (Python
 # safetensors + h5py), 2 ranks x batch B must give the same per-step losses,
 # gradient norms and final indexer weights as 1 rank x batch 2B (to fp32
 # reduction tolerance), for the dense and the sparse stage; with --verbose
 # every rank logs its window offsets, and per step the two ranks' windows
-# must be disjoint and their union must be the single rank's batch.
+# must be disjoint and their union must be the single rank's batch. Both
+# ranks print the same parameter hash at the end, and it equals an FNV-1a
+# hash computed here from the written model.safetensors (so it hashes the
+# real trained parameters, in the trainer's order).
 set -euo pipefail
 SRC="${IC_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}"
 BIN="${IC_BIN:-$SRC/build/indexcache}"
@@ -71,8 +74,30 @@ for s in one:
     r0, r1 = two[s][0], two[s][1]
     assert len(r0) == len(r1) == 2 and not set(r0) & set(r1), (s, r0, r1)
     assert sorted(r0 + r1) == sorted(one[s][0]), (s, r0, r1, one[s][0])
+# parameter hash: "train: rank R/2 parameter hash H (N floats)", one per rank
+def fnv(tensors):
+    h, total, M = 0xcbf29ce484222325, 0, (1 << 64) - 1
+    for a in tensors:
+        b = np.ascontiguousarray(a, dtype="<f4").tobytes()
+        for byte in b:
+            h = ((h ^ byte) * 0x100000001b3) & M
+        total += a.size
+    h ^= total
+    h ^= h >> 33; h = (h * 0xff51afd7ed558ccd) & M; h ^= h >> 33
+    return h
+hashes = {}
+for line in open(f"{tmp}/two_{stage}.log"):
+    m = re.search(r"train: rank (\d+)/2 parameter hash ([0-9a-f]{16}) \((\d+) floats\)", line)
+    if m: hashes[int(m.group(1))] = int(m.group(2), 16)
+assert sorted(hashes) == [0, 1], f"parameter hash lines of ranks {sorted(hashes)} (want 0 and 1)"
+assert hashes[0] == hashes[1], f"ranks' parameter hashes differ: {hashes[0]:016x} vs {hashes[1]:016x}"
+order = ["wq_b.weight", "wk.weight", "k_norm.weight", "k_norm.bias", "weights_proj.weight"]
+mine = fnv([w2[f"model.layers.{l}.self_attn.indexer.{s}"] for l in (0, 2) for s in order])
+assert all(w2[k].dtype == np.float32 for k in ix), "indexer weights not written as f32"
+assert mine == hashes[0], f"printed hash {hashes[0]:016x} != hash of model.safetensors {mine:016x}"
 print(f"ok {stage}: 5 steps, worst rel diff {worst:.2e}, final weights max |diff| {wdiff:.2e}, "
-      f"rank windows disjoint and = the 1-rank batch")
+      f"rank windows disjoint and = the 1-rank batch, parameter hash {hashes[0]:016x} on both ranks "
+      f"= hash of the written weights")
 PYEOF
     then fail=1; tail -n 5 "$tmp/one_$stage.log" "$tmp/two_$stage.log"; fi
 done

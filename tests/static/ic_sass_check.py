@@ -1,4 +1,4 @@
-"""Checks the machine code of CUDA kernels against a table (DESIGN.md section 7).
+"""Checks the machine code of CUDA kernels against a table (docs/DESIGN.md section 7).
 
 Reads `cuobjdump --dump-resource-usage` and `cuobjdump -sass` of one or more
 binaries (objects, static libraries, executables) and checks, per kernel:

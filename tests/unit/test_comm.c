@@ -1,7 +1,7 @@
 /* optim/ic_comm.h, the collectives interface of train/ and optim/: a NULL
  * comm and a world of 1 are the identity and never call back; a world of 2
  * forwards every call with its arguments; and the trainer averages all of
- * its F layers' gradients in ONE call over one flat buffer (DESIGN.md s5),
+ * its F layers' gradients in ONE call over one flat buffer (docs/DESIGN.md s5),
  * checked with a fake comm whose "mean" is an affine map the test can
  * undo per element. */
 #include <math.h>

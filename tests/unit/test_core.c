@@ -91,6 +91,18 @@ START_TEST(test_error_first_fault_kept) {
 }
 END_TEST
 
+/* Messages are one line: control bytes from a file become '?' (a GGUF key
+ * with a newline, found by fuzz_gguf), UTF-8 stays. */
+START_TEST(test_error_one_line) {
+    ic_error e;
+    ic_error_clear(&e);
+    ic_error_set(&e, "key '%s'", "a\nb\x1b[31m\xc3\xa9");
+    ck_assert_str_eq(e.msg, "key 'a?b?[31m\xc3\xa9'");
+    ic_error_wrap(&e, "file %s", "x\ty");
+    ck_assert_str_eq(e.msg, "file x?y: key 'a?b?[31m\xc3\xa9'");
+}
+END_TEST
+
 START_TEST(test_args) {
     const char *model = NULL; long long L = 512; double lr = 1e-3; int flag = 0;
     ic_strlist pats = {0};
@@ -144,6 +156,7 @@ int main(void) {
     tcase_add_test(tc, test_bf16_f16_roundtrip);
     tcase_add_test(tc, test_arena);
     tcase_add_test(tc, test_error_first_fault_kept);
+    tcase_add_test(tc, test_error_one_line);
     tcase_add_test(tc, test_args);
     suite_add_tcase(s, tc);
     return ic_test_run_suite(s);

@@ -110,7 +110,7 @@ END_TEST
 
 /* ---- double-precision oracles ----------------------------------------- */
 
-/* I [L, L] (row t, s <= t) of indexer ix on x [L, D], DESIGN.md s3. */
+/* I [L, L] (row t, s <= t) of indexer ix on x [L, D], docs/DESIGN.md s3. */
 static void ref_indexer_scores(const ic_indexer *ix, const float *x, int L, double *I) {
     const ic_indexer_dims *dm = &ix->dims;
     const int D = dm->dim, H = dm->n_heads, dI = dm->head_dim, r = dm->rope_dim;

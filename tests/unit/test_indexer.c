@@ -1,5 +1,5 @@
 /* The lightning indexer module (model/ic_indexer.h): forward against an
- * independent double-precision implementation of DESIGN.md s3 (projections,
+ * independent double-precision implementation of docs/DESIGN.md s3 (projections,
  * LayerNorm eps 1e-6, NeoX RoPE on the first r dims, the w scale), and the
  * gradients of all five parameter tensors (through the blocked scores
  * backward, RoPE, LayerNorm and the projections) against double-precision

@@ -1,4 +1,4 @@
-/* DESIGN.md section 2 on the #include lines: a file under folder F may
+/* docs/DESIGN.md section 2 on the #include lines: a file under folder F may
  * include "G/..." only for G = F or a folder F may use (the table, closed
  * under "uses"), and never "../...". The build's layering_check_<layer>
  * targets catch the same arrows at link time; this test names the line,
@@ -85,7 +85,7 @@ static void scan_file(const layer_rule *r, const char *path, const char *rel, sc
                      rel, ln, p);
             report(res, msg);
         } else if (name[n] == '/' && is_layer(name, n) && !allowed(r, name, n)) {
-            snprintf(msg, sizeof msg, "%.900s:%d: %.900s: %s/ may use only %s (DESIGN.md section 2)", rel,
+            snprintf(msg, sizeof msg, "%.900s:%d: %.900s: %s/ may use only %s (docs/DESIGN.md section 2)", rel,
                      ln, p, r->folder, r->may_use);
             report(res, msg);
         }

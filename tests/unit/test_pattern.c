@@ -1,6 +1,6 @@
 /* F/S patterns (model/ic_pattern.h): literal strings, uniform:R and dense,
  * the error messages of bad specs, and f(l) / G(l) against brute-force
- * definitions (DESIGN.md s3). */
+ * definitions (docs/DESIGN.md s3). */
 #include <stdio.h>
 #include <string.h>
 

@@ -1,5 +1,5 @@
 /* The validation ops (kernels/ic_validate.h): index sets and tokens are
- * accepted exactly when they follow the rules of CONVENTIONS.md, and a
+ * accepted exactly when they follow the rules of docs/CONVENTIONS.md, and a
  * refusal names the first bad row / position. The oracle is the rule
  * written out per entry with an O(K^2) distinctness test. */
 #include <stdio.h>
