@@ -13,7 +13,7 @@
  * bits (blocks run in a different order each time on the GPU).
  * Prints the time of one forward and one backward call (after a warm-up).
  *
- * Plain main, no Check. Exit 77 without a GPU (or in a build without
+ * --quick runs two small shapes (for compute-sanitizer). Plain main, no Check. Exit 77 without a GPU (or in a build without
  * CUDA), 1 on any failure. */
 #include <math.h>
 #include <stdint.h>
@@ -162,9 +162,17 @@ static void one(int L, int HI, int dI, int H, int Hkv, int d, int K, int ns, int
     dls_prob_free(&p);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
     const int rc = ic_gt_open(&g_cpu, &g_gpu);
     if (rc) return rc;
+    if (argc > 1 && strcmp(argv[1], "--quick") == 0) {  /* small shapes, for compute-sanitizer */
+        one(512, 16, 64, 9, 3, 64, 64, 2, DLS_WINDOW, 31);
+        one(130, 64, 128, 16, 16, 128, 128, 1, DLS_RANDOM, 32);
+        printf("distill loss sparse cuda (--quick): %d cases, %d failed\n", g_cases, g_failed);
+        ic_ctx_free(&g_gpu);
+        ic_ctx_free(&g_cpu);
+        return g_failed ? 1 : 0;
+    }
     one(8192, 16, 64, 9, 3, 64, 256, 4, DLS_RANDOM, 21);
     one(8192, 16, 64, 9, 3, 64, 256, 4, DLS_WINDOW, 22);
     one(8192, 16, 64, 9, 3, 64, 256, 1, DLS_TIES, 23);
