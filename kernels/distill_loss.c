@@ -25,16 +25,15 @@ static void check_args(const ic_distill_desc *d, const float *qI, const float *k
 size_t ic_distill_loss_workspace_bytes(const ic_ctx *ctx, const ic_distill_desc *desc) {
     IC_ASSERT(desc && desc->L >= 1 && desc->n_kv_heads >= 1);
     if (ctx->backend == IC_BACKEND_CPU) return ic_distill_loss_workspace_bytes_cpu(ctx, desc);
-    /* the sparse stage has no CUDA kernel yet: its calls abort below */
-    return desc->stage == IC_DISTILL_DENSE ? ic_distill_loss_dense_workspace_bytes_cuda(ctx, desc)
-                                           : 0;
+    return desc->stage == IC_DISTILL_DENSE
+               ? ic_distill_loss_dense_workspace_bytes_cuda(ctx, desc)
+               : ic_distill_loss_sparse_workspace_bytes_cuda(ctx, desc);
 }
 
-/* What the CUDA kernels take (kernels/cuda/distill_loss_dense.cu); anything
- * else is refused here with the shape named, before any launch. */
+/* What the dense CUDA kernels take (kernels/cuda/distill_loss_dense.cu); anything
+ * else is refused here with the shape named, before any launch. (The sparse
+ * stage, kernels/cuda/distill_loss_sparse.cu, checks its own limits.) */
 static void check_cuda(const ic_distill_desc *d, int n_served, const char *what) {
-    if (d->stage != IC_DISTILL_DENSE)
-        IC_FATAL("%s: sparse stage: no CUDA kernel yet", what);
     if (d->idx_head_dim != 64 && d->idx_head_dim != 128)
         IC_FATAL("%s: indexer head dim d_I = %d is not supported on CUDA (64 or 128)", what,
                  d->idx_head_dim);
@@ -55,6 +54,9 @@ int ic_distill_loss_forward(ic_ctx *ctx, const ic_distill_desc *desc, const floa
     case IC_BACKEND_CPU:
         return ic_distill_loss_forward_cpu(ctx, desc, qI, kI, w, served, n_served, out, err);
     case IC_BACKEND_CUDA:
+        if (desc->stage == IC_DISTILL_SPARSE)
+            return ic_distill_loss_sparse_forward_cuda(ctx, desc, qI, kI, w, served, n_served,
+                                                       out, err);
         check_cuda(desc, n_served, "distill loss");
         return ic_distill_loss_dense_forward_cuda(ctx, desc, qI, kI, w, served, n_served, out,
                                                   err);
@@ -74,6 +76,9 @@ int ic_distill_loss_backward(ic_ctx *ctx, const ic_distill_desc *desc, const flo
         return ic_distill_loss_backward_cpu(ctx, desc, qI, kI, w, served, n_served,
                                             dqI, dkI, dw, out, err);
     case IC_BACKEND_CUDA:
+        if (desc->stage == IC_DISTILL_SPARSE)
+            return ic_distill_loss_sparse_backward_cuda(ctx, desc, qI, kI, w, served, n_served,
+                                                        dqI, dkI, dw, out, err);
         check_cuda(desc, n_served, "distill loss backward");
         return ic_distill_loss_dense_backward_cuda(ctx, desc, qI, kI, w, served, n_served,
                                                    dqI, dkI, dw, out, err);

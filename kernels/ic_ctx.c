@@ -48,11 +48,10 @@ const char *ic_cuda_missing_ops(unsigned needs) {
     buf[0] = '\0';
     /* Every op of the dense teacher (IC_NEED_TEACHER), of the DSA forward
      * (IC_NEED_DSA: layernorm, indexer scores, top-k, the validation ops,
-     * sparse attention) and of the dense-stage trainer (IC_NEED_TRAIN: the
-     * dense-stage distillation loss, the indexer-score backward, AdamW) has
-     * a CUDA kernel; the sparse-stage loss does not yet. */
-    if (needs & IC_NEED_TRAIN_SPARSE)
-        strcat(buf, "distill loss (sparse stage), ");
+     * sparse attention) and of the trainer (IC_NEED_TRAIN: the dense-stage
+     * distillation loss, the indexer-score backward, AdamW; and
+     * IC_NEED_TRAIN_SPARSE: the sparse-stage loss, distill_loss_sparse.cu)
+     * has a CUDA kernel. */
     if (needs & IC_NEED_HOST)
         strcat(buf, "the command's driver (it reads its tensors on the host), ");
     size_t n = strlen(buf);

@@ -162,6 +162,22 @@ int ic_index_sets_check_cuda(ic_ctx *ctx, const int32_t *idx, const int32_t *cnt
                              ic_error *err);
 int ic_tokens_check_cuda(ic_ctx *ctx, const int32_t *tokens, int L, int V, ic_error *err);
 
+/* The distillation loss, sparse stage (kernels/ic_distill_loss.h, same
+ * contracts as the _cpu functions; kernels/cuda/distill_loss_sparse.cu): fp32
+ * device pointers (idx, cnt in desc too), H_I <= 64, topk <= 2048, n_served
+ * <= 8, d_I and d multiples of 4, qI/kI/q/k 16-byte aligned. Deterministic:
+ * same inputs, same bits (dkI through int64 fixed point). */
+size_t ic_distill_loss_sparse_workspace_bytes_cuda(const ic_ctx *ctx, const ic_distill_desc *desc);
+int ic_distill_loss_sparse_forward_cuda(ic_ctx *ctx, const ic_distill_desc *desc, const float *qI,
+                                        const float *kI, const float *w,
+                                        const ic_distill_teacher *served, int n_served,
+                                        ic_distill_stats *out, ic_error *err);
+int ic_distill_loss_sparse_backward_cuda(ic_ctx *ctx, const ic_distill_desc *desc,
+                                         const float *qI, const float *kI, const float *w,
+                                         const ic_distill_teacher *served, int n_served,
+                                         float *dqI, float *dkI, float *dw,
+                                         ic_distill_stats *out, ic_error *err);
+
 /* Lightning-indexer scores, backward given dI (kernels/ic_indexer_scores.h's
  * contract, fp32 device pointers; kernels/cuda/indexer_scores_bwd.cu): bf16
  * tensor cores, deterministic (no atomics). d_I 64 or 128. Workspace

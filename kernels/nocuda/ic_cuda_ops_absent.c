@@ -212,6 +212,30 @@ void ic_convert_cuda(ic_ctx *ctx, ic_dtype dst_dt, void *dst, ic_dtype src_dt, c
     IC_NO_CUDA("ic_convert_cuda");
 }
 
+size_t ic_distill_loss_sparse_workspace_bytes_cuda(const ic_ctx *ctx, const ic_distill_desc *desc) {
+    (void)ctx; (void)desc;
+    IC_NO_CUDA("ic_distill_loss_sparse_workspace_bytes_cuda");
+}
+
+int ic_distill_loss_sparse_forward_cuda(ic_ctx *ctx, const ic_distill_desc *desc, const float *qI,
+                                        const float *kI, const float *w,
+                                        const ic_distill_teacher *served, int n_served,
+                                        ic_distill_stats *out, ic_error *err) {
+    (void)ctx; (void)desc; (void)qI; (void)kI; (void)w; (void)served; (void)n_served; (void)out;
+    (void)err;
+    IC_NO_CUDA("ic_distill_loss_sparse_forward_cuda");
+}
+
+int ic_distill_loss_sparse_backward_cuda(ic_ctx *ctx, const ic_distill_desc *desc,
+                                         const float *qI, const float *kI, const float *w,
+                                         const ic_distill_teacher *served, int n_served,
+                                         float *dqI, float *dkI, float *dw,
+                                         ic_distill_stats *out, ic_error *err) {
+    (void)ctx; (void)desc; (void)qI; (void)kI; (void)w; (void)served; (void)n_served;
+    (void)dqI; (void)dkI; (void)dw; (void)out; (void)err;
+    IC_NO_CUDA("ic_distill_loss_sparse_backward_cuda");
+}
+
 size_t ic_indexer_scores_workspace_bytes_cuda(const ic_ctx *ctx, int L, int H_I, int d_I) {
     (void)ctx; (void)L; (void)H_I; (void)d_I;
     IC_NO_CUDA("ic_indexer_scores_workspace_bytes_cuda");
