@@ -74,6 +74,11 @@ int main(int argc, char **argv) {
     }
     const int n = (int)(sizeof kShapes / sizeof kShapes[0]);
     printf("bench_sparse_attention_gpu: %s\n", ctx.desc);
+    /* The kernel choice (kernels/cuda/sparse_attention_mma.cuh, sa_mma_takes):
+     * bf16 with 3 <= H / Hkv <= 16 runs on the tensor cores unless
+     * IC_SA_MMA_MIN_GS moves the bound (17: the CUDA-core kernel always). */
+    printf("IC_SA_MMA_MIN_GS=%s (tensor-core kernel for bf16 H/Hkv from that to 16; default 3)\n",
+           getenv("IC_SA_MMA_MIN_GS") ? getenv("IC_SA_MMA_MIN_GS") : "unset");
     printf("sparse attention forward, bf16, lse on, top-k-like sets; GB/s of the gathered K/V "
            "rows; x4TB/s = median / (bytes / 4 TB/s); %d reps\n\n", reps);
     printf("| shape        | L     | H/Hkv | d   | K    | gathered GB | median ms | min ms  | GB/s   | x 4TB/s |\n");

@@ -25,6 +25,11 @@
 //   At the end the lane groups merge by shuffles (a fixed order) and the
 //   first one writes out[t, h, :] = acc / l and lse[h, t] = m + log l.
 // No shared memory, no barriers: a warp past L returns at once.
+//
+// bf16 storage with d 64 / 128, 16-byte aligned pointers and 3 <= gs <= 16
+// goes to the tensor-core kernel of sparse_attention_mma.cuh instead (all
+// heads of a query x KV head in one mma.sync tile, rows gathered once by
+// cp.async); fp32 storage, gs 1-2 or 17-24, other d stay here.
 // Arithmetic fp32 (q pre-scaled by 1/sqrt(d)); every merge in a fixed order,
 // so results are run-to-run reproducible.
 #include "kernels/cuda/ic_cuda_rt.cuh"
@@ -33,6 +38,7 @@
 #include "kernels/cuda/ic_mma_tile.cuh"
 
 #include <math.h>
+#include <stdlib.h>
 
 extern "C" {
 #include "core/ic_ctx.h"

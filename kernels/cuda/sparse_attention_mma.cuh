@@ -1,5 +1,5 @@
-// The tensor-core sparse attention forward for large head groups (bf16
-// storage, 8 <= gs = H / Hkv <= 16, d 64 or 128), included by
+// The tensor-core sparse attention forward (bf16 storage, d 64 or 128, 3 <=
+// gs = H / Hkv <= 16 by default: sa_mma_takes below), included by
 // kernels/cuda/sparse_attention.cu after ic_cuda_rt.cuh, ic_cuda_util.cuh,
 // ic_ptx.cuh and ic_mma_tile.cuh.
 //
@@ -214,7 +214,8 @@ IC_UNROLL
 IC_UNROLL
     for (int jn = 0; jn < D / 8; jn++)
         for (int r = 0; r < 4; r++)
-            wo[(gq + 8 * (r >> 1)) * D + 8 * jn + 2 * tq + (r & 1)] = o[jn][r];
+            if (gq + 8 * (r >> 1) < gs)  // padding rows are never read
+                wo[(gq + 8 * (r >> 1)) * D + 8 * jn + 2 * tq + (r & 1)] = o[jn][r];
     if (tq == 0) {
         wo[16 * D + gq] = m[0];
         wo[16 * D + gq + 8] = m[1];
@@ -243,9 +244,21 @@ IC_UNROLL
     }
 }
 
-// Whether the tensor-core kernel takes the call (else the CUDA-core one).
+// Whether the tensor-core kernel takes the call (else the CUDA-core one):
+// bf16 (the caller's business), 16-byte aligned pointers, d 64 or 128 and
+// sa_mma_min_gs() <= gs <= 16. For the A/B of bench/bench_sparse_attention_gpu.c
+// the lower bound can be moved with IC_SA_MMA_MIN_GS (1..17; 17 = never),
+// read at every call; the default 3 puts SmolLM2's 9/3 here too: with the
+// heads padded to 16 rows the tensor cores still have time to spare, and the
+// CUDA-core kernel's serial shuffle / exp chain per row was what held its
+// bf16 case at 1.76 TB/s (fp32, twice the bytes, ran at 2.86 TB/s).
+static inline int sa_mma_min_gs(void) {
+    const char *e = getenv("IC_SA_MMA_MIN_GS");
+    const int v = e && *e ? atoi(e) : 3;
+    return v < 1 ? 1 : v;
+}
 static inline int sa_mma_takes(int gs, int d, int packed) {
-    return packed && gs >= 8 && gs <= 16 && (d == 64 || d == 128);
+    return packed && gs >= sa_mma_min_gs() && gs <= 16 && (d == 64 || d == 128);
 }
 
 template <int D>

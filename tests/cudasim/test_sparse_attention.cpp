@@ -4,9 +4,9 @@
 // 20, 33, 37, 45, 70, 130 (no multiple of a block's 4 queries or a warp's
 // rows); rows with t + 1 < K and K > L (every row short); GQA 9/3, 8/1 (3
 // sub-groups of bf16 heads, 2 of fp32), 5/1, 16/1, 24/1 (8 bf16 sub-groups)
-// and MHA 4/4, 6/6, and for the tensor-core kernel (bf16, 8..16 heads a
-// KV group, d 64 / 128) 24/2, 12/1, 8/1, with 16/2 unaligned and 17/1 on the
-// CUDA-core one; d = 64, 128, 256 (bf16, a whole warp a row), and 20 and
+// and MHA 4/4, 6/6 (bf16 with 3..16 heads a KV group at d 64 / 128 runs the
+// tensor-core kernel: 9/3, 8/1, 16/1 and 24/2, 12/1, 8/1 d 128; 16/2 with
+// unaligned pointers, 17/1 and 6/2 d 6 fall back to the CUDA-core one); d = 64, 128, 256 (bf16, a whole warp a row), and 20 and
 // 6 (element loads where d is not a multiple of the 16-byte pack), one case
 // with every pointer one element off 16-byte alignment; K = 1 .. 2048; the
 // three set kinds of tests/ic_sparse_sets.h (top-k-like sorted with the
@@ -160,7 +160,7 @@ int main(void) {
     one(IC_BF16, 10, 2, 1, 256, 8, SETS_TOPK, 0, 1, 5000);   // bf16 d = 256: a warp a row
     one(IC_BF16, 37, 9, 3, 64, 16, SETS_SHORT, 1, 1, 5010);  // pointers off 16 bytes
     one(IC_F32, 37, 8, 2, 128, 16, SETS_TOPK, 1, 0, 5020);
-    // The tensor-core kernel (bf16, 8 <= H / Hkv <= 16, d 64 / 128): 12 heads
+    // The tensor-core kernel (bf16, 3 <= H / Hkv <= 16, d 64 / 128): 12 heads
     // padded to 16 rows, two KV groups; a set of up to 256 entries (16 chunks,
     // each warp's ring wraps several times) and ragged last chunks; 8 heads
     // at d 128; and, with pointers off 16 bytes or 17 heads, the CUDA-core one.
