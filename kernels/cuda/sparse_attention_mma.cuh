@@ -18,7 +18,8 @@
 //   chunks w, w + NW, ... and gathers each chunk's 16 K rows and 16 V rows
 //   with cp.async (16-byte pieces, 16-byte aligned rows) into its own ring
 //   of NS stages, NS - 1 chunks ahead of the one it computes (no block
-//   barrier in the loop: the ring is the warp's, __syncwarp orders it).
+//   barrier in the loop: the ring is the warp's, __syncwarp orders it); the
+//   set entries of a chunk are loaded into registers one chunk before that.
 //   Entries past n gather row idx[t, 0] (a valid row, so V stays finite) and
 //   get the score -inf, hence weight exactly 0.
 //   Per chunk: S = Q K^T (16 x 16, 2 n8 tiles x D / 16 k-steps), scaled by
@@ -50,20 +51,32 @@ template <int D> struct sa_mma_cfg {
     static const size_t smem = sizeof(__nv_bfloat16) * (size_t)(ring_elems + q_elems);
 };
 
-// Issues the cp.async copies of the chunk of entries [e0, e0 + 16) of the
-// set into one stage (ks, vs: 16 rows x LDS each); every lane its share of
-// the 16 x D / 8 pieces of K and of V.
+// A lane's share of a chunk: pieces p = lane + 32 i (i < D / 16) of the 16 x
+// D / 8 16-byte pieces of K and of V, piece p in row p / (D / 8). The rows'
+// set entries are read a chunk ahead (sa_mma_rows), so the gather of a chunk
+// never waits on the load of its own indices; entries past n read idx[t, 0].
+template <int D>
+__device__ __forceinline__ void sa_mma_rows(int (&pos)[D / 16], const int32_t *set, int n, int e0,
+                                            int lane) {
+IC_UNROLL
+    for (int i = 0; i < D / 16; i++) {
+        const int e = e0 + (lane + 32 * i) / (D / 8);
+        pos[i] = set[e < n ? e : 0];
+    }
+}
+
+// Issues the cp.async copies of one chunk (rows pos) into a stage (ks, vs:
+// 16 rows x LDS each).
 template <int D, int LDS>
 __device__ __forceinline__ void sa_mma_gather(__nv_bfloat16 *ks, __nv_bfloat16 *vs,
                                               const __nv_bfloat16 *kg, const __nv_bfloat16 *vg,
-                                              const int32_t *set, int n, int e0,
-                                              size_t row_stride, int lane) {
+                                              const int (&pos)[D / 16], size_t row_stride,
+                                              int lane) {
     const int PR = D / 8;  // 16-byte pieces per row
 IC_UNROLL
-    for (int i = 0; i < 16 * PR / 32; i++) {
+    for (int i = 0; i < D / 16; i++) {
         const int p = lane + 32 * i, r = p / PR, u = p - r * PR;
-        const int e = e0 + r;
-        const size_t off = (size_t)set[e < n ? e : 0] * row_stride + (size_t)(u * 8);
+        const size_t off = (size_t)pos[i] * row_stride + (size_t)(u * 8);
         ic_cp_async16(&ks[r * LDS + u * 8], kg + off);
         ic_cp_async16(&vs[r * LDS + u * 8], vg + off);
     }
@@ -102,11 +115,16 @@ sa_mma_kernel(__nv_bfloat16 *__restrict__ out, float *__restrict__ lse,
     // This warp's chunks: w, w + NW, ...; the j-th is set entries 16 (w + NW j)...
     const int mine = nchunks > warp ? (nchunks - warp + NW - 1) / NW : 0;
 
-    // Start the ring before Q's staging, so the gathers are under way.
+    // Start the ring before Q's staging, so the gathers are under way. pos:
+    // the rows of the next chunk to gather (read one chunk ahead).
+    int pos[D / 16];
+    sa_mma_rows<D>(pos, set, n, 16 * warp, lane);
     for (int s = 0; s < NS - 1; s++) {
-        if (s < mine)
+        if (s < mine) {
             sa_mma_gather<D, LDS>(ring + (2 * s) * 16 * LDS, ring + (2 * s + 1) * 16 * LDS, kg, vg,
-                                  set, n, 16 * (warp + NW * s), row_stride, lane);
+                                  pos, row_stride, lane);
+            sa_mma_rows<D>(pos, set, n, 16 * (warp + NW * (s + 1)), lane);
+        }
         ic_cp_async_commit();
     }
     ic_stage_rows<__nv_bfloat16, D>(qs, LDS, q + ((size_t)t * H + h0) * D, (size_t)D, 0, gs, 16, 1);
@@ -126,7 +144,8 @@ IC_UNROLL
         if (ahead < mine) {
             const int s = ahead % NS;
             sa_mma_gather<D, LDS>(ring + (2 * s) * 16 * LDS, ring + (2 * s + 1) * 16 * LDS, kg,
-                                  vg, set, n, 16 * (warp + NW * ahead), row_stride, lane);
+                                  vg, pos, row_stride, lane);
+            if (ahead + 1 < mine) sa_mma_rows<D>(pos, set, n, 16 * (warp + NW * (ahead + 1)), lane);
         }
         ic_cp_async_commit();  // possibly empty: the wait below counts groups
         ic_cp_async_wait<NS - 1>();
