@@ -54,14 +54,17 @@ template <int D> struct sa_mma_cfg {
 // A lane's share of a chunk: pieces p = lane + 32 i (i < D / 16) of the 16 x
 // D / 8 16-byte pieces of K and of V, piece p in row p / (D / 8). The rows'
 // set entries are read a chunk ahead (sa_mma_rows), so the gather of a chunk
-// never waits on the load of its own indices; entries past n read idx[t, 0].
+// never waits on the load of its own indices; entries past n take s0 =
+// idx[t, 0]. The loads do not depend on n (an entry past n reads a slot
+// below K and drops it), so the first ones run alongside the load of cnt[t].
 template <int D>
-__device__ __forceinline__ void sa_mma_rows(int (&pos)[D / 16], const int32_t *set, int n, int e0,
-                                            int lane) {
+__device__ __forceinline__ void sa_mma_rows(int (&pos)[D / 16], const int32_t *set, int n, int K,
+                                            int s0, int e0, int lane) {
 IC_UNROLL
     for (int i = 0; i < D / 16; i++) {
         const int e = e0 + (lane + 32 * i) / (D / 8);
-        pos[i] = set[e < n ? e : 0];
+        const int v = set[e < K ? e : K - 1];
+        pos[i] = e < n ? v : s0;
     }
 }
 
@@ -109,6 +112,7 @@ sa_mma_kernel(__nv_bfloat16 *__restrict__ out, float *__restrict__ lse,
 
     const int n = cnt[t];
     const int32_t *set = idx + (size_t)t * (size_t)K;
+    const int s0 = set[0];  // cnt >= 1: always an entry
     const size_t row_stride = (size_t)Hkv * D;
     const __nv_bfloat16 *kg = kc + (size_t)g * D, *vg = vc + (size_t)g * D;
     const int nchunks = (n + 15) / 16;
@@ -118,12 +122,12 @@ sa_mma_kernel(__nv_bfloat16 *__restrict__ out, float *__restrict__ lse,
     // Start the ring before Q's staging, so the gathers are under way. pos:
     // the rows of the next chunk to gather (read one chunk ahead).
     int pos[D / 16];
-    sa_mma_rows<D>(pos, set, n, 16 * warp, lane);
+    sa_mma_rows<D>(pos, set, n, K, s0, 16 * warp, lane);
     for (int s = 0; s < NS - 1; s++) {
         if (s < mine) {
             sa_mma_gather<D, LDS>(ring + (2 * s) * 16 * LDS, ring + (2 * s + 1) * 16 * LDS, kg, vg,
                                   pos, row_stride, lane);
-            sa_mma_rows<D>(pos, set, n, 16 * (warp + NW * (s + 1)), lane);
+            sa_mma_rows<D>(pos, set, n, K, s0, 16 * (warp + NW * (s + 1)), lane);
         }
         ic_cp_async_commit();
     }
@@ -145,7 +149,8 @@ IC_UNROLL
             const int s = ahead % NS;
             sa_mma_gather<D, LDS>(ring + (2 * s) * 16 * LDS, ring + (2 * s + 1) * 16 * LDS, kg,
                                   vg, pos, row_stride, lane);
-            if (ahead + 1 < mine) sa_mma_rows<D>(pos, set, n, 16 * (warp + NW * (ahead + 1)), lane);
+            if (ahead + 1 < mine)
+                sa_mma_rows<D>(pos, set, n, K, s0, 16 * (warp + NW * (ahead + 1)), lane);
         }
         ic_cp_async_commit();  // possibly empty: the wait below counts groups
         ic_cp_async_wait<NS - 1>();

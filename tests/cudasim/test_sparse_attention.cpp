@@ -70,6 +70,10 @@ static void one(ic_dtype dt, int L, int H, int Hkv, int d, int K, int mode, int 
     int32_t *idx = (int32_t *)malloc(sizeof(int32_t) * (size_t)L * K + 4);
     int32_t *cnt = (int32_t *)malloc(sizeof(int32_t) * (size_t)L + 4);
     sets_fill(idx, cnt, L, K, mode, seed + 3);
+    // Slots past cnt are not part of the set: a position no row has, so a
+    // kernel that gathered one would read far out of bounds.
+    for (int t = 0; t < L; t++)
+        for (int i = cnt[t]; i < K; i++) idx[(size_t)t * K + i] = 0x3fffffff;
 
     // The CPU reference on the values the device holds.
     ic_ctx cpu;
