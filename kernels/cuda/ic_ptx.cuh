@@ -23,7 +23,10 @@
 //       copy is visible to the issuing thread after the wait, to the others
 //       after the wait and a barrier (__syncwarp / __syncthreads). The twin
 //       holds each copy back until the wait that covers it, so a read before
-//       the wait sees the emulator's 0xFF shared-memory fill (NaN).
+//       the wait sees the emulator's 0xFF shared-memory fill (NaN). Limit:
+//       at the wait the copy lands for every thread, so a missing barrier
+//       between one lane's wait and another lane's read goes unseen (the
+//       emulator's fibers switch only at collectives, and ldmatrix is one).
 #ifndef IC_PTX_CUH
 #define IC_PTX_CUH
 
