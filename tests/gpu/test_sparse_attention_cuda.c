@@ -13,7 +13,8 @@
  * Tolerances as in tests/cudasim/test_sparse_attention.cpp: out relative to
  * S = sum_i p_i |v_i| (double), fp32 2e-5, bf16 4e-3 (one bf16 rounding);
  * lse 1e-5 of |lse| + 1. Prints the kernel's time (one call, after a
- * warm-up) and the GB/s of the gathered K/V rows.
+ * warm-up) and the GB/s of the gathered K/V rows. --quick: four small shapes
+ * (both kernels), for compute-sanitizer.
  *
  * Plain main, no Check: the GPU machine has no libcheck. Exit 77 without a
  * GPU (or in a build without CUDA), 1 on any mismatch. */
@@ -203,9 +204,21 @@ static void one(ic_dtype dt, int L, int H, int Hkv, int d, int K, int mode, int 
     free(nan_buf); free(go); free(gl); free(rod);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
     const int rc = ic_gt_open(&g_cpu, &g_gpu);
     if (rc) return rc;
+    if (argc > 1 && strcmp(argv[1], "--quick") == 0) {
+        /* small shapes of both kernels, for compute-sanitizer (the tensor-core
+         * kernel's shared rings make racecheck slow on the full ones) */
+        one(IC_BF16, 600, 9, 3, 64, 256, SETS_TOPK, 1, 41);    /* tensor cores, d 64 */
+        one(IC_BF16, 300, 16, 1, 128, 512, SETS_SHORT, 1, 43); /* tensor cores, d 128 */
+        one(IC_BF16, 200, 16, 16, 128, 128, SETS_TOPK, 0, 45); /* CUDA cores, bf16 */
+        one(IC_F32, 300, 8, 2, 64, 100, SETS_TOPK, 1, 47);     /* CUDA cores, fp32 */
+        printf("sparse attention cuda (--quick): %d cases, %d failed\n", g_cases, g_failed);
+        ic_ctx_free(&g_gpu);
+        ic_ctx_free(&g_cpu);
+        return g_failed ? 1 : 0;
+    }
     one(IC_BF16, 8192, 9, 3, 64, 256, SETS_TOPK, 1, 11);   /* SmolLM2's teacher, realistic sets */
     one(IC_F32, 8192, 9, 3, 64, 256, SETS_TOPK, 1, 13);
     one(IC_BF16, 8192, 9, 3, 64, 256, SETS_TOPK, 0, 15);
