@@ -74,6 +74,11 @@ int main(int argc, char **argv) {
     }
     const int n = (int)(sizeof kShapes / sizeof kShapes[0]);
     printf("bench_sparse_attention_gpu: %s\n", ctx.desc);
+    /* The kernel choice (kernels/cuda/sparse_attention_mma.cuh, sa_mma_takes):
+     * bf16 with 3 <= H / Hkv <= 16 runs on the tensor cores unless
+     * IC_SA_MMA_MIN_GS moves the bound (17: the CUDA-core kernel always). */
+    printf("IC_SA_MMA_MIN_GS=%s (tensor-core kernel for bf16 H/Hkv from that to 16; default 3)\n",
+           getenv("IC_SA_MMA_MIN_GS") ? getenv("IC_SA_MMA_MIN_GS") : "unset");
     printf("sparse attention forward, bf16, lse on, top-k-like sets; GB/s of the gathered K/V "
            "rows; x4TB/s = median / (bytes / 4 TB/s); %d reps\n\n", reps);
     printf("| shape        | L     | H/Hkv | d   | K    | gathered GB | median ms | min ms  | GB/s   | x 4TB/s |\n");
@@ -141,10 +146,17 @@ int main(int argc, char **argv) {
     const char *dir = getenv("IC_OUT");
     if (dir && *dir) {
         char path[4096];
-        snprintf(path, sizeof path, "%s/sparse_attention_ic.json", dir);
+        /* An A/B run with IC_SA_MMA_MIN_GS set writes beside the default one
+         * (which bench/gpu_sparse_attention_torch.py reads), not over it. */
+        const char *mg = getenv("IC_SA_MMA_MIN_GS");
+        if (mg && *mg)
+            snprintf(path, sizeof path, "%s/sparse_attention_ic_min_gs%d.json", dir, atoi(mg));
+        else
+            snprintf(path, sizeof path, "%s/sparse_attention_ic.json", dir);
         FILE *f = fopen(path, "w");
         if (!f) { fprintf(stderr, "cannot write %s\n", path); return 1; }
         fprintf(f, "{\n  \"bench\": \"bench_sparse_attention_gpu\",\n  \"device\": \"%s\",\n", ctx.desc);
+        fprintf(f, "  \"mma_min_gs\": %d,\n", mg && *mg ? atoi(mg) : 3);
         fprintf(f, "  \"bytes\": \"sum_t cnt[t] * Hkv * d * 2 (K and V) * 2 (bf16)\",\n"
                 "  \"sets\": \"tests/ic_sparse_sets.h SETS_TOPK\",\n  \"reps\": %d,\n"
                 "  \"results\": [\n", reps);

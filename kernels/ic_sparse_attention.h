@@ -35,7 +35,10 @@ void ic_sparse_attention_forward(ic_ctx *ctx, float *out, float *lse, const floa
  * "Storage dtype"): IC_F32 anywhere, IC_BF16 on CUDA (fp32 arithmetic, out
  * rounded to bf16 once); the CPU asserts fp32. lse is fp32 always. The CUDA
  * kernel (kernels/cuda/sparse_attention.cu) takes H / Hkv <= 24 and d <= 128
- * (fp32) or 256 (bf16); the dispatcher aborts naming the shape otherwise. */
+ * (fp32) or 256 (bf16); the dispatcher aborts naming the shape otherwise.
+ * bf16 with 3..16 heads per KV head, d 64 or 128 and 16-byte aligned pointers
+ * runs on tensor cores (kernels/cuda/sparse_attention_mma.cuh): P enters P V
+ * as bf16 hi + lo, so out still carries one bf16 rounding. */
 void ic_sparse_attention_forward_dt(ic_ctx *ctx, ic_dtype dt, void *out, float *lse,
                                     const void *q, const void *k, const void *v, int L, int H,
                                     int Hkv, int d, const int32_t *idx, const int32_t *cnt,

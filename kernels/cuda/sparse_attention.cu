@@ -25,12 +25,20 @@
 //   At the end the lane groups merge by shuffles (a fixed order) and the
 //   first one writes out[t, h, :] = acc / l and lse[h, t] = m + log l.
 // No shared memory, no barriers: a warp past L returns at once.
+//
+// bf16 storage with d 64 / 128, 16-byte aligned pointers and 3 <= gs <= 16
+// goes to the tensor-core kernel of sparse_attention_mma.cuh instead (all
+// heads of a query x KV head in one mma.sync tile, rows gathered once by
+// cp.async); fp32 storage, gs 1-2 or 17-24, other d stay here.
 // Arithmetic fp32 (q pre-scaled by 1/sqrt(d)); every merge in a fixed order,
 // so results are run-to-run reproducible.
 #include "kernels/cuda/ic_cuda_rt.cuh"
 #include "kernels/cuda/ic_cuda_util.cuh"
+#include "kernels/cuda/ic_ptx.cuh"
+#include "kernels/cuda/ic_mma_tile.cuh"
 
 #include <math.h>
+#include <stdlib.h>
 
 extern "C" {
 #include "core/ic_ctx.h"
@@ -255,6 +263,9 @@ void sa_forward(ic_ctx *ctx, T *out, float *lse, const T *q, const T *k, const T
 
 }  // namespace ic_cuda
 
+// The tensor-core kernel of large head groups (bf16, 8 <= gs <= 16, d 64 / 128).
+#include "kernels/cuda/sparse_attention_mma.cuh"
+
 using namespace ic_cuda;
 
 extern "C" size_t ic_sparse_attention_workspace_bytes_cuda(const ic_ctx *ctx, int H, int Hkv,
@@ -281,7 +292,17 @@ extern "C" void ic_sparse_attention_forward_cuda(ic_ctx *ctx, ic_dtype dt, void 
     if (dt == IC_F32)
         sa_forward(ctx, (float *)out, lse, (const float *)q, (const float *)k, (const float *)v, L,
                    H, Hkv, d, idx, cnt, K);
-    else
+    else if (sa_mma_takes(H / Hkv, d, ic_aligned16(q) && ic_aligned16(k) && ic_aligned16(v) &&
+                                          ic_aligned16(out))) {
+        if (d == 64)
+            sa_mma_launch<64>(ctx, (__nv_bfloat16 *)out, lse, (const __nv_bfloat16 *)q,
+                              (const __nv_bfloat16 *)k, (const __nv_bfloat16 *)v, L, H, Hkv, idx,
+                              cnt, K);
+        else
+            sa_mma_launch<128>(ctx, (__nv_bfloat16 *)out, lse, (const __nv_bfloat16 *)q,
+                               (const __nv_bfloat16 *)k, (const __nv_bfloat16 *)v, L, H, Hkv, idx,
+                               cnt, K);
+    } else
         sa_forward(ctx, (__nv_bfloat16 *)out, lse, (const __nv_bfloat16 *)q,
                    (const __nv_bfloat16 *)k, (const __nv_bfloat16 *)v, L, H, Hkv, d, idx, cnt, K);
 }

@@ -194,4 +194,9 @@ static inline void ic_twin_ldmatrix(const void *const rows[32], int nmat, int tr
     }
 }
 
+// ---- cp.async.cg.shared.global [dst], [src], 16 ---------------------------
+// The copy itself: 16 bytes. When it happens (at the cp.async.wait_group that
+// covers its group) is the emulator's business (kernels/cuda/ic_ptx.cuh).
+static inline void ic_twin_cp_async16(void *dst, const void *src) { memcpy(dst, src, 16); }
+
 #endif

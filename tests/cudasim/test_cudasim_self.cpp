@@ -3,7 +3,8 @@
 // from a collective's mask, bad launch configurations) and correct kernels
 // must give exact answers in every thread order; the PTX twins against
 // independent references (double-precision matrix product, hand-written
-// ldmatrix layouts, bit-level bf16 rounding). Plain main: exits 1 on any
+// ldmatrix layouts, bit-level bf16 rounding, cp.async copies held back until
+// their wait). Plain main: exits 1 on any
 // failed check, listing each.
 #include "kernels/cuda/ic_cuda_rt.cuh"
 #include "kernels/cuda/ic_ptx.cuh"
@@ -325,6 +326,40 @@ static void test_mma(void) {
         }
 }
 
+// cp.async: thread t copies 16 bytes (4 ints) of in to shared slot t in
+// two groups (even slots, then odd); before[t] is slot t read right after
+// the copies were issued (not yet done: the 0xFF fill), mid[t] after
+// wait_group 1 (the even group only), out[t] after wait_group 0.
+__global__ void k_cp_async(const int *in, int *before, int *mid, int *out) {
+    __shared__ __align__(16) int s[32 * 4];
+    const int t = (int)threadIdx.x;
+    if (t % 2 == 0) ic_cp_async16(&s[4 * t], &in[4 * t]);
+    ic_cp_async_commit();
+    if (t % 2 == 1) ic_cp_async16(&s[4 * t], &in[4 * t]);
+    ic_cp_async_commit();
+    before[t] = s[4 * t];
+    ic_cp_async_wait<1>();
+    mid[t] = s[4 * t];
+    ic_cp_async_wait<0>();
+    __syncwarp();
+    out[t] = s[4 * ((t + 1) % 32) + 3];  // a neighbour's copy, after the barrier
+}
+
+static void test_cp_async(void) {
+    int in[128], before[32], mid[32], out[32];
+    for (int i = 0; i < 128; i++) in[i] = 1000 + i;
+    IC_LAUNCH(k_cp_async, 1, 32, 0, 0, in, before, mid, out);
+    for (int t = 0; t < 32; t++) {
+        CHECK(before[t] == -1, "cp.async: slot %d read %d before any wait (want the fill)", t,
+              before[t]);
+        const int want_mid = t % 2 == 0 ? 1000 + 4 * t : -1;
+        CHECK(mid[t] == want_mid, "cp.async: slot %d after wait_group 1: %d, want %d", t, mid[t],
+              want_mid);
+        CHECK(out[t] == 1000 + 4 * ((t + 1) % 32) + 3, "cp.async: slot %d after wait_group 0: %d",
+              t, out[t]);
+    }
+}
+
 static void test_ldmatrix(void) {
     // Row r of the tile is passed by lane l with (5l + 3) % 32 == r, so the
     // row i of matrix j the instruction reads is tile row (5(8j + i) + 3) % 32.
@@ -418,6 +453,7 @@ int main(void) {
     test_indices();
     test_mma();
     test_ldmatrix();
+    test_cp_async();
     test_bf16();
     if (g_failures) {
         fprintf(stderr, "test_cudasim_self: %d check(s) failed\n", g_failures);

@@ -4,7 +4,9 @@
 // 20, 33, 37, 45, 70, 130 (no multiple of a block's 4 queries or a warp's
 // rows); rows with t + 1 < K and K > L (every row short); GQA 9/3, 8/1 (3
 // sub-groups of bf16 heads, 2 of fp32), 5/1, 16/1, 24/1 (8 bf16 sub-groups)
-// and MHA 4/4, 6/6; d = 64, 128, 256 (bf16, a whole warp a row), and 20 and
+// and MHA 4/4, 6/6 (bf16 with 3..16 heads a KV group at d 64 / 128 runs the
+// tensor-core kernel: 9/3, 8/1, 16/1 and 24/2, 12/1, 8/1 d 128; 16/2 with
+// unaligned pointers, 17/1 and 6/2 d 6 fall back to the CUDA-core one); d = 64, 128, 256 (bf16, a whole warp a row), and 20 and
 // 6 (element loads where d is not a multiple of the 16-byte pack), one case
 // with every pointer one element off 16-byte alignment; K = 1 .. 2048; the
 // three set kinds of tests/ic_sparse_sets.h (top-k-like sorted with the
@@ -59,6 +61,33 @@ static void scale_of(double *S, const float *q, const float *k, const float *v, 
     free(p);
 }
 
+// One call into out_bytes = bf16 out then fp32 lse, for cudasim_check_orders.
+struct orders_case {
+    int L, H, Hkv, d, K;
+    const float *q, *k, *v;
+    const int32_t *idx, *cnt;
+};
+static void orders_body(void *user, void *outb, size_t out_bytes) {
+    const orders_case *c = (const orders_case *)user;
+    const size_t nq = (size_t)c->L * c->H * c->d, nkv = (size_t)c->L * c->Hkv * c->d;
+    const size_t nl = (size_t)c->H * c->L;
+    ic_ctx ctx = optest_ctx(0);
+    optest_buf dq(IC_BF16, nq, 0), dk(IC_BF16, nkv, 0), dv(IC_BF16, nkv, 0), dout(IC_BF16, nq, 0),
+        dlse(IC_F32, nl, 0);
+    dq.put(c->q);
+    dk.put(c->k);
+    dv.put(c->v);
+    dout.poison();
+    dlse.poison();
+    ic_sparse_attention_forward_cuda(&ctx, IC_BF16, dout.p, (float *)dlse.p, dq.p, dk.p, dv.p,
+                                     c->L, c->H, c->Hkv, c->d, c->idx, c->cnt, c->K);
+    if (out_bytes == 2 * nq + 4 * nl) {
+        memcpy(outb, dout.p, 2 * nq);
+        memcpy((char *)outb + 2 * nq, dlse.p, 4 * nl);
+    }
+    ic_arena_free(&ctx.ws);
+}
+
 static void one(ic_dtype dt, int L, int H, int Hkv, int d, int K, int mode, int off, int with_lse,
                 uint64_t seed) {
     const size_t nq = (size_t)L * H * d, nkv = (size_t)L * Hkv * d, nl = (size_t)H * L;
@@ -68,6 +97,10 @@ static void one(ic_dtype dt, int L, int H, int Hkv, int d, int K, int mode, int 
     int32_t *idx = (int32_t *)malloc(sizeof(int32_t) * (size_t)L * K + 4);
     int32_t *cnt = (int32_t *)malloc(sizeof(int32_t) * (size_t)L + 4);
     sets_fill(idx, cnt, L, K, mode, seed + 3);
+    // Slots past cnt are not part of the set: a position no row has, so a
+    // kernel that gathered one would read far out of bounds.
+    for (int t = 0; t < L; t++)
+        for (int i = cnt[t]; i < K; i++) idx[(size_t)t * K + i] = 0x3fffffff;
 
     // The CPU reference on the values the device holds.
     ic_ctx cpu;
@@ -158,6 +191,43 @@ int main(void) {
     one(IC_BF16, 10, 2, 1, 256, 8, SETS_TOPK, 0, 1, 5000);   // bf16 d = 256: a warp a row
     one(IC_BF16, 37, 9, 3, 64, 16, SETS_SHORT, 1, 1, 5010);  // pointers off 16 bytes
     one(IC_F32, 37, 8, 2, 128, 16, SETS_TOPK, 1, 0, 5020);
+    // The tensor-core kernel (bf16, 3 <= H / Hkv <= 16, d 64 / 128): 12 heads
+    // padded to 16 rows, two KV groups; a set of up to 256 entries (16 chunks,
+    // each warp's ring wraps several times) and ragged last chunks; 8 heads
+    // at d 128; and, with pointers off 16 bytes or 17 heads, the CUDA-core one.
+    one(IC_BF16, 150, 24, 2, 64, 256, SETS_TOPK, 0, 1, 5030);
+    one(IC_BF16, 70, 12, 1, 128, 60, SETS_SHORT, 0, 0, 5040);
+    one(IC_BF16, 41, 8, 1, 128, 2048, SETS_DENSE, 0, 1, 5050);
+    one(IC_BF16, 37, 16, 2, 64, 16, SETS_TOPK, 1, 1, 5060);
+    one(IC_BF16, 20, 17, 1, 64, 16, SETS_TOPK, 0, 1, 5070);
+
+    // Bitwise the same in every thread order (forward, reverse, two random):
+    // the tensor-core kernel's per-warp rings and shared-memory merge, and
+    // the CUDA-core one (17 heads), out and lse.
+    {
+        const int cases[2][5] = {{45, 12, 1, 128, 80}, {30, 17, 1, 64, 40}};
+        for (int ci = 0; ci < 2; ci++) {
+            const int L = cases[ci][0], H = cases[ci][1], Hkv = cases[ci][2], d = cases[ci][3],
+                      K = cases[ci][4];
+            const size_t nq = (size_t)L * H * d, nkv = (size_t)L * Hkv * d;
+            float *q = optest_rand(nq, 7000 + ci, -1.5f, 1.5f, IC_BF16);
+            float *k = optest_rand(nkv, 7001 + ci, -1.5f, 1.5f, IC_BF16);
+            float *v = optest_rand(nkv, 7002 + ci, -1.0f, 1.0f, IC_BF16);
+            int32_t *idx = (int32_t *)malloc(sizeof(int32_t) * (size_t)L * K);
+            int32_t *cnt = (int32_t *)malloc(sizeof(int32_t) * (size_t)L);
+            sets_fill(idx, cnt, L, K, SETS_TOPK, 7003 + ci);
+            orders_case oc = {L, H, Hkv, d, K, q, k, v, idx, cnt};
+            const int bad = cudasim_check_orders(
+                ci ? "sparse attn cuda-core 17/1 orders" : "sparse attn mma 12/1 orders",
+                orders_body, &oc, 2 * nq + 4 * (size_t)H * L);
+            g_cases++;
+            printf("%-60s %s\n", ci ? "sparse attn cuda-core 17/1: bitwise across orders"
+                                     : "sparse attn mma 12/1: bitwise across orders",
+                   bad ? "FAIL" : "PASS");
+            if (bad) g_failed++;
+            free(q); free(k); free(v); free(idx); free(cnt);
+        }
+    }
 
     // What the kernel takes (the dispatcher's check).
     const int sup_ok = ic_sparse_attention_cuda_supports(IC_BF16, 24, 1, 256) &&

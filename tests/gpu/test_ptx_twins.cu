@@ -1,7 +1,7 @@
 // The emulator's PTX twins (tests/cudasim/ic_ptx_twins.h) against the
 // hardware, bit for bit: mma.sync m16n8k16 bf16 -> f32 under every candidate
-// summation model (the default must match), the four ldmatrix variants, and
-// __float2bfloat16's rounding. Plain main; exit 77 when no GPU answers,
+// summation model (the default must match), the four ldmatrix variants,
+// __float2bfloat16's rounding and cp.async's 16-byte copy. Plain main; exit 77 when no GPU answers,
 // 1 when the twins' defaults disagree with the hardware.
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
@@ -49,6 +49,23 @@ __global__ void k_ldmatrix(const uint16_t *tile, const int *rowsel, uint32_t *ou
     ic_ldmatrix_x2_trans(r[3], row);
     for (int v = 0; v < 4; v++)
         for (int j = 0; j < 4; j++) out[((t * 4 + v) * 32 + l) * 4 + j] = r[v][j];
+}
+
+// cp.async: thread l of block t copies the 16 bytes at src[sel[t][l]] (a
+// 16-byte unit) into shared slot l, in two commit groups (even lanes, odd
+// lanes), waits for them in two steps and writes the slots out after a
+// barrier, each thread a neighbour's slot.
+__global__ void k_cp_async(const uint4 *src, const int *sel, uint4 *out) {
+    __shared__ uint4 s[32];
+    int t = blockIdx.x, l = threadIdx.x;
+    if (l % 2 == 0) ic_cp_async16(&s[l], &src[sel[t * 32 + l]]);
+    ic_cp_async_commit();
+    if (l % 2 == 1) ic_cp_async16(&s[l], &src[sel[t * 32 + l]]);
+    ic_cp_async_commit();
+    ic_cp_async_wait<1>();
+    ic_cp_async_wait<0>();
+    __syncwarp();
+    out[t * 32 + l] = s[(l + 1) % 32];
 }
 
 __global__ void k_bf16(const float *in, uint16_t *out, int n) {
@@ -251,6 +268,35 @@ static int test_bf16(void) {
     return bad ? 1 : 0;
 }
 
+static int test_cp_async(void) {
+    const int T = 64, N = 4096;  // trials; 16-byte units in the source
+    std::vector<uint32_t> src((size_t)N * 4);
+    for (auto &x : src) x = rnd32();
+    std::vector<int> sel((size_t)T * 32);
+    for (auto &x : sel) x = (int)(rnd32() % N);
+    uint4 *dsrc, *dout;
+    int *dsel;
+    CK(cudaMalloc(&dsrc, (size_t)N * 16));
+    CK(cudaMalloc(&dsel, sel.size() * 4));
+    CK(cudaMalloc(&dout, (size_t)T * 32 * 16));
+    CK(cudaMemcpy(dsrc, src.data(), (size_t)N * 16, cudaMemcpyHostToDevice));
+    CK(cudaMemcpy(dsel, sel.data(), sel.size() * 4, cudaMemcpyHostToDevice));
+    k_cp_async<<<T, 32>>>(dsrc, dsel, dout);
+    CK(cudaGetLastError());
+    std::vector<uint32_t> out((size_t)T * 32 * 4);
+    CK(cudaMemcpy(out.data(), dout, out.size() * 4, cudaMemcpyDeviceToHost));
+    cudaFree(dsrc), cudaFree(dsel), cudaFree(dout);
+    long bad = 0;
+    for (int t = 0; t < T; t++)
+        for (int l = 0; l < 32; l++) {
+            uint32_t want[4];
+            ic_twin_cp_async16(want, &src[(size_t)sel[t * 32 + (l + 1) % 32] * 4]);
+            bad += memcmp(want, &out[((size_t)t * 32 + l) * 4], 16) != 0;
+        }
+    printf("cp.async: %ld of %d 16-byte copies differ from the twin\n", bad, T * 32);
+    return bad ? 1 : 0;
+}
+
 int main(void) {
     int n = 0;
     cudaError_t e = cudaGetDeviceCount(&n);
@@ -266,7 +312,7 @@ int main(void) {
         printf("test_ptx_twins: needs sm_80 or newer; skipped\n");
         return 77;
     }
-    int fails = test_mma() + test_ldmatrix() + test_bf16();
+    int fails = test_mma() + test_ldmatrix() + test_bf16() + test_cp_async();
     printf("test_ptx_twins: %s\n", fails ? "FAILED" : "all twins bit-identical to the hardware");
     return fails ? 1 : 0;
 }

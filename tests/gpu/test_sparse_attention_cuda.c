@@ -6,11 +6,15 @@
  * random earlier positions, sorted; tests/ic_sparse_sets.h), fp32 and bf16,
  * lse returned and NULL; DeepSeek-like heads (H 16, Hkv 1, d 128) at K 2048
  * with L = 2100 (rows short of K, then full ones), MHA 16/16 d 128, and a ragged GQA
- * 8/2 with short unsorted rows. out and lse are poisoned with NaN first.
+ * 8/2 with short unsorted rows; bf16 8/2 and 12/1 (the tensor-core kernel takes
+ * bf16 3..16 heads a KV group at d 64 / 128), and SmolLM2 / DeepSeek bf16 again
+ * with IC_SA_MMA_MIN_GS=17 (the CUDA-core kernel). out and lse are poisoned with
+ * NaN first; every case runs twice and the two outputs must match bit for bit.
  * Tolerances as in tests/cudasim/test_sparse_attention.cpp: out relative to
  * S = sum_i p_i |v_i| (double), fp32 2e-5, bf16 4e-3 (one bf16 rounding);
  * lse 1e-5 of |lse| + 1. Prints the kernel's time (one call, after a
- * warm-up) and the GB/s of the gathered K/V rows.
+ * warm-up) and the GB/s of the gathered K/V rows. --quick: four small shapes
+ * (both kernels), for compute-sanitizer.
  *
  * Plain main, no Check: the GPU machine has no libcheck. Exit 77 without a
  * GPU (or in a build without CUDA), 1 on any mismatch. */
@@ -129,7 +133,9 @@ static void one(ic_dtype dt, int L, int H, int Hkv, int d, int K, int mode, int 
     float *nan_buf = ic_gt_xmalloc(4 * (nq > nl ? nq : nl));
     memset(nan_buf, 0xFF, 4 * (nq > nl ? nq : nl));
     double ms = 0.0;
+    unsigned char *first = ic_gt_xmalloc(es * nq);  /* rep 0's out: rep 1 must match it bitwise */
     for (int rep = 0; rep < 2; rep++) {  /* rep 0 warms up; rep 1 is timed and checked */
+        if (rep == 1) ic_buf_download(&g_gpu, first, dout, es * nq);
         ic_buf_upload(&g_gpu, dout, nan_buf, es * nq);
         ic_buf_upload(&g_gpu, dlse, nan_buf, 4 * nl);
         ic_ctx_sync(&g_gpu);
@@ -154,6 +160,17 @@ static void one(ic_dtype dt, int L, int H, int Hkv, int d, int K, int mode, int 
     }
     ic_buf_download(&g_gpu, gl, dlse, 4 * nl);
 
+    {
+        unsigned char *again = ic_gt_xmalloc(es * nq);
+        ic_buf_download(&g_gpu, again, dout, es * nq);
+        g_cases++;
+        if (memcmp(first, again, es * nq) != 0) {
+            printf("  FAIL: two calls on the same inputs gave different bytes (not deterministic)\n");
+            g_failed++;
+        }
+        free(again);
+    }
+    free(first);
     double *rod = ic_gt_xmalloc(sizeof(double) * nq);
     for (size_t i = 0; i < nq; i++) rod[i] = ro[i];
     const double gb = (double)gathered * Hkv * d * 2.0 * (double)es / 1e9;
@@ -187,9 +204,21 @@ static void one(ic_dtype dt, int L, int H, int Hkv, int d, int K, int mode, int 
     free(nan_buf); free(go); free(gl); free(rod);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
     const int rc = ic_gt_open(&g_cpu, &g_gpu);
     if (rc) return rc;
+    if (argc > 1 && strcmp(argv[1], "--quick") == 0) {
+        /* small shapes of both kernels, for compute-sanitizer (the tensor-core
+         * kernel's shared rings make racecheck slow on the full ones) */
+        one(IC_BF16, 600, 9, 3, 64, 256, SETS_TOPK, 1, 41);    /* tensor cores, d 64 */
+        one(IC_BF16, 300, 16, 1, 128, 512, SETS_SHORT, 1, 43); /* tensor cores, d 128 */
+        one(IC_BF16, 200, 16, 16, 128, 128, SETS_TOPK, 0, 45); /* CUDA cores, bf16 */
+        one(IC_F32, 300, 8, 2, 64, 100, SETS_TOPK, 1, 47);     /* CUDA cores, fp32 */
+        printf("sparse attention cuda (--quick): %d cases, %d failed\n", g_cases, g_failed);
+        ic_ctx_free(&g_gpu);
+        ic_ctx_free(&g_cpu);
+        return g_failed ? 1 : 0;
+    }
     one(IC_BF16, 8192, 9, 3, 64, 256, SETS_TOPK, 1, 11);   /* SmolLM2's teacher, realistic sets */
     one(IC_F32, 8192, 9, 3, 64, 256, SETS_TOPK, 1, 13);
     one(IC_BF16, 8192, 9, 3, 64, 256, SETS_TOPK, 0, 15);
@@ -198,6 +227,16 @@ int main(void) {
     one(IC_BF16, 2053, 16, 16, 128, 512, SETS_TOPK, 1, 21);  /* MHA */
     one(IC_F32, 4099, 8, 2, 64, 300, SETS_SHORT, 0, 23);     /* ragged GQA, short rows */
     one(IC_BF16, 1027, 9, 3, 64, 1024, SETS_DENSE, 1, 25);   /* dense causal (K > L) */
+    /* The tensor-core kernel (bf16, 3 <= H / Hkv <= 16, d 64 / 128) with 4 and
+     * 12 heads a group (padded to 16 rows), then the CUDA-core kernel on the
+     * shapes it took before (IC_SA_MMA_MIN_GS=17 turns the other one off). */
+    one(IC_BF16, 3001, 8, 2, 64, 300, SETS_SHORT, 1, 27);
+    one(IC_BF16, 1500, 12, 1, 128, 700, SETS_TOPK, 0, 29);
+    setenv("IC_SA_MMA_MIN_GS", "17", 1);
+    printf("IC_SA_MMA_MIN_GS=17 (CUDA-core kernel only):\n");
+    one(IC_BF16, 8192, 9, 3, 64, 256, SETS_TOPK, 1, 31);
+    one(IC_BF16, 2100, 16, 1, 128, 2048, SETS_TOPK, 1, 33);
+    unsetenv("IC_SA_MMA_MIN_GS");
     printf("sparse attention cuda: %d cases, %d failed\n", g_cases, g_failed);
     ic_ctx_free(&g_gpu);
     ic_ctx_free(&g_cpu);
