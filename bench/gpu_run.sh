@@ -185,9 +185,9 @@ if has tests; then
 fi
 if has sanitizers; then
   # IC_SAN_FILTER narrows the full-run list (a regex over test names)
-  sanitize "memcheck racecheck synccheck" "${IC_SAN_FILTER:-^test_(cuda_ops|ops_backends|ptx_twins|matmul_cuda|attention_cuda|ce_decode_cuda|indexer_scores_cuda|topk_cuda|sparse_attention_cuda|layernorm_validate_cuda)$}"
+  sanitize "memcheck racecheck synccheck" "${IC_SAN_FILTER:-^test_(cuda_ops|ops_backends|ptx_twins|matmul_cuda|attention_cuda|ce_decode_cuda|indexer_scores_cuda|topk_cuda|layernorm_validate_cuda)$}"
   # tests whose full shapes are too slow under the sanitizers run --quick
-  sanitize "memcheck racecheck synccheck" "${IC_SAN_QUICK_FILTER:-^test_(distill_loss_cuda|distill_loss_sparse_cuda)$}" --quick
+  sanitize "memcheck racecheck synccheck" "${IC_SAN_QUICK_FILTER:-^test_(distill_loss_cuda|distill_loss_sparse_cuda|sparse_attention_cuda)$}" --quick
 fi
 if has model; then
   if [ -n "${IC_GGUF:-}" ] && [ -f "$IC_GGUF" ]; then
