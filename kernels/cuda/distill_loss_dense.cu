@@ -12,10 +12,13 @@
 //   2. row LSE          lseI[t] of B's rows (one warp a row, double sum);
 //   3. teacher tiles    one CTA per (64 rows, 64 keys) tile: log q = I - lseI;
 //                       per served layer j and head h the score tile
-//                       q_jh . k_jg(h) / sqrt(d) on the tensor cores, then
+//                       q_jh . k_jg(h) / sqrt(d) on the tensor cores (the key
+//                       tile staged once per KV group, the only barriers; each
+//                       warp reads its own rows of q_jh from global straight
+//                       into A fragments), then
 //                       p_j = (1/H) sum_h exp(score - lse_jh[t]) (the head
 //                       average formed per (t, s) before any log), the KL_j
-//                       terms and pbar = mean_j p_j in registers; B := g =
+//                       terms and pbar = mean_j p_j; B := g =
 //                       q - pbar in place; per-row loss / KL(pbar||q) partial
 //                       sums of the tile to workspace (double);
 //   4. row sums         the partials of each row in key-tile order;
@@ -86,21 +89,46 @@ distill_row_lse_kernel(float *__restrict__ lseI, const float *__restrict__ B, in
     if (lane == 0) lseI[t - c0] = mx + logf((float)sum);
 }
 
+// One CTA per (64 rows, 64 keys) tile, 4 warps of 16 rows x 64 keys. Per
+// served layer and KV group the key tile is staged once in shared memory
+// (the only block barriers: two per group, none per head); per head each
+// warp reads its own 16 rows of the teacher q straight from global memory
+// into A fragments (no other warp needs them), so the warps run their heads
+// independently and hide each other's load latency. The causal mask is
+// applied once per layer, not per head: masked elements accumulate finite
+// junk (zero rows past r_end, zero keys past L) that is dropped there.
+// pbar of a thread's 32 tile elements: registers, or (PBAR_SMEM, where the
+// registers are short) shared memory at base[e * 128], one thread's own.
+template <bool PBAR_SMEM> struct DlPbar {
+    float v[32];
+    __device__ __forceinline__ float &at(int e) { return v[e]; }
+};
+template <> struct DlPbar<true> {
+    float *base;
+    __device__ __forceinline__ float &at(int e) { return base[e * 128]; }
+};
+
+// d 64: 4 CTAs an SM (128 registers, pbar in shared memory: 41 KB); d 128: 2.
 template <int D>
-__global__ void __launch_bounds__(128)
+__global__ void __launch_bounds__(128, D == 64 ? 4 : 2)
 distill_dense_tile_kernel(float *__restrict__ B, int ld, const float *__restrict__ lseI,
                           double *__restrict__ part_loss, double *__restrict__ part_kl,
                           int pstride, DlServed sv, int n_served, int L, int H, int Hkv, int c0,
                           int c1, float scale, int packed) {
     const int LDS = D + 8;
-    __shared__ __align__(16) __nv_bfloat16 sq[kDlTile * (D + 8)];
     __shared__ __align__(16) __nv_bfloat16 sk[kDlTile * (D + 8)];
+    // log q of this thread's 32 tile elements, element e at slq[e * 128 + tid]
+    // (registers are the scarce resource here; each thread reads only its own)
+    __shared__ float slq[32 * 128];
+    constexpr bool kPbarSmem = D == 64;
+    __shared__ float spb[kPbarSmem ? 32 * 128 : 1];
     const int warp = (int)threadIdx.x >> 5, lane = (int)threadIdx.x & 31;
     const int gq = lane >> 2, tq = lane & 3;
     const int s0 = (int)blockIdx.x * kDlTile;
     const int r0 = c0 + (int)blockIdx.y * kDlTile;
     const int r_end = r0 + kDlTile < c1 ? r0 + kDlTile : c1;
     if (s0 > r_end - 1) return;  // the tile lies above the diagonal (uniform, before barriers)
+    float *const lq_of = slq + threadIdx.x;  // element e: lq_of[e * 128]
     const int tw = r0 + warp * 16;
     const int w_last = tw + 15 < r_end - 1 ? tw + 15 : r_end - 1;
     const bool wlive = tw < r_end && s0 <= w_last;
@@ -108,15 +136,18 @@ distill_dense_tile_kernel(float *__restrict__ B, int ld, const float *__restrict
     const int grp = H / Hkv;
     const float invH = 1.0f / (float)H, inv_m = 1.0f / (float)n_served;
 
-    float logq[8][4], pbar[8][4], p[8][4];
+    DlPbar<kPbarSmem> pbar;
+    if constexpr (kPbarSmem) pbar.base = spb + threadIdx.x;
+    float p[8][4];
 IC_UNROLL
     for (int nt = 0; nt < 8; nt++)
 IC_UNROLL
         for (int r = 0; r < 4; r++) {
             const int t = r < 2 ? ta : tb, s = s0 + nt * 8 + 2 * tq + (r & 1);
             const bool ok = t < r_end && s <= t;
-            logq[nt][r] = ok ? B[(size_t)(t - c0) * (size_t)ld + s] - lseI[t - c0] : 0.0f;
-            pbar[nt][r] = 0.0f;
+            lq_of[(nt * 4 + r) * 128] =
+                ok ? B[(size_t)(t - c0) * (size_t)ld + s] - lseI[t - c0] : 0.0f;
+            pbar.at(nt * 4 + r) = 0.0f;
         }
     double kla = 0.0, klb = 0.0, kba = 0.0, kbb = 0.0;
 
@@ -126,43 +157,43 @@ IC_UNROLL
         for (int nt = 0; nt < 8; nt++)
 IC_UNROLL
             for (int r = 0; r < 4; r++) p[nt][r] = 0.0f;
-        for (int h = 0; h < H; h++) {
-            const int gh = h / grp;
-            __syncthreads();  // the previous head's ldmatrix reads are done
-            if (h == gh * grp)  // a new KV group: its key tile
-                ic_stage_rows<float, D>(sk, LDS, k + (size_t)gh * D, (size_t)Hkv * D, s0, L,
-                                        kDlTile, packed);
-            ic_stage_rows<float, D>(sq, LDS, q + (size_t)h * D, (size_t)H * D, r0, r_end,
-                                    kDlTile, packed);
+        for (int gh = 0; gh < Hkv; gh++) {
+            __syncthreads();  // the previous group's ldmatrix reads of sk are done
+            ic_stage_rows_f32_n<D, kDlTile, 128>(sk, LDS, k + (size_t)gh * D, (size_t)Hkv * D,
+                                                 s0, L, packed);
             __syncthreads();
             if (!wlive) continue;
-            float acc[8][4];
+            for (int h = gh * grp; h < gh * grp + grp; h++) {
+                const float la = ta < r_end ? lse[(size_t)h * L + ta] : 0.0f;
+                const float lb = tb < r_end ? lse[(size_t)h * L + tb] : 0.0f;
+                float acc[8][4];
 IC_UNROLL
-            for (int nt = 0; nt < 8; nt++)
+                for (int nt = 0; nt < 8; nt++)
 IC_UNROLL
-                for (int r = 0; r < 4; r++) acc[nt][r] = 0.0f;
+                    for (int r = 0; r < 4; r++) acc[nt][r] = 0.0f;
+                // 64 of the head's dims at a time: caps the loads in flight
 IC_UNROLL
-            for (int kk = 0; kk < D / 16; kk++) {
-                uint32_t a[4];
-                ic_lda_rows(a, sq, LDS, warp * 16, kk * 16, lane);
+                for (int dh = 0; dh < D / 64; dh++) {
+                    uint32_t a[4][4];
+                    ic_lda_rows_f32_all<64>(a, q + (size_t)h * D + dh * 64, (size_t)H * D, tw,
+                                            r_end, lane, packed);
 IC_UNROLL
-                for (int np = 0; np < 4; np++) {
-                    uint32_t b[4];
-                    ic_ldb_nk(b, sk, LDS, np * 16, kk * 16, lane);
-                    ic_mma_m16n8k16_bf16_f32(acc[2 * np], a, b, acc[2 * np]);
-                    ic_mma_m16n8k16_bf16_f32(acc[2 * np + 1], a, b + 2, acc[2 * np + 1]);
+                    for (int kk = 0; kk < 4; kk++)
+IC_UNROLL
+                        for (int np = 0; np < 4; np++) {
+                            uint32_t b[4];
+                            ic_ldb_nk(b, sk, LDS, np * 16, dh * 64 + kk * 16, lane);
+                            ic_mma_m16n8k16_bf16_f32(acc[2 * np], a[kk], b, acc[2 * np]);
+                            ic_mma_m16n8k16_bf16_f32(acc[2 * np + 1], a[kk], b + 2,
+                                                     acc[2 * np + 1]);
+                        }
                 }
-            }
-            const float la = ta < r_end ? lse[(size_t)h * L + ta] : 0.0f;
-            const float lb = tb < r_end ? lse[(size_t)h * L + tb] : 0.0f;
 IC_UNROLL
-            for (int nt = 0; nt < 8; nt++)
+                for (int nt = 0; nt < 8; nt++)
 IC_UNROLL
-                for (int r = 0; r < 4; r++) {
-                    const int t = r < 2 ? ta : tb, s = s0 + nt * 8 + 2 * tq + (r & 1);
-                    if (t < r_end && s <= t)
+                    for (int r = 0; r < 4; r++)
                         p[nt][r] += __expf(fmaf(acc[nt][r], scale, -(r < 2 ? la : lb)));
-                }
+            }
         }
         if (!wlive) continue;
         // KL(p_j || q) terms and pbar; p_j's head average is complete here
@@ -171,10 +202,12 @@ IC_UNROLL
         for (int nt = 0; nt < 8; nt++)
 IC_UNROLL
             for (int r = 0; r < 4; r++) {
-                const float pj = p[nt][r] * invH;  // 0 outside the causal part
-                const float term = pj > 0.0f ? pj * (__logf(pj) - logq[nt][r]) : 0.0f;
+                const int t = r < 2 ? ta : tb, s = s0 + nt * 8 + 2 * tq + (r & 1);
+                const float pj = t < r_end && s <= t ? p[nt][r] * invH : 0.0f;
+                const float term =
+                    pj > 0.0f ? pj * (__logf(pj) - lq_of[(nt * 4 + r) * 128]) : 0.0f;
                 if (r < 2) fa += term; else fb += term;
-                pbar[nt][r] = fmaf(pj, inv_m, pbar[nt][r]);
+                pbar.at(nt * 4 + r) = fmaf(pj, inv_m, pbar.at(nt * 4 + r));
             }
         kla += (double)fa * (double)inv_m;
         klb += (double)fb * (double)inv_m;
@@ -188,7 +221,7 @@ IC_UNROLL
             for (int r = 0; r < 4; r++) {
                 const int t = r < 2 ? ta : tb, s = s0 + nt * 8 + 2 * tq + (r & 1);
                 if (!(t < r_end && s <= t)) continue;
-                const float pb = pbar[nt][r], lq = logq[nt][r];
+                const float pb = pbar.at(nt * 4 + r), lq = lq_of[(nt * 4 + r) * 128];
                 const float term = pb > 0.0f ? pb * (__logf(pb) - lq) : 0.0f;
                 if (r < 2) fa += term; else fb += term;
                 B[(size_t)(t - c0) * (size_t)ld + s] = __expf(lq) - pb;  // g = q - pbar
