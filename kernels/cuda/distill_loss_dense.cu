@@ -1,10 +1,11 @@
 // CUDA IndexCache distillation loss, dense stage (kernels/ic_distill_loss.h,
 // docs/DESIGN.md s3), forward and backward, on the bf16 tensor cores (mma.sync
-// m16n8k16, fp32 accumulate; the fp32 inputs are rounded to bf16 as they are
-// staged in shared memory).
+// m16n8k16, fp32 accumulate; the fp32 inputs are rounded to bf16, nearest
+// even: the served q, k once per call into workspace copies, the indexer's as
+// they are staged).
 //
-// The query rows are processed in chunks of C = min(L, 1024) rows [c0, c1)
-// (desc->row_block, rounded up to 64, overrides the 1024: the tests use it to
+// The query rows are processed in chunks of C = min(L, 2048) rows [c0, c1)
+// (desc->row_block, rounded up to 64, overrides the 2048: the tests use it to
 // run several chunks at small L);
 // per chunk, on ctx->stream:
 //   1. indexer scores   I[t, s < c1] of the chunk into the workspace block B
@@ -34,11 +35,20 @@
 // sum has exactly one writer and a fixed summation order, so the same inputs
 // give the same bits run to run (the trainer's --resume relies on it).
 //
-// Memory (workspace, bytes; C = min(L, 1024), T = ceil(L / 64)):
+// Memory (workspace, bytes; C = min(L, 2048), T = ceil(L / 64)):
 //   4 C L (B) + 4 C (lseI) + 16 T C (tile partials) + 16 L (row terms) + 16
-//   + 4 H_I L d_I (dkI per-head partials)
-// i.e. O(L (C + H_I d_I)) with C a constant: no L x L array for L > 1024.
-// SmolLM2 (H_I 16, d_I 64) at L = 8K: 66 MB; H_I 64, d_I 128: 301 MB.
+//   + 4 H_I L d_I (dkI per-head partials) + 2 S L (H + Hkv) d (bf16 copies of
+//   the served q, k; S = n_served, the size query reserves S = 8)
+//   + 2 L (H_I + 1) d_I (bf16 copies of qI, kI)
+// i.e. O(L (C + H_I d_I + S (H + Hkv) d)) with C a constant: no L x L array
+// for L > 2048. Reserved at L = 8K: SmolLM2 (H_I 16, d_I 64, H 9 / Hkv 3,
+// d 64) 223 MB; H_I 64, d_I 128, H 16 / Hkv 16, d 128: 1012 MB.
+// C is 2048 rather than 1024 for the backward's parallelism: the dqI / dw
+// kernel has H_I x C / 64 CTAs per chunk (256 at SmolLM2's H_I 16 and C 1024,
+// under two CTAs an SM of the H200), and half as many chunks halve the
+// launches and per-chunk tails. B's rows are read by the H_I CTAs of one row
+// (key) tile side by side (the head is blockIdx.x), so they hit in L2 even
+// when B (64 MB at L 8K) is larger than it.
 //
 // Precision: bf16 inputs to every product (qI, kI, the teacher q, k), fp32
 // accumulation; da rounded to bf16 for the gradient products; exp / log are
@@ -53,6 +63,7 @@
 #include "kernels/cuda/ic_ptx.cuh"
 #include "kernels/cuda/ic_mma_tile.cuh"
 #include "kernels/cuda/ic_isc_bwd_cuda.h"
+#include "kernels/cuda/ic_attention_cuda.h"
 
 extern "C" {
 #include "core/ic_ctx.h"
@@ -63,12 +74,15 @@ extern "C" {
 namespace ic_cuda {
 
 const int kDlTile = 64;       // rows and keys of a teacher tile
-const int kDlChunk = 1024;    // query rows per chunk (the workspace block's height)
+const int kDlChunk = 2048;    // query rows per chunk (the workspace block's height)
 const int kDlMaxServed = 8;
 
+// The served layers as the tile kernel reads them: q and k are bf16 copies in
+// the workspace (rounded once per call, as the staging rounded them per tile:
+// same bits, half the bytes re-read from L2 per tile), lse the caller's.
 struct DlServed {
-    const float *q[kDlMaxServed];
-    const float *k[kDlMaxServed];
+    const __nv_bfloat16 *q[kDlMaxServed];
+    const __nv_bfloat16 *k[kDlMaxServed];
     const float *lse[kDlMaxServed];
 };
 
@@ -114,7 +128,7 @@ __global__ void __launch_bounds__(128, D == 64 ? 4 : 2)
 distill_dense_tile_kernel(float *__restrict__ B, int ld, const float *__restrict__ lseI,
                           double *__restrict__ part_loss, double *__restrict__ part_kl,
                           int pstride, DlServed sv, int n_served, int L, int H, int Hkv, int c0,
-                          int c1, float scale, int packed) {
+                          int c1, float scale) {
     const int LDS = D + 8;
     __shared__ __align__(16) __nv_bfloat16 sk[kDlTile * (D + 8)];
     // log q of this thread's 32 tile elements, element e at slq[e * 128 + tid]
@@ -152,15 +166,16 @@ IC_UNROLL
     double kla = 0.0, klb = 0.0, kba = 0.0, kbb = 0.0;
 
     for (int jj = 0; jj < n_served; jj++) {
-        const float *q = sv.q[jj], *k = sv.k[jj], *lse = sv.lse[jj];
+        const __nv_bfloat16 *q = sv.q[jj], *k = sv.k[jj];
+        const float *lse = sv.lse[jj];
 IC_UNROLL
         for (int nt = 0; nt < 8; nt++)
 IC_UNROLL
             for (int r = 0; r < 4; r++) p[nt][r] = 0.0f;
         for (int gh = 0; gh < Hkv; gh++) {
             __syncthreads();  // the previous group's ldmatrix reads of sk are done
-            ic_stage_rows_f32_n<D, kDlTile, 128>(sk, LDS, k + (size_t)gh * D, (size_t)Hkv * D,
-                                                 s0, L, packed);
+            ic_stage_rows_bf16_n<D, kDlTile, 128>(sk, LDS, k + (size_t)gh * D, (size_t)Hkv * D,
+                                                  s0, L);
             __syncthreads();
             if (!wlive) continue;
             for (int h = gh * grp; h < gh * grp + grp; h++) {
@@ -175,8 +190,8 @@ IC_UNROLL
 IC_UNROLL
                 for (int dh = 0; dh < D / 64; dh++) {
                     uint32_t a[4][4];
-                    ic_lda_rows_f32_all<64>(a, q + (size_t)h * D + dh * 64, (size_t)H * D, tw,
-                                            r_end, lane, packed);
+                    ic_lda_rows_bf16_all<64>(a, q + (size_t)h * D + dh * 64, (size_t)H * D, tw,
+                                             r_end, lane);
 IC_UNROLL
                     for (int kk = 0; kk < 4; kk++)
 IC_UNROLL
@@ -274,6 +289,8 @@ distill_total_kernel(double *__restrict__ res, const double *__restrict__ row_lo
 struct DlLayout {
     float *B, *lseI, *part_dk;
     double *part_loss, *part_kl, *row_loss, *row_kl, *res;
+    __nv_bfloat16 *qb, *kb;    // the served q, k as bf16, layer after layer
+    __nv_bfloat16 *qIb, *kIb;  // qI, kI as bf16 (for the backward's tiles)
 };
 
 // Chunk height: desc->row_block rounded up to whole tiles, 0 = kDlChunk.
@@ -282,17 +299,23 @@ static int dl_chunk(const ic_distill_desc *d) {
     return d->L < C ? d->L : C;
 }
 
-// The workspace pieces in order (ctx NULL: sizes only).
-static size_t dl_layout(ic_ctx *ctx, DlLayout *lay, const ic_distill_desc *d) {
+// The workspace pieces in order (ctx NULL: sizes only). The bf16 copies of
+// the served q, k take n_served layers; the size query, which is not told
+// n_served, reserves kDlMaxServed.
+static size_t dl_layout(ic_ctx *ctx, DlLayout *lay, const ic_distill_desc *d, int n_served) {
     const size_t L = (size_t)d->L, C = (size_t)dl_chunk(d);
     const size_t T = (L + kDlTile - 1) / kDlTile;
-    const size_t sz[8] = {
+    const size_t ns = (size_t)n_served, hd = (size_t)d->head_dim;
+    const size_t nqI = L * (size_t)d->n_idx_heads * (size_t)d->idx_head_dim;
+    const size_t sz[12] = {
         4 * C * L, 4 * C, 8 * T * C, 8 * T * C, 8 * L, 8 * L, 16,
         isc_bwd_part_bytes(d->L, d->n_idx_heads, d->idx_head_dim),
+        2 * ns * L * (size_t)d->n_heads * hd, 2 * ns * L * (size_t)d->n_kv_heads * hd,
+        2 * nqI, 2 * L * (size_t)d->idx_head_dim,
     };
     size_t total = 0;
-    void *p[8];
-    for (int i = 0; i < 8; i++) {
+    void *p[12];
+    for (int i = 0; i < 12; i++) {
         total += ic_ws_round(sz[i]);
         p[i] = ctx ? ic_ws_alloc(ctx, sz[i], "distill loss (CUDA)") : NULL;
     }
@@ -305,6 +328,10 @@ static size_t dl_layout(ic_ctx *ctx, DlLayout *lay, const ic_distill_desc *d) {
         lay->row_kl = (double *)p[5];
         lay->res = (double *)p[6];
         lay->part_dk = (float *)p[7];
+        lay->qb = (__nv_bfloat16 *)p[8];
+        lay->kb = (__nv_bfloat16 *)p[9];
+        lay->qIb = (__nv_bfloat16 *)p[10];
+        lay->kIb = (__nv_bfloat16 *)p[11];
     }
     return total;
 }
@@ -331,18 +358,25 @@ static void dl_run(ic_ctx *ctx, const ic_distill_desc *d, const float *qI, const
     const int C = dl_chunk(d);
     const size_t mark = ic_ws_mark(ctx);
     DlLayout lay;
-    dl_layout(ctx, &lay, d);
+    dl_layout(ctx, &lay, d, n_served);
     DlServed sv;
     memset(&sv, 0, sizeof sv);
-    int packed = ic_aligned16(qI) && ic_aligned16(kI);
+    const size_t nq = (size_t)L * d->n_heads * D, nk = (size_t)L * d->n_kv_heads * D;
     for (int j = 0; j < n_served; j++) {
-        sv.q[j] = served[j].q;
-        sv.k[j] = served[j].k;
+        // the rounding the staging did per tile, once (the copies are 16-byte
+        // aligned workspace blocks, rows of D in {64, 128} elements)
+        ic_attention_f32_to_bf16_cuda(ctx, lay.qb + (size_t)j * nq, served[j].q, nq);
+        ic_attention_f32_to_bf16_cuda(ctx, lay.kb + (size_t)j * nk, served[j].k, nk);
+        sv.q[j] = lay.qb + (size_t)j * nq;
+        sv.k[j] = lay.kb + (size_t)j * nk;
         sv.lse[j] = served[j].lse;
-        packed = packed && ic_aligned16(served[j].q) && ic_aligned16(served[j].k);
     }
     const float scale = 1.0f / sqrtf((float)D);
     if (!want_grad) dqI = dkI = dw = NULL;
+    if (dqI || dkI || dw) {  // the backward tiles' bf16 operands, rounded once
+        ic_attention_f32_to_bf16_cuda(ctx, lay.qIb, qI, (size_t)L * HI * dI);
+        ic_attention_f32_to_bf16_cuda(ctx, lay.kIb, kI, (size_t)L * dI);
+    }
 
     for (int c0 = 0; c0 < L; c0 += C) {
         const int c1 = c0 + C < L ? c0 + C : L, rows = c1 - c0, ld = c1;
@@ -354,16 +388,17 @@ static void dl_run(ic_ctx *ctx, const ic_distill_desc *d, const float *qI, const
         if (D == 64)
             IC_LAUNCH(distill_dense_tile_kernel<64>, grid, 128u, 0, ctx->stream, lay.B, ld,
                       lay.lseI, lay.part_loss, lay.part_kl, C, sv, n_served, L, d->n_heads,
-                      d->n_kv_heads, c0, c1, scale, packed);
+                      d->n_kv_heads, c0, c1, scale);
         else
             IC_LAUNCH(distill_dense_tile_kernel<128>, grid, 128u, 0, ctx->stream, lay.B, ld,
                       lay.lseI, lay.part_loss, lay.part_kl, C, sv, n_served, L, d->n_heads,
-                      d->n_kv_heads, c0, c1, scale, packed);
+                      d->n_kv_heads, c0, c1, scale);
         IC_LAUNCH(distill_row_sum_kernel, (unsigned)((rows + 255) / 256), 256u, 0, ctx->stream,
                   lay.row_loss, lay.row_kl, lay.part_loss, lay.part_kl, C, c0, c1);
-        isc_bwd_dqdw_launch(ctx, dqI, dw, lay.B, ld, qI, kI, w, L, HI, dI, c0, c1);
+        isc_bwd_dqdw_launch(ctx, dqI, dw, lay.B, ld, lay.qIb, lay.kIb, w, L, HI, dI, c0, c1);
         if (dkI) {
-            isc_bwd_dk_launch(ctx, lay.part_dk, lay.B, ld, qI, kI, w, L, HI, dI, c0, c1);
+            isc_bwd_dk_launch(ctx, lay.part_dk, lay.B, ld, lay.qIb, lay.kIb, w, L, HI, dI, c0,
+                              c1);
             isc_bwd_dk_reduce_launch(ctx, dkI, lay.part_dk, HI, dI, c1);
         }
     }
@@ -387,7 +422,7 @@ extern "C" size_t ic_distill_loss_dense_workspace_bytes_cuda(const ic_ctx *ctx,
                                                              const ic_distill_desc *desc) {
     (void)ctx;
     IC_ASSERT(desc && desc->L >= 1);
-    return dl_layout(NULL, NULL, desc);
+    return dl_layout(NULL, NULL, desc, kDlMaxServed);  // the desc does not say n_served
 }
 
 extern "C" int ic_distill_loss_dense_forward_cuda(ic_ctx *ctx, const ic_distill_desc *desc,

@@ -191,6 +191,56 @@ IC_UNROLL
     }
 }
 
+// ic_lda_rows_f32_all for a bf16 matrix: each lane's two columns are one
+// 4-byte load that is already the packed fragment register (src 4-byte
+// aligned, stride even).
+template <int D>
+__device__ __forceinline__ void ic_lda_rows_bf16_all(uint32_t a[][4], const __nv_bfloat16 *src,
+                                                     size_t stride, int row, int row_end,
+                                                     int lane) {
+    const int g = lane >> 2, tq = lane & 3;
+    const bool oka = row + g < row_end, okb = row + g + 8 < row_end;
+    const __nv_bfloat16 *pa = src + (size_t)(oka ? row + g : row) * stride + 2 * tq;
+    const __nv_bfloat16 *pb = src + (size_t)(okb ? row + g + 8 : row) * stride + 2 * tq;
+IC_UNROLL
+    for (int kk = 0; kk < D / 16; kk++) {
+        const uint32_t x0 = *reinterpret_cast<const uint32_t *>(pa + kk * 16);
+        const uint32_t x1 = *reinterpret_cast<const uint32_t *>(pb + kk * 16);
+        const uint32_t x2 = *reinterpret_cast<const uint32_t *>(pa + kk * 16 + 8);
+        const uint32_t x3 = *reinterpret_cast<const uint32_t *>(pb + kk * 16 + 8);
+        a[kk][0] = oka ? x0 : 0u;
+        a[kk][1] = okb ? x1 : 0u;
+        a[kk][2] = oka ? x2 : 0u;
+        a[kk][3] = okb ? x3 : 0u;
+    }
+}
+
+// ic_stage_rows_f32_n for a bf16 source: 16-byte copies (src 16-byte aligned,
+// stride a multiple of 8), all of a thread's loads before its first store.
+template <int D, int NROWS, int NTHREADS>
+__device__ __forceinline__ void ic_stage_rows_bf16_n(__nv_bfloat16 *tile, int lds,
+                                                     const __nv_bfloat16 *src, size_t stride,
+                                                     int row0, int row_end) {
+    const int chunks = D / 8, per = NROWS * chunks / NTHREADS;
+    static_assert(NROWS * chunks % NTHREADS == 0, "whole chunks per thread");
+    ic_pack<__nv_bfloat16> v[per];
+IC_UNROLL
+    for (int m = 0; m < per; m++) {
+        const int i = (int)threadIdx.x + m * NTHREADS, c = i / chunks, k = (i - c * chunks) * 8;
+        const int r = row0 + c;
+        v[m] = *reinterpret_cast<const ic_pack<__nv_bfloat16> *>(
+            src + (size_t)(r < row_end ? r : row0) * stride + k);
+    }
+IC_UNROLL
+    for (int m = 0; m < per; m++) {
+        const int i = (int)threadIdx.x + m * NTHREADS, c = i / chunks, k = (i - c * chunks) * 8;
+        if (row0 + c >= row_end)
+IC_UNROLL
+            for (int e = 0; e < 8; e++) v[m].v[e] = __float2bfloat16(0.0f);
+        *reinterpret_cast<ic_pack<__nv_bfloat16> *>(&tile[c * lds + k]) = v[m];
+    }
+}
+
 }  // namespace ic_cuda
 
 #endif

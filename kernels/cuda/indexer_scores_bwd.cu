@@ -23,6 +23,9 @@
 // loaded into registers before the current step's mma work and stored after
 // it, so its load latency hides behind that work; one barrier a step.
 //
+// Inputs: qI, kI fp32 (the public backward) or bf16 (the fused loss passes
+// copies it rounded once; half the bytes per re-read tile, same results).
+//
 // Precision: qI and kI are rounded to bf16 as they are staged (as in the
 // forward kernel); da is rounded to bf16 for the second product (relative
 // error 2^-9 per term); dw is fp32 throughout.
@@ -43,55 +46,70 @@ const int kIbThreads = 128;   // = __launch_bounds__
 
 // The loads of a 64-row x DI fp32 tile that one thread stages (ic_stage_rows_f32_n's
 // split in two), so they can be issued a whole tile of mma work before the stores.
-template <int DI>
+template <typename T, int DI>
 struct IbTileRegs {
-    static const int kPer = kIbTile * (DI / 8) / kIbThreads;  // 8-float chunks a thread
-    ic_pack<float> v[kPer][2];
+    static const int kPer = kIbTile * (DI / 8) / kIbThreads;  // 8-element chunks a thread
+    static const int kPacks = 8 / IC_PACK_N(T);               // 16-byte packs a chunk
+    ic_pack<T> v[kPer][kPacks];
 };
 
 // Chunks [M0, M1) of the thread's share (d_I 128 splits the tile in two: the
 // whole tile in flight would not fit in the registers).
-template <int DI, int M0, int M1>
-__device__ __forceinline__ void ib_tile_load(IbTileRegs<DI> &R, const float *src, size_t stride,
+template <typename T, int DI, int M0, int M1>
+__device__ __forceinline__ void ib_tile_load(IbTileRegs<T, DI> &R, const T *src, size_t stride,
                                              int row0, int row_end, int packed) {
-    const int chunks = DI / 8;
+    const int chunks = DI / 8, PN = IC_PACK_N(T);
 IC_UNROLL
     for (int m = M0; m < M1; m++) {
         const int i = (int)threadIdx.x + m * kIbThreads, c = i / chunks, k = (i - c * chunks) * 8;
         const int r = row0 + c;
-        const float *p = src + (size_t)(r < row_end ? r : row0) * stride + k;
-        if (packed) {
-            R.v[m][0] = *reinterpret_cast<const ic_pack<float> *>(p);
-            R.v[m][1] = *reinterpret_cast<const ic_pack<float> *>(p + 4);
-        } else {
+        const T *p = src + (size_t)(r < row_end ? r : row0) * stride + k;
 IC_UNROLL
-            for (int e = 0; e < 4; e++) { R.v[m][0].v[e] = p[e]; R.v[m][1].v[e] = p[4 + e]; }
+        for (int h = 0; h < IbTileRegs<T, DI>::kPacks; h++) {
+            if (packed) {
+                R.v[m][h] = *reinterpret_cast<const ic_pack<T> *>(p + h * PN);
+            } else {
+IC_UNROLL
+                for (int e = 0; e < PN; e++) R.v[m][h].v[e] = p[h * PN + e];
+            }
         }
     }
 }
 
-template <int DI, int M0, int M1>
-__device__ __forceinline__ void ib_tile_store(__nv_bfloat16 *tile, const IbTileRegs<DI> &R,
+template <typename T, int DI, int M0, int M1>
+__device__ __forceinline__ void ib_tile_store(__nv_bfloat16 *tile, const IbTileRegs<T, DI> &R,
                                               int row0, int row_end) {
-    const int chunks = DI / 8, LDS = DI + 8;
+    const int chunks = DI / 8, LDS = DI + 8, PN = IC_PACK_N(T);
 IC_UNROLL
     for (int m = M0; m < M1; m++) {
         const int i = (int)threadIdx.x + m * kIbThreads, c = i / chunks, k = (i - c * chunks) * 8;
         const bool ok = row0 + c < row_end;
         ic_pack<__nv_bfloat16> o;
 IC_UNROLL
-        for (int e = 0; e < 8; e++) o.v[e] = __float2bfloat16(ok ? R.v[m][e >> 2].v[e & 3] : 0.0f);
+        for (int e = 0; e < 8; e++)  // bf16 sources: an exact round trip
+            o.v[e] = __float2bfloat16(ok ? ic_to_f32(R.v[m][e / PN].v[e % PN]) : 0.0f);
         *reinterpret_cast<ic_pack<__nv_bfloat16> *>(&tile[c * LDS + k]) = o;
     }
+}
+
+template <int DI>
+__device__ __forceinline__ void ib_lda_all(uint32_t a[][4], const float *src, size_t stride,
+                                           int row, int row_end, int lane, int packed) {
+    ic_lda_rows_f32_all<DI>(a, src, stride, row, row_end, lane, packed);
+}
+template <int DI>
+__device__ __forceinline__ void ib_lda_all(uint32_t a[][4], const __nv_bfloat16 *src,
+                                           size_t stride, int row, int row_end, int lane, int) {
+    ic_lda_rows_bf16_all<DI>(a, src, stride, row, row_end, lane);
 }
 
 // Software pipeline of both kernels: the tile of the next loop step is loaded
 // into registers before this step's mma work and stored into the other half
 // of a double-buffered shared tile after it; one barrier a step.
-template <int DI>
+template <typename T, int DI>
 __global__ void __launch_bounds__(128)
 isc_bwd_dqdw_kernel(float *__restrict__ dqI, float *__restrict__ dw, const float *__restrict__ g,
-                    int ld, const float *__restrict__ qI, const float *__restrict__ kI,
+                    int ld, const T *__restrict__ qI, const T *__restrict__ kI,
                     const float *__restrict__ w, int L, int H_I, int t0, int t1, int packed) {
     const int LDS = DI + 8;  // 16 bytes of padding: conflict-free ldmatrix rows
     __shared__ __align__(16) __nv_bfloat16 sk[2][kIbTile * (DI + 8)];
@@ -105,17 +123,16 @@ isc_bwd_dqdw_kernel(float *__restrict__ dqI, float *__restrict__ dw, const float
     const int ta = tw + gq, tb = ta + 8;
     const bool wrows = tw < r_end;
     // chunks loaded before the mma work (d_I 128: what fits beside it, by ptxas)
-    const int P = IbTileRegs<DI>::kPer, E = DI == 64 ? P : P / 4;
+    const int P = IbTileRegs<T, DI>::kPer, E = DI == 64 ? P : P / 4;
 
     {
-        IbTileRegs<DI> R;
-        ib_tile_load<DI, 0, IbTileRegs<DI>::kPer>(R, kI, (size_t)DI, 0, L, packed);
-        ib_tile_store<DI, 0, IbTileRegs<DI>::kPer>(sk[0], R, 0, L);
+        IbTileRegs<T, DI> R;
+        ib_tile_load<T, DI, 0, IbTileRegs<T, DI>::kPer>(R, kI, (size_t)DI, 0, L, packed);
+        ib_tile_store<T, DI, 0, IbTileRegs<T, DI>::kPer>(sk[0], R, 0, L);
     }
     uint32_t aq[DI / 16][4];  // this warp's qI rows as A fragments, kept for every key tile
     if (wrows)
-        ic_lda_rows_f32_all<DI>(aq, qI + (size_t)j * DI, (size_t)H_I * DI, tw, r_end, lane,
-                                packed);
+        ib_lda_all<DI>(aq, qI + (size_t)j * DI, (size_t)H_I * DI, tw, r_end, lane, packed);
     __syncthreads();
 
     float acc_dq[DI / 8][4];
@@ -129,8 +146,8 @@ IC_UNROLL
 
     for (int s0 = 0, buf = 0; s0 < r_end; s0 += kIbTile, buf ^= 1) {
         const bool more = s0 + kIbTile < r_end;
-        IbTileRegs<DI> R;
-        if (more) ib_tile_load<DI, 0, E>(R, kI, (size_t)DI, s0 + kIbTile, L, packed);
+        IbTileRegs<T, DI> R;
+        if (more) ib_tile_load<T, DI, 0, E>(R, kI, (size_t)DI, s0 + kIbTile, L, packed);
         const __nv_bfloat16 *ks = sk[buf];
         if (wrows && s0 <= w_last) {  // uniform over the warp
             float a[8][4];
@@ -175,8 +192,8 @@ IC_UNROLL
         }
         // sk[buf ^ 1] was last read before the previous step's barrier
         if (more) {
-            ib_tile_load<DI, E, P>(R, kI, (size_t)DI, s0 + kIbTile, L, packed);
-            ib_tile_store<DI, 0, P>(sk[buf ^ 1], R, s0 + kIbTile, L);
+            ib_tile_load<T, DI, E, P>(R, kI, (size_t)DI, s0 + kIbTile, L, packed);
+            ib_tile_store<T, DI, 0, P>(sk[buf ^ 1], R, s0 + kIbTile, L);
         }
         __syncthreads();
     }
@@ -199,10 +216,10 @@ IC_UNROLL
         }
 }
 
-template <int DI>
+template <typename T, int DI>
 __global__ void __launch_bounds__(128)
 isc_bwd_dk_kernel(float *__restrict__ part, const float *__restrict__ g, int ld,
-                  const float *__restrict__ qI, const float *__restrict__ kI,
+                  const T *__restrict__ qI, const T *__restrict__ kI,
                   const float *__restrict__ w, int L, int H_I, int t0, int t1, int packed) {
     const int LDS = DI + 8;
     __shared__ __align__(16) __nv_bfloat16 sq[2][kIbTile * (DI + 8)];
@@ -212,19 +229,19 @@ isc_bwd_dk_kernel(float *__restrict__ part, const float *__restrict__ g, int ld,
     const int s0 = (int)blockIdx.y * kIbTile;
     const int sw = s0 + warp * 16;            // this warp's first key
     const int sa = sw + gq, sb = sa + 8;      // this thread's two keys
-    const float *qj = qI + (size_t)j * DI;
+    const T *qj = qI + (size_t)j * DI;
     const size_t qstride = (size_t)H_I * DI;
-    const int P = IbTileRegs<DI>::kPer, E = DI == 64 ? P : P / 2;
+    const int P = IbTileRegs<T, DI>::kPer, E = DI == 64 ? P : sizeof(T) == 2 ? P / 4 : P / 2;
 
     const int first = s0 > t0 ? (s0 - t0) / kIbTile : 0;  // rows t >= s0 only
     const int rfirst = t0 + first * kIbTile;
     {
-        IbTileRegs<DI> R;
-        ib_tile_load<DI, 0, IbTileRegs<DI>::kPer>(R, qj, qstride, rfirst, t1, packed);
-        ib_tile_store<DI, 0, IbTileRegs<DI>::kPer>(sq[0], R, rfirst, t1);
+        IbTileRegs<T, DI> R;
+        ib_tile_load<T, DI, 0, IbTileRegs<T, DI>::kPer>(R, qj, qstride, rfirst, t1, packed);
+        ib_tile_store<T, DI, 0, IbTileRegs<T, DI>::kPer>(sq[0], R, rfirst, t1);
     }
     uint32_t ak[DI / 16][4];
-    if (sw < t1) ic_lda_rows_f32_all<DI>(ak, kI, (size_t)DI, sw, t1, lane, packed);
+    if (sw < t1) ib_lda_all<DI>(ak, kI, (size_t)DI, sw, t1, lane, packed);
     __syncthreads();
 
     float acc_dk[DI / 8][4];
@@ -236,8 +253,8 @@ IC_UNROLL
     for (int r0 = rfirst, buf = 0; r0 < t1; r0 += kIbTile, buf ^= 1) {
         const int r_end = r0 + kIbTile < t1 ? r0 + kIbTile : t1;
         const bool more = r0 + kIbTile < t1;
-        IbTileRegs<DI> R;
-        if (more) ib_tile_load<DI, 0, E>(R, qj, qstride, r0 + kIbTile, t1, packed);
+        IbTileRegs<T, DI> R;
+        if (more) ib_tile_load<T, DI, 0, E>(R, qj, qstride, r0 + kIbTile, t1, packed);
         const __nv_bfloat16 *qs = sq[buf];
         if (sw < t1 && sw <= r_end - 1) {  // some key of the warp at or below a row
             float a[8][4];  // a^T: row = key (sa | sb), column = row t of the tile
@@ -282,8 +299,8 @@ IC_UNROLL
             }
         }
         if (more) {
-            ib_tile_load<DI, E, P>(R, qj, qstride, r0 + kIbTile, t1, packed);
-            ib_tile_store<DI, 0, P>(sq[buf ^ 1], R, r0 + kIbTile, t1);
+            ib_tile_load<T, DI, E, P>(R, qj, qstride, r0 + kIbTile, t1, packed);
+            ib_tile_store<T, DI, 0, P>(sq[buf ^ 1], R, r0 + kIbTile, t1);
         }
         __syncthreads();
     }
@@ -308,42 +325,70 @@ isc_bwd_dk_reduce_kernel(float *__restrict__ dkI, const float *__restrict__ part
     }
 }
 
-static int isc_packed(const float *qI, const float *kI) {
+template <typename T>
+static int isc_packed(const T *qI, const T *kI) {
     return ic_aligned16(qI) && ic_aligned16(kI);
 }
 
-void isc_bwd_dqdw_launch(ic_ctx *ctx, float *dqI, float *dw, const float *g, int ld,
-                         const float *qI, const float *kI, const float *w, int L, int H_I,
-                         int d_I, int t0, int t1) {
+template <typename T>
+static void isc_bwd_dqdw_run(ic_ctx *ctx, float *dqI, float *dw, const float *g, int ld,
+                             const T *qI, const T *kI, const float *w, int L, int H_I, int d_I,
+                             int t0, int t1) {
     if (t1 <= t0 || (!dqI && !dw)) return;
     const dim3 grid((unsigned)H_I, (unsigned)((t1 - t0 + kIbTile - 1) / kIbTile), 1);
     IC_ASSERT(grid.y <= 65535u);
     const int packed = isc_packed(qI, kI);
     if (d_I == 64)
-        IC_LAUNCH(isc_bwd_dqdw_kernel<64>, grid, (unsigned)kIbThreads, 0, ctx->stream, dqI, dw,
-                  g, ld, qI, kI, w, L, H_I, t0, t1, packed);
+        IC_LAUNCH((isc_bwd_dqdw_kernel<T, 64>), grid, (unsigned)kIbThreads, 0, ctx->stream, dqI,
+                  dw, g, ld, qI, kI, w, L, H_I, t0, t1, packed);
     else if (d_I == 128)
-        IC_LAUNCH(isc_bwd_dqdw_kernel<128>, grid, (unsigned)kIbThreads, 0, ctx->stream, dqI, dw,
-                  g, ld, qI, kI, w, L, H_I, t0, t1, packed);
+        IC_LAUNCH((isc_bwd_dqdw_kernel<T, 128>), grid, (unsigned)kIbThreads, 0, ctx->stream, dqI,
+                  dw, g, ld, qI, kI, w, L, H_I, t0, t1, packed);
     else
         IC_FATAL("indexer scores backward (CUDA): d_I = %d, the kernels take 64 or 128", d_I);
 }
 
-void isc_bwd_dk_launch(ic_ctx *ctx, float *part, const float *g, int ld, const float *qI,
-                       const float *kI, const float *w, int L, int H_I, int d_I, int t0,
-                       int t1) {
+template <typename T>
+static void isc_bwd_dk_run(ic_ctx *ctx, float *part, const float *g, int ld, const T *qI,
+                           const T *kI, const float *w, int L, int H_I, int d_I, int t0, int t1) {
     if (t1 <= t0) return;
     const dim3 grid((unsigned)H_I, (unsigned)((t1 + kIbTile - 1) / kIbTile), 1);
     IC_ASSERT(grid.y <= 65535u);
     const int packed = isc_packed(qI, kI);
     if (d_I == 64)
-        IC_LAUNCH(isc_bwd_dk_kernel<64>, grid, (unsigned)kIbThreads, 0, ctx->stream, part, g, ld,
-                  qI, kI, w, L, H_I, t0, t1, packed);
-    else if (d_I == 128)
-        IC_LAUNCH(isc_bwd_dk_kernel<128>, grid, (unsigned)kIbThreads, 0, ctx->stream, part, g,
+        IC_LAUNCH((isc_bwd_dk_kernel<T, 64>), grid, (unsigned)kIbThreads, 0, ctx->stream, part, g,
                   ld, qI, kI, w, L, H_I, t0, t1, packed);
+    else if (d_I == 128)
+        IC_LAUNCH((isc_bwd_dk_kernel<T, 128>), grid, (unsigned)kIbThreads, 0, ctx->stream, part,
+                  g, ld, qI, kI, w, L, H_I, t0, t1, packed);
     else
         IC_FATAL("indexer scores backward (CUDA): d_I = %d, the kernels take 64 or 128", d_I);
+}
+
+void isc_bwd_dqdw_launch(ic_ctx *ctx, float *dqI, float *dw, const float *g, int ld,
+                         const float *qI, const float *kI, const float *w, int L, int H_I,
+                         int d_I, int t0, int t1) {
+    isc_bwd_dqdw_run(ctx, dqI, dw, g, ld, qI, kI, w, L, H_I, d_I, t0, t1);
+}
+
+void isc_bwd_dqdw_launch(ic_ctx *ctx, float *dqI, float *dw, const float *g, int ld,
+                         const __nv_bfloat16 *qI, const __nv_bfloat16 *kI, const float *w, int L,
+                         int H_I, int d_I, int t0, int t1) {
+    IC_ASSERT(ic_aligned16(qI) && ic_aligned16(kI));  // the 16-byte packs of the staging
+    isc_bwd_dqdw_run(ctx, dqI, dw, g, ld, qI, kI, w, L, H_I, d_I, t0, t1);
+}
+
+void isc_bwd_dk_launch(ic_ctx *ctx, float *part, const float *g, int ld, const float *qI,
+                       const float *kI, const float *w, int L, int H_I, int d_I, int t0,
+                       int t1) {
+    isc_bwd_dk_run(ctx, part, g, ld, qI, kI, w, L, H_I, d_I, t0, t1);
+}
+
+void isc_bwd_dk_launch(ic_ctx *ctx, float *part, const float *g, int ld,
+                       const __nv_bfloat16 *qI, const __nv_bfloat16 *kI, const float *w, int L,
+                       int H_I, int d_I, int t0, int t1) {
+    IC_ASSERT(ic_aligned16(qI) && ic_aligned16(kI));
+    isc_bwd_dk_run(ctx, part, g, ld, qI, kI, w, L, H_I, d_I, t0, t1);
 }
 
 void isc_bwd_dk_reduce_launch(ic_ctx *ctx, float *dkI, const float *part, int H_I, int d_I,
