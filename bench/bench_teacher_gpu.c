@@ -3,14 +3,23 @@
  * the context's dtype (bf16) through ic_weights_on_ctx, as eval and
  * generate run it. Issue 10, item 6, first and third bullets.
  *
- * prefill: what eval does per window (embed + every layer + the LM-head
- *   loss with the next tokens as targets, ic_teacher_loss) at L x B =
- *   2048 x 16, 8192 x 4, 32768 x 1: B windows of random token ids (fixed
- *   seed) run back to back through one state sized for L. One warm-up
- *   window, then the median of PREFILL_REPS runs of the whole batch, each
- *   between two ic_ctx_sync (the loss also reads its per-token losses back,
- *   so every window ends in a sync, as in eval). The same again without the
- *   LM head (embed + ic_teacher_layers) shows where the time goes.
+ * prefill: what eval does on the GPU (embed + every layer + the LM-head
+ *   loss with the next tokens as targets) at L x B = 2048 x 16, 8192 x 4,
+ *   32768 x 1, B windows of random token ids (fixed seed). The compared
+ *   figure ("tok_per_s") is eval's path: the B windows as one batched
+ *   forward replayed from a CUDA graph (model/ic_teacher_batch.h; the
+ *   upload of the tokens and the read-back of the per-token losses
+ *   included). One warm-up call (eager + record), then the median of
+ *   PREFILL_REPS calls, each between two ic_ctx_sync. Beside it, where the
+ *   time goes (medians of PREFILL_REPS, same bracketing):
+ *     layers   the same batched graph without the LM head ("layers_tok_per_s")
+ *     eager    the batched forward with the head, no graph (the graph's gain)
+ *     window   the per-window path, B calls of ic_teacher_embed +
+ *              ic_teacher_layers + ic_teacher_loss (each ends in a sync):
+ *              what eval ran before the batched path
+ *     attn     n_layers calls of the batched attention alone on the
+ *              state's q, k, v (cuDNN SDPA over B windows)
+ *   head % = (full - layers) / full; attn % = attn / full.
  * decode: one KV cache; filled token by token (ic_teacher_decode_step, as
  *   generate's "prefill through the cache") to 1K, then 128 timed steps;
  *   rewound to 1K (kc.T) and timed again, median of DECODE_REPS; then filled
@@ -33,7 +42,9 @@
 
 #include "core/ic_error.h"
 #include "kernels/ic_ctx.h"
+#include "kernels/ic_attention.h"
 #include "model/ic_teacher.h"
+#include "model/ic_teacher_batch.h"
 #include "model/ic_weights.h"
 
 #define PREFILL_REPS 7
@@ -68,8 +79,10 @@ static void die(const char *what, const ic_error *err) {
 
 typedef struct {
     int L, B;
-    double full_s, layers_s;   /* medians over the batch */
-    double loss;               /* mean nll of the last full run (a sanity figure) */
+    double full_s, layers_s;   /* batched + graph, with and without the head: medians */
+    double eager_s, window_s, attn_s;   /* the breakdown (see the header) */
+    double loss, window_loss;  /* mean nll of the last batched / per-window run */
+    long replays;              /* graph replays counted by the batch state */
 } prefill_row;
 
 typedef struct {
@@ -107,33 +120,94 @@ static double run_batch(ic_ctx *ctx, const ic_weights *w, ic_teacher_state *st, 
     return sec;
 }
 
+/* One batched call of all B windows (tok: B*(L+1) ids, window b at
+ * b*(L+1)); with_head: the loss, as eval. */
+static double run_batched(ic_ctx *ctx, const ic_weights *w, ic_teacher_batch *tb,
+                          const int32_t *in, const int32_t *tgt, int L, int B, int with_head,
+                          double *mean_nll) {
+    ic_error err = {0};
+    double sum = 0.0;
+    long n = 0;
+    ic_ctx_sync(ctx);
+    double t0 = now_s();
+    if (ic_teacher_batch_run(w, tb, in, with_head ? tgt : NULL, B, L, &sum, &n, &err) != 0)
+        die("batched prefill", &err);
+    ic_ctx_sync(ctx);
+    double sec = now_s() - t0;
+    if (mean_nll) *mean_nll = n ? sum / (double)n : NAN;
+    return sec;
+}
+
+/* n_layers calls of the batched attention on the state's buffers. */
+static double run_attention(ic_ctx *ctx, const ic_config *c, ic_teacher_batch *tb, int L, int B) {
+    ic_ctx_sync(ctx);
+    double t0 = now_s();
+    for (int l = 0; l < c->n_layers; l++)
+        ic_attention_forward_batch_dt(ctx, tb->st.dt, tb->st.att, tb->st.lse, tb->st.q,
+                                      tb->st.k, tb->st.v, B, L, c->n_heads, c->n_kv_heads,
+                                      c->head_dim);
+    ic_ctx_sync(ctx);
+    return now_s() - t0;
+}
+
 static void bench_prefill(ic_ctx *ctx, const ic_weights *w, prefill_row *r) {
     ic_error err = {0};
     const ic_config *c = &w->cfg;
     const int L = r->L, B = r->B;
     ic_teacher_state st;
     if (ic_teacher_state_init(&st, ctx, c, L, &err) != 0) die("teacher state", &err);
+    ic_teacher_batch tb;
+    if (ic_teacher_batch_init(&tb, ctx, c, B, L, 1, &err) != 0) die("teacher batch", &err);
+    const int graph_on = tb.use_graph;   /* 0 on the CPU (a dry run) */
     float *hidden = ic_buf_alloc(ctx, sizeof(float) * (size_t)L * c->hidden_size);
     int32_t *tok = malloc(sizeof(int32_t) * (size_t)B * (L + 1));
-    if (!hidden || !tok) {
+    int32_t *in = malloc(sizeof(int32_t) * (size_t)B * L), *tgt = malloc(sizeof(int32_t) * (size_t)B * L);
+    if (!hidden || !tok || !in || !tgt) {
         fprintf(stderr, "bench_teacher_gpu: out of memory at L = %d\n", L);
         exit(1);
     }
     uint32_t seed = 12345u + (uint32_t)L;
     for (size_t i = 0; i < (size_t)B * (L + 1); i++)
         tok[i] = (int32_t)(lcg(&seed) % (uint32_t)c->vocab_size);
-    double full[PREFILL_REPS], layers[PREFILL_REPS];
-    /* warm-up: one window each way (plans, cuBLASLt heuristics, cuDNN graphs) */
+    for (int b = 0; b < B; b++)   /* the same windows and targets as the per-window path */
+        for (int t = 0; t < L; t++) {
+            in[(size_t)b * L + t] = tok[(size_t)b * (L + 1) + t];
+            tgt[(size_t)b * L + t] = tok[(size_t)b * (L + 1) + t + 1];
+        }
+    double full[PREFILL_REPS], layers[PREFILL_REPS], eager[PREFILL_REPS], window[PREFILL_REPS];
+    double attn[PREFILL_REPS];
+    /* warm-up: one window each way (plans, cuBLASLt heuristics, cuDNN graphs),
+     * and each batched shape once (eager + record) */
     run_batch(ctx, w, &st, hidden, tok, L, 1, 1, NULL);
-    run_batch(ctx, w, &st, hidden, tok, L, 1, 0, NULL);
+    run_batched(ctx, w, &tb, in, tgt, L, B, 1, NULL);
+    run_batched(ctx, w, &tb, in, tgt, L, B, 0, NULL);
+    tb.use_graph = 0;
+    run_batched(ctx, w, &tb, in, tgt, L, B, 1, NULL);
+    tb.use_graph = graph_on;
+    if (tb.graph_failed)
+        printf("note: L=%d: the CUDA graph was not recorded (%s): 'ours' is eager\n", L,
+               tb.graph_why);
+    const long replays0 = tb.n_replays;
     for (int i = 0; i < PREFILL_REPS; i++) {
-        full[i] = run_batch(ctx, w, &st, hidden, tok, L, B, 1, &r->loss);
-        layers[i] = run_batch(ctx, w, &st, hidden, tok, L, B, 0, NULL);
+        full[i] = run_batched(ctx, w, &tb, in, tgt, L, B, 1, &r->loss);
+        layers[i] = run_batched(ctx, w, &tb, in, tgt, L, B, 0, NULL);
+        tb.use_graph = 0;
+        eager[i] = run_batched(ctx, w, &tb, in, tgt, L, B, 1, NULL);
+        tb.use_graph = graph_on;
+        window[i] = run_batch(ctx, w, &st, hidden, tok, L, B, 1, &r->window_loss);
+        attn[i] = run_attention(ctx, c, &tb, L, B);
     }
+    r->replays = tb.n_replays - replays0;
     r->full_s = median(full, PREFILL_REPS);
     r->layers_s = median(layers, PREFILL_REPS);
+    r->eager_s = median(eager, PREFILL_REPS);
+    r->window_s = median(window, PREFILL_REPS);
+    r->attn_s = median(attn, PREFILL_REPS);
     free(tok);
+    free(in);
+    free(tgt);
     ic_buf_free(ctx, hidden);
+    ic_teacher_batch_free(&tb);
     ic_teacher_state_free(&st);
 }
 
@@ -205,7 +279,7 @@ int main(void) {
            c->n_heads, c->n_kv_heads, c->head_dim, c->intermediate_size, c->vocab_size,
            w->dt == IC_BF16 ? "bf16" : "fp32", load_s);
 
-    prefill_row pre[3] = {{2048, 16, 0, 0, 0}, {8192, 4, 0, 0, 0}, {32768, 1, 0, 0, 0}};
+    prefill_row pre[3] = {{.L = 2048, .B = 16}, {.L = 8192, .B = 4}, {.L = 32768, .B = 1}};
     decode_row dec[2] = {{1024, 0, 0, 0}, {8192, 0, 0, 0}};
     int n_pre = 3;
     if (dry) {
@@ -214,17 +288,23 @@ int main(void) {
         dec[0].context = 32, dec[1].context = 64;
         n_decode_steps = 4;
     }
-    printf("\nprefill (embed + layers + LM-head loss, as eval), median of %d, one state per L\n",
-           PREFILL_REPS);
-    printf("%6s %3s %12s %12s %14s %14s %8s %8s\n", "L", "B", "ms/batch", "tok/s",
-           "layers ms", "layers tok/s", "head %", "loss");
+    printf("\nprefill (embed + layers + LM-head loss, as eval: B windows batched, CUDA graph), "
+           "median of %d\n", PREFILL_REPS);
+    printf("%6s %3s %10s %10s %10s %12s %8s %10s %10s %10s %8s %8s %8s\n", "L", "B", "ms/batch",
+           "tok/s", "layers ms", "layers tok/s", "head %", "eager ms", "window ms", "attn ms",
+           "attn %", "loss", "win loss");
     for (int i = 0; i < n_pre; i++) {
         bench_prefill(&ctx, w, &pre[i]);
         const double ntok = (double)pre[i].L * pre[i].B;
-        printf("%6d %3d %12.2f %12.0f %14.2f %14.0f %7.1f%% %8.3f\n", pre[i].L, pre[i].B,
-               pre[i].full_s * 1e3, ntok / pre[i].full_s, pre[i].layers_s * 1e3,
-               ntok / pre[i].layers_s, 100.0 * (pre[i].full_s - pre[i].layers_s) / pre[i].full_s,
-               pre[i].loss);
+        printf("%6d %3d %10.2f %10.0f %10.2f %12.0f %7.1f%% %10.2f %10.2f %10.2f %7.1f%% %8.3f "
+               "%8.3f\n", pre[i].L, pre[i].B, pre[i].full_s * 1e3, ntok / pre[i].full_s,
+               pre[i].layers_s * 1e3, ntok / pre[i].layers_s,
+               100.0 * (pre[i].full_s - pre[i].layers_s) / pre[i].full_s, pre[i].eager_s * 1e3,
+               pre[i].window_s * 1e3, pre[i].attn_s * 1e3, 100.0 * pre[i].attn_s / pre[i].full_s,
+               pre[i].loss, pre[i].window_loss);
+        if (!dry && pre[i].replays != 2 * PREFILL_REPS)
+            printf("note: L=%d: %ld graph replays in the timed runs, %d expected\n", pre[i].L,
+                   pre[i].replays, 2 * PREFILL_REPS);
         fflush(stdout);
     }
 
@@ -253,10 +333,15 @@ int main(void) {
                 PREFILL_REPS, DECODE_REPS, n_decode_steps);
         for (int i = 0; i < n_pre; i++) {
             const double ntok = (double)pre[i].L * pre[i].B;
-            fprintf(js, "  {\"L\": %d, \"B\": %d, \"s\": %.6f, \"tok_per_s\": %.1f, "
-                        "\"layers_s\": %.6f, \"layers_tok_per_s\": %.1f, \"loss\": %.5f}%s\n",
+            fprintf(js, "  {\"L\": %d, \"B\": %d, \"path\": \"batched+graph\", \"s\": %.6f, "
+                        "\"tok_per_s\": %.1f, \"layers_s\": %.6f, \"layers_tok_per_s\": %.1f, "
+                        "\"loss\": %.5f, \"eager_s\": %.6f, \"eager_tok_per_s\": %.1f, "
+                        "\"window_s\": %.6f, \"window_tok_per_s\": %.1f, \"window_loss\": %.5f, "
+                        "\"attn_s\": %.6f, \"graph_replays\": %ld}%s\n",
                     pre[i].L, pre[i].B, pre[i].full_s, ntok / pre[i].full_s, pre[i].layers_s,
-                    ntok / pre[i].layers_s, pre[i].loss, i < n_pre - 1 ? "," : "");
+                    ntok / pre[i].layers_s, pre[i].loss, pre[i].eager_s, ntok / pre[i].eager_s,
+                    pre[i].window_s, ntok / pre[i].window_s, pre[i].window_loss, pre[i].attn_s,
+                    pre[i].replays, i < n_pre - 1 ? "," : "");
         }
         fprintf(js, " ],\n \"decode\": [\n");
         for (int i = 0; i < 2; i++)

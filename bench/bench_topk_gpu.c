@@ -1,8 +1,12 @@
 /* GPU top-k (kernels/cuda/topk.cu) over all rows of a causal score matrix:
- * L = 2K, 8K, 32K, K = 256, S [L, L] fp32 random (row t reads 0..t).
- * Timing: the mean over REPS back-to-back calls between two ic_ctx_sync.
- * Prints ms and rows/s next to torch.topk's anchor from shared/GPU.md
- * (0.17 / 1.1 / 12.7 ms, k = 256 over all rows, an earlier run); the
+ * L = 2K, 8K, 32K at K = 256 and L = 64K at K = 2048, S fp32 uniform in
+ * [-4, 4) (row t reads 0..t). The 64K shape runs in row blocks of 8192 (a
+ * [64K, 64K] block would be 16 GiB), as the trainer does: one [8192, L]
+ * buffer, reused by every block (row t of block [t0, t1) reads its row
+ * t - t0), and the figure is the total over all the blocks.
+ * Timing: the mean over REPS back-to-back all-rows sweeps between two
+ * ic_ctx_sync. Prints ms and rows/s next to torch.topk's anchor from
+ * shared/GPU.md (0.17 / 1.1 / 12.7 / 55 ms, an earlier run); the
  * same-run torch figure comes from bench/gpu_topk_torch.py, which bench/gpu_run.sh
  * runs after this and which reads $IC_OUT/topk_ic.json (written here).
  * Exit 77 without a GPU. */
@@ -28,18 +32,20 @@ int main(void) {
         printf("SKIP: no CUDA context: %s\n", err.msg);
         return 77;
     }
-    const int Ls[3] = {2048, 8192, 32768}, K = 256;
-    const double anchor_ms[3] = {0.17, 1.1, 12.7};
+    enum { NSHAPE = 4 };
+    const int Ls[NSHAPE] = {2048, 8192, 32768, 65536}, Ks[NSHAPE] = {256, 256, 256, 2048};
+    const int blk[NSHAPE] = {2048, 8192, 32768, 8192};  /* rows per call */
+    const double anchor_ms[NSHAPE] = {0.17, 1.1, 12.7, 55.0};
     const char *out_dir = getenv("IC_OUT");
     char path[4096];
     snprintf(path, sizeof path, "%s/topk_ic.json", out_dir && *out_dir ? out_dir : ".");
     FILE *js = fopen(path, "w");
-    if (js) fprintf(js, "{\"device\": \"%s\", \"K\": %d, \"rows\": [\n", ctx.desc, K);
+    if (js) fprintf(js, "{\"device\": \"%s\", \"rows\": [\n", ctx.desc);
     printf("%s\n", ctx.desc);
     printf("%6s %5s %10s %12s %16s %8s\n", "L", "K", "ms", "rows/s", "torch anchor ms", "ratio");
-    for (int li = 0; li < 3; li++) {
-        const int L = Ls[li];
-        const size_t n = (size_t)L * (size_t)L;
+    for (int li = 0; li < NSHAPE; li++) {
+        const int L = Ls[li], K = Ks[li], B = blk[li];
+        const size_t n = (size_t)B * (size_t)L;
         float *h = malloc(n * sizeof(float));
         if (!h) { fprintf(stderr, "out of host memory\n"); return 2; }
         uint64_t s = 0x243F6A8885A308D3ull + (uint64_t)L;
@@ -52,11 +58,13 @@ int main(void) {
         if (!S || !idx || !cnt) { fprintf(stderr, "out of device memory\n"); return 2; }
         ic_buf_upload(&ctx, S, h, n * sizeof(float));
         free(h);
-        const int reps = L <= 2048 ? 200 : L <= 8192 ? 50 : 10;
-        for (int w = 0; w < 3; w++) ic_topk_forward(&ctx, idx, cnt, S, L, 0, L, K);
+        const int reps = L <= 2048 ? 200 : L <= 8192 ? 50 : L <= 32768 ? 10 : 3;
+        for (int w = 0; w < 3; w++)
+            for (int r0 = 0; r0 < L; r0 += B) ic_topk_forward(&ctx, idx, cnt, S, L, r0, r0 + B, K);
         ic_ctx_sync(&ctx);
         const double t0 = now_s();
-        for (int r = 0; r < reps; r++) ic_topk_forward(&ctx, idx, cnt, S, L, 0, L, K);
+        for (int r = 0; r < reps; r++)
+            for (int r0 = 0; r0 < L; r0 += B) ic_topk_forward(&ctx, idx, cnt, S, L, r0, r0 + B, K);
         ic_ctx_sync(&ctx);
         const double ms = 1e3 * (now_s() - t0) / reps;
         printf("%6d %5d %10.3f %12.3g %16.2f %7.2fx\n", L, K, ms, L / (ms * 1e-3), anchor_ms[li],

@@ -185,7 +185,7 @@ if has tests; then
 fi
 if has sanitizers; then
   # IC_SAN_FILTER narrows the full-run list (a regex over test names)
-  sanitize "memcheck racecheck synccheck" "${IC_SAN_FILTER:-^test_(cuda_ops|ops_backends|ptx_twins|matmul_cuda|attention_cuda|ce_decode_cuda|indexer_scores_cuda|topk_cuda|sparse_attention_cuda)$}"
+  sanitize "memcheck racecheck synccheck" "${IC_SAN_FILTER:-^test_(cuda_ops|ops_backends|ptx_twins|matmul_cuda|attention_cuda|ce_decode_cuda|indexer_scores_cuda|topk_cuda|sparse_attention_cuda|layernorm_validate_cuda)$}"
   # tests whose full shapes are too slow under the sanitizers run --quick
   sanitize "memcheck racecheck synccheck" "${IC_SAN_QUICK_FILTER:-^test_(distill_loss_cuda)$}" --quick
 fi
@@ -198,7 +198,7 @@ if has model; then
     step import "$IC_BIN" import "$IC_GGUF" --out "$MW/smol" --dtype f32
     step prep "$IC_BIN" prep --model "$MW/smol" --out "$MW/kjv.h5" "$ROOT/text/kjv.txt"
     export IC_MODEL_DIR=$MW/smol IC_DATA=$MW/kjv.h5
-    run_tests 'teacher'
+    run_tests 'teacher|train_gpu'
     sanitize "memcheck" '^test_teacher_gpu$'
   else
     record SKIP 0 model "IC_GGUF names no file"
@@ -215,6 +215,12 @@ if has bench; then
     [ -f "$exe" ] || continue
     if ((gpu)); then step "bench_$(basename "$exe")" timeout "$STEP_TIMEOUT" "$exe"
     else record SKIP 0 "bench $(basename "$exe")" "no GPU"; fi
+  done
+  # the shell benchmarks over the binary (they need the model of the model phase)
+  for sh in "$ROOT"/bench/bench_*_gpu.sh; do
+    [ -f "$sh" ] || continue
+    if ((gpu)); then step "bench_$(basename "$sh" .sh)" timeout "$STEP_TIMEOUT" bash "$sh"
+    else record SKIP 0 "bench $(basename "$sh")" "no GPU"; fi
   done
   for py in "$ROOT"/bench/gpu_*.py; do
     [ -f "$py" ] || continue

@@ -9,9 +9,10 @@
 #
 # Knobs (environment): STEPS (default 250), SEQ_LEN (512), TOPK (64),
 # BATCH (1), LR (3e-3), EVAL_WINDOWS (16); for the search at the end
-# SEARCH_ALLF_STEPS (40), SEARCH_SEQ_LEN (256), SEARCH_EVAL_WINDOWS (8). The trainer's CUDA kernels come
-# with the CUDA issue: on a machine with a GPU this version still trains on
-# the CPU path (the `backend:` line says which one runs).
+# SEARCH_ALLF_STEPS (40), SEARCH_SEQ_LEN (256), SEARCH_EVAL_WINDOWS (8). On a
+# machine with a GPU, train, eval and overlap run there once every op they
+# need has a CUDA kernel (no --cpu is passed); each command's `backend:` line
+# says which backend runs and, for the CPU, why.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)

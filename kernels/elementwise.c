@@ -2,6 +2,7 @@
 #include "kernels/ic_elementwise.h"
 
 #include "ic_check.h"
+#include "kernels/ic_ctx.h"
 #include "kernels/ic_cuda_ops.h"
 
 void ic_add_inplace(ic_ctx *ctx, float *h, const float *x, size_t n) {
@@ -32,4 +33,21 @@ void ic_scale(ic_ctx *ctx, float *x, float s, size_t n) {
     case IC_BACKEND_CUDA: ic_scale_cuda(ctx, x, s, n); return;
     }
     IC_FATAL("scale: unknown backend %d", (int)ctx->backend);
+}
+
+void ic_convert_dt(ic_ctx *ctx, ic_dtype dst_dt, void *dst, ic_dtype src_dt, const void *src,
+                   size_t n) {
+    IC_ASSERT((dst && src) || n == 0);
+    if (dst_dt == src_dt) {
+        ic_buf_copy(ctx, dst, src, n * ic_dtype_size(src_dt));
+        return;
+    }
+    ic_ctx_count_op(ctx);
+    switch (ctx->backend) {
+    case IC_BACKEND_CPU:
+        IC_FATAL("convert: dtype %d -> %d on the CPU (the CPU reference is fp32)", (int)src_dt,
+                 (int)dst_dt);
+    case IC_BACKEND_CUDA: ic_convert_cuda(ctx, dst_dt, dst, src_dt, src, n); return;
+    }
+    IC_FATAL("convert: unknown backend %d", (int)ctx->backend);
 }

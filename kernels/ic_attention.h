@@ -27,6 +27,17 @@ void ic_attention_forward(ic_ctx *ctx, float *out, float *lse, const float *q, c
 void ic_attention_forward_dt(ic_ctx *ctx, ic_dtype dt, void *out, float *lse, const void *q,
                              const void *k, const void *v, int L, int H, int Hkv, int d);
 
+/* B independent windows of L tokens in one call (the teacher's batched
+ * prefill): out, q [B, L, H, d], k, v [B, L, Hkv, d], lse [B, H, L] or NULL;
+ * window b is ic_attention_forward_dt on the b-th slices. CPU: one call per
+ * window (the same bits); CUDA: one cuDNN SDPA with batch dimension B.
+ * Workspace: ic_attention_batch_workspace_bytes (B = 1 is
+ * ic_attention_workspace_bytes). */
+size_t ic_attention_batch_workspace_bytes(const ic_ctx *ctx, int B, int L, int H, int Hkv, int d);
+void ic_attention_forward_batch_dt(ic_ctx *ctx, ic_dtype dt, void *out, float *lse,
+                                   const void *q, const void *k, const void *v, int B, int L,
+                                   int H, int Hkv, int d);
+
 /* One decoding step: the query of the newest token attends to all T cached
  * keys (the newest token's own key already appended at row T-1).
  *   out [H, d], lse [H] or NULL, q [H, d],

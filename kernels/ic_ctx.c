@@ -46,14 +46,15 @@ int ic_ctx_init(ic_ctx *ctx, ic_backend_kind backend, int device, size_t ws_byte
 const char *ic_cuda_missing_ops(unsigned needs) {
     static char buf[256];
     buf[0] = '\0';
-    /* the dense teacher's ops all have CUDA kernels (IC_NEED_TEACHER) */
-    if (needs & IC_NEED_DSA)
-        strcat(buf, "layernorm, indexer scores, top-k, ");
-    if (needs & IC_NEED_TRAIN)
-        /* the dense-stage distillation loss and the indexer-score backward
-         * run on CUDA (kernels/cuda/distill_loss_dense.cu); the sparse stage
-         * does not yet */
+    /* Every op of the dense teacher (IC_NEED_TEACHER), of the DSA forward
+     * (IC_NEED_DSA: layernorm, indexer scores, top-k, the validation ops,
+     * sparse attention) and of the dense-stage trainer (IC_NEED_TRAIN: the
+     * dense-stage distillation loss, the indexer-score backward, AdamW) has
+     * a CUDA kernel; the sparse-stage loss does not yet. */
+    if (needs & IC_NEED_TRAIN_SPARSE)
         strcat(buf, "distill loss (sparse stage), ");
+    if (needs & IC_NEED_HOST)
+        strcat(buf, "the command's driver (it reads its tensors on the host), ");
     size_t n = strlen(buf);
     if (n >= 2) buf[n - 2] = '\0';
     return buf;

@@ -23,8 +23,11 @@ void ic_ctx_free(ic_ctx *ctx);
 enum {
     IC_NEED_TEACHER = 1,  /* dense teacher: embedding, norms, GEMMs, attention, LM head, decode */
     IC_NEED_DSA     = 2,  /* indexer forward, top-k, sparse attention */
-    IC_NEED_TRAIN   = 4,  /* distillation loss, indexer backward, AdamW */
-    IC_NEED_ALL     = 7
+    IC_NEED_TRAIN   = 4,  /* dense-stage distillation loss, indexer backward, AdamW */
+    IC_NEED_ALL     = 7,
+    IC_NEED_TRAIN_SPARSE = 16, /* the sparse-stage distillation loss */
+    IC_NEED_HOST    = 8   /* the command's driver reads its tensors on the host (search,
+                             for now): it stays on the CPU whatever kernels exist */
 };
 
 /* The context a command runs its ops on, and its start-up line (rank 0,
@@ -71,5 +74,18 @@ void  ic_cuda_free(void *p);
 void  ic_cuda_memcpy(ic_ctx *ctx, void *dst, const void *src, size_t bytes, int kind); /* 0 h2d, 1 d2h, 2 d2d */
 void  ic_cuda_memzero(ic_ctx *ctx, void *p, size_t bytes);
 void  ic_cuda_sync(ic_ctx *ctx);
+
+/* CUDA graphs of a context's stream (kernels/cuda/cuda_graph.cu). Between
+ * _begin and _end the ops queued on ctx->stream are recorded, not run (no
+ * sync, download, upload from pageable memory or allocation may happen in
+ * between); _end instantiates them into *exec, which _launch replays on
+ * ctx->stream with the same pointers (the buffers and the workspace addresses
+ * the ops used while recording must stay valid). Both return 0, or -1 with
+ * the CUDA runtime's reason in why (the stream is left out of capture mode
+ * and the error cleared, so the caller can run the ops eagerly instead). */
+int   ic_cuda_graph_begin(ic_ctx *ctx, char *why, int why_len);
+int   ic_cuda_graph_end(ic_ctx *ctx, void **exec, char *why, int why_len);
+void  ic_cuda_graph_launch(ic_ctx *ctx, void *exec);
+void  ic_cuda_graph_destroy(void *exec);   /* NULL is fine */
 
 #endif

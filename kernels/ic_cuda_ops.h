@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "core/ic_ctx.h"
+#include "core/ic_error.h"
 #include "core/ic_tensor.h"
 #include "kernels/ic_distill_loss.h"
 
@@ -31,6 +32,10 @@ void ic_rope_forward_cuda(ic_ctx *ctx, ic_dtype dt, void *x, int L, int n_heads,
                           int rot_dim, int pos0, float theta);
 void ic_rope_backward_cuda(ic_ctx *ctx, ic_dtype dt, void *dx, int L, int n_heads, int head_dim,
                            int rot_dim, int pos0, float theta);
+/* x [B * L, n_heads, head_dim]: B windows, positions pos0 .. pos0 + L - 1 in each
+ * (kernels/ic_rope.h: ic_rope_forward_windows_dt); one launch. */
+void ic_rope_forward_windows_cuda(ic_ctx *ctx, ic_dtype dt, void *x, int B, int L, int n_heads,
+                                  int head_dim, int rot_dim, int pos0, float theta);
 /* out = silu(gate) * up, n elements; out may equal gate or up. */
 void ic_swiglu_forward_cuda(ic_ctx *ctx, ic_dtype dt, void *out, const void *gate,
                             const void *up, size_t n);
@@ -93,6 +98,14 @@ void ic_attention_decode_forward_cuda(ic_ctx *ctx, ic_dtype dt, void *out, float
 size_t ic_attention_workspace_bytes_cuda(ic_ctx *ctx, ic_dtype dt, int L, int H, int Hkv, int d);
 void ic_attention_forward_cuda(ic_ctx *ctx, ic_dtype dt, void *out, float *lse, const void *q,
                                const void *k, const void *v, int L, int H, int Hkv, int d);
+/* B independent windows of L tokens in one cuDNN call (its batch dimension):
+ * out/q [B, L, H, d], k/v [B, L, Hkv, d], lse [B, H, L] or NULL. B = 1 is
+ * the call above (the same graph). */
+size_t ic_attention_batch_workspace_bytes_cuda(ic_ctx *ctx, ic_dtype dt, int B, int L, int H,
+                                               int Hkv, int d);
+void ic_attention_forward_batch_cuda(ic_ctx *ctx, ic_dtype dt, void *out, float *lse,
+                                     const void *q, const void *k, const void *v, int B, int L,
+                                     int H, int Hkv, int d);
 /* Per-row top-k of the indexer scores (kernels/ic_topk.h, same contract):
  * S [t1 - t0, ld] fp32, idx [L, K] and cnt [L] int32, all device pointers;
  * K <= 2048. Output identical to ic_topk_forward_cpu. No workspace. */
@@ -118,10 +131,36 @@ void ic_sparse_attention_forward_cuda(ic_ctx *ctx, ic_dtype dt, void *out, float
  * indexer_scores.cu): rows t in [t0, t1) into out [t1 - t0, ld] fp32 (always),
  * qI [L, H_I, d_I], kI [L, d_I], w [L, H_I] in dt. The dot products run on the
  * bf16 tensor cores with fp32 accumulation: fp32 inputs are rounded to bf16
- * first. d_I a multiple of 16, at most 128. No workspace. */
+ * first. d_I a multiple of 16, at most 128 (64 and 128 with 16-byte aligned
+ * qI, kI take the fast kernel). No workspace. */
 void ic_indexer_scores_forward_cuda(ic_ctx *ctx, ic_dtype dt, float *out, int ld, const void *qI,
                                     const void *kI, const void *w, int L, int H_I, int d_I,
                                     int t0, int t1);
+
+/* dst [n] = src [n] between IC_F32 and IC_BF16 (kernels/cuda/convert.cu, over the
+ * attention's conversion kernels): round to nearest even, or widen exactly. */
+void ic_convert_cuda(ic_ctx *ctx, ic_dtype dst_dt, void *dst, ic_dtype src_dt, const void *src,
+                     size_t n);
+
+/* LayerNorm with weight and bias, fp32 (kernels/ic_layernorm.h; kernels/cuda/
+ * layernorm.cu). The backward's dweight/dbias are column sums through per-chunk
+ * double partials in the workspace (ic_layernorm_backward_workspace_bytes_cuda),
+ * added in a fixed order: deterministic. */
+void ic_layernorm_forward_cuda(ic_ctx *ctx, float *y, float *mean, float *rstd, const float *x,
+                               const float *weight, const float *bias, int rows, int n,
+                               float eps);
+size_t ic_layernorm_backward_workspace_bytes_cuda(const ic_ctx *ctx, int rows, int n);
+void ic_layernorm_backward_cuda(ic_ctx *ctx, float *dx, float *dweight, float *dbias,
+                                const float *dy, const float *x, const float *mean,
+                                const float *rstd, const float *weight, int rows, int n);
+
+/* The validation ops on device buffers (kernels/ic_validate.h; kernels/cuda/
+ * validate.cu): same contracts and messages as the CPU's; K <= 2048. One int
+ * of workspace (ic_validate_workspace_bytes_cuda); each call syncs the stream. */
+size_t ic_validate_workspace_bytes_cuda(const ic_ctx *ctx);
+int ic_index_sets_check_cuda(ic_ctx *ctx, const int32_t *idx, const int32_t *cnt, int L, int K,
+                             ic_error *err);
+int ic_tokens_check_cuda(ic_ctx *ctx, const int32_t *tokens, int L, int V, ic_error *err);
 
 /* Lightning-indexer scores, backward given dI (kernels/ic_indexer_scores.h's
  * contract, fp32 device pointers; kernels/cuda/indexer_scores_bwd.cu): bf16

@@ -21,4 +21,11 @@ void ic_add_inplace_cpu(ic_ctx *ctx, float *h, const float *x, size_t n);
 void ic_scale(ic_ctx *ctx, float *x, float s, size_t n);
 void ic_scale_cpu(ic_ctx *ctx, float *x, float s, size_t n);
 
+/* dst [n] in dst_dt = src [n] in src_dt: the same dtype is a copy; fp32 <->
+ * bf16 (CUDA only) rounds to nearest even / widens exactly. The teacher's
+ * bf16 activations reach the fp32 indexer and the distillation loss
+ * through it. dst must not overlap src. */
+void ic_convert_dt(ic_ctx *ctx, ic_dtype dst_dt, void *dst, ic_dtype src_dt, const void *src,
+                   size_t n);
+
 #endif

@@ -24,6 +24,10 @@ void ic_layernorm_backward(ic_ctx *ctx, float *dx, float *dweight, float *dbias,
                            const float *x, const float *mean, const float *rstd,
                            const float *weight, int rows, int n);
 
+/* Workspace of a backward call (the CUDA column sums' per-chunk partials;
+ * 0 on the CPU). */
+size_t ic_layernorm_backward_workspace_bytes(const ic_ctx *ctx, int rows, int n);
+
 /* The CPU reference (kernels/cpu), same contract. */
 void ic_layernorm_forward_cpu(ic_ctx *ctx, float *y, float *mean, float *rstd, const float *x,
                               const float *weight, const float *bias,

@@ -24,6 +24,14 @@ void ic_rope_forward(ic_ctx *ctx, float *x, int L, int n_heads, int head_dim, in
 void ic_rope_forward_dt(ic_ctx *ctx, ic_dtype dt, void *x, int L, int n_heads, int head_dim,
                         int rot_dim, int pos0, float theta);
 
+/* B windows of L tokens in one call: x [B * L, n_heads, head_dim], token t
+ * of every window at position pos0 + t (positions restart per window: the
+ * teacher's batched prefill, model/ic_teacher_batch.h). The same rotation,
+ * bit for bit, as B calls of ic_rope_forward_dt on the windows; CUDA runs it
+ * as one launch. */
+void ic_rope_forward_windows_dt(ic_ctx *ctx, ic_dtype dt, void *x, int B, int L, int n_heads,
+                                int head_dim, int rot_dim, int pos0, float theta);
+
 /* In place, the transpose (= inverse) rotation: maps dL/d(roped x) to
  * dL/d(x before RoPE). */
 void ic_rope_backward(ic_ctx *ctx, float *dx, int L, int n_heads, int head_dim, int rot_dim,

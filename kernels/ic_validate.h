@@ -26,7 +26,14 @@ int ic_index_sets_check(ic_ctx *ctx, const int32_t *idx, const int32_t *cnt, int
  * from files and prompts on the host and are checked there, before they are
  * uploaded. */
 int ic_tokens_check_host(const int32_t *tokens, int L, int V, ic_error *err);
+size_t ic_tokens_check_workspace_bytes(const ic_ctx *ctx, int L);
 int ic_tokens_check(ic_ctx *ctx, const int32_t *tokens, int L, int V, ic_error *err);
+
+/* The message of one row t of index sets on the host (row = idx[t, 0..K-1],
+ * n = cnt[t]): 0 when the row is valid, else -1 with err as the full check
+ * words it. The CUDA check finds the first bad row on the device and words
+ * it with this, so both backends say the same thing. */
+int ic_index_set_row_message(const int32_t *row, int n, int t, int K, ic_error *err);
 
 /* The CPU versions (kernels/cpu), same contracts. */
 size_t ic_index_sets_check_workspace_bytes_cpu(const ic_ctx *ctx, int L);

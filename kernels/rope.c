@@ -37,6 +37,27 @@ void ic_rope_forward_dt(ic_ctx *ctx, ic_dtype dt, void *x, int L, int n_heads, i
     IC_FATAL("rope: unknown backend %d", (int)ctx->backend);
 }
 
+void ic_rope_forward_windows_dt(ic_ctx *ctx, ic_dtype dt, void *x, int B, int L, int n_heads,
+                                int head_dim, int rot_dim, int pos0, float theta) {
+    check_args(x, L, n_heads, head_dim, rot_dim, pos0, theta);
+    IC_ASSERT(B >= 0);
+    ic_ctx_count_op(ctx);
+    switch (ctx->backend) {
+    case IC_BACKEND_CPU: {
+        IC_ASSERT(dt == IC_F32);   /* the CPU reference is fp32: one call per window */
+        const size_t win = (size_t)L * n_heads * head_dim;
+        for (int b = 0; b < B; b++)
+            ic_rope_forward_cpu(ctx, (float *)x + (size_t)b * win, L, n_heads, head_dim, rot_dim,
+                                pos0, theta);
+        return;
+    }
+    case IC_BACKEND_CUDA:
+        ic_rope_forward_windows_cuda(ctx, dt, x, B, L, n_heads, head_dim, rot_dim, pos0, theta);
+        return;
+    }
+    IC_FATAL("rope (windows): unknown backend %d", (int)ctx->backend);
+}
+
 void ic_rope_backward(ic_ctx *ctx, float *dx, int L, int n_heads, int head_dim, int rot_dim,
                       int pos0, float theta) {
     check_args(dx, L, n_heads, head_dim, rot_dim, pos0, theta);

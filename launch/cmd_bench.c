@@ -370,6 +370,9 @@ int ic_cmd_bench(int argc, char **argv) {
             goto out;
         }
     if (ic_weights_on_ctx(&m.w, ctx, &wdev, &w, &err) != 0) goto out;
+    /* the indexers live where the ops run (fp32; a no-op on the CPU) */
+    for (int l = 0; l < m.w.cfg.n_layers; l++)
+        if (m.ix[l].data && ic_indexer_to_ctx(&m.ix[l], ctx, &err) != 0) goto out;
     r->backend = ctx->desc;
     r->model_dir = model_dir;
     r->n_layers = m.w.cfg.n_layers;

@@ -22,7 +22,7 @@
 #define MAX_PATTERNS 256
 
 static const char *model_dir, *data_path, *split_name, *patterns_file;
-static long long seq_len, n_batches, topk;
+static long long seq_len, n_batches, topk, gpu_batch;
 static int want_json;
 static ic_strlist pattern_flags;
 
@@ -37,13 +37,16 @@ static const ic_arg_spec k_args[] = {
      "model's index_topk_pattern, or dense for a model without one)", 0, 0, 0},
     {"--patterns-file", IC_ARG_STRING, &patterns_file, "FILE",
      "more patterns, one per line (blank lines and # comments skipped)", 0, 0, 0},
+    {"--gpu-batch", IC_ARG_INT, &gpu_batch, "B",
+     "windows per forward, dense pattern only (default: 32768 / L on the GPU, at least 1; "
+     "one by one on the CPU; 1: one by one)", 0, 1, 1 << 20},
     {"--topk", IC_ARG_INT, &topk, "K", "keys per query for sparse attention (default: config index_topk)", 0, 1, 1 << 30},
     {"--json", IC_ARG_FLAG, &want_json, NULL,
      "print JSON: one object {loss, ppl, tokens, seq_len, pattern, ...} for one pattern, an array for several", 0, 0, 0},
 };
 static const ic_cmd_spec k_cmd = {
     "eval", "--model DIR --data FILE.h5 [--split val] [--seq-len L] [--batches N] "
-    "[--pattern P]... [--patterns-file FILE] [--topk K] [--json]",
+    "[--pattern P]... [--patterns-file FILE] [--topk K] [--gpu-batch B] [--json]",
     "Language-model loss: window i feeds tokens [i*L, i*L+L) of the split and scores the\n"
     "prediction of each next token; N windows score N*L tokens. Prints the mean loss\n"
     "(nats/token) and the perplexity exp(loss) of every pattern, all on the same windows.\n"
@@ -159,6 +162,7 @@ int ic_cmd_eval(int argc, char **argv) {
     seq_len = 512;
     n_batches = 0;
     topk = 0;
+    gpu_batch = 0;
     want_json = 0;
     memset(&pattern_flags, 0, sizeof pattern_flags);
     if (ic_args_run(&k_cmd, argc, argv, NULL, &npos, &status)) return status;
@@ -195,18 +199,16 @@ int ic_cmd_eval(int argc, char **argv) {
         return bad;
     }
     /* The context: the GPU when one answers and every op the patterns need
-     * has a CUDA kernel (a DSA pattern needs the indexer ops: the CPU for now). */
+     * has a CUDA kernel (ic_cuda_missing_ops says which do not yet). */
     int any_sparse = 0;
     for (int i = 0; i < pl->n; i++) any_sparse |= !pl->pat[i].dense;
     ic_ctx *ctx = ic_cmd_ctx_for(IC_NEED_TEACHER | (any_sparse ? IC_NEED_DSA : 0u));
     ic_h5tokens r;
     ic_dsa_model m;
     ic_dsa_selector sel;
-    ic_weights wdev;   /* the teacher on the context's device (bf16 on CUDA) */
     const ic_weights *w = NULL;
     memset(&m, 0, sizeof m);
     memset(&sel, 0, sizeof sel);
-    memset(&wdev, 0, sizeof wdev);
     if (ic_h5tokens_open(&r, data_path, &err) != 0) {
         fprintf(stderr, "indexcache eval: %s\n", err.msg);
         free(pl->file_buf);
@@ -218,7 +220,9 @@ int ic_cmd_eval(int argc, char **argv) {
     if (ic_dsa_model_load(&m, model_dir, "dense", (int)topk, IC_DSA_LOAD_PRESENT, &err) != 0) goto out;
     for (int i = 0; i < pl->n; i++)
         if (ic_dsa_model_check_pattern(&m, &pl->pat[i], model_dir, &err) != 0) goto out;
-    if (ic_weights_on_ctx(&m.w, ctx, &wdev, &w, &err) != 0) goto out;
+    /* the teacher (bf16 on CUDA) and the indexers (fp32) onto the context's device */
+    if (ic_dsa_model_to_ctx(&m, ctx, &err) != 0) goto out;
+    w = &m.w;
     if (r.vocab_size > (uint32_t)m.w.cfg.vocab_size) {
         ic_error_set(&err, "%s has vocab_size %u, larger than the model's %d (%s)", data_path,
                      r.vocab_size, m.w.cfg.vocab_size, model_dir);
@@ -231,6 +235,7 @@ int ic_cmd_eval(int argc, char **argv) {
     for (int i = 0; i < pl->n; i++) {
         ic_teacher_opts topts;
         ic_eval_opts o = {.seq_len = (int)seq_len, .n_windows = (long)n_batches,
+                          .batch = (int)gpu_batch,
                           .progress = !want_json || ic_log_get_level() >= IC_LOG_VERBOSE};
         if (!pl->pat[i].dense) {
             if (ic_dsa_selector_opts(&sel, &pl->pat[i], IC_DSA_MODE_PATTERN, NULL, NULL, &topts,
@@ -253,7 +258,6 @@ int ic_cmd_eval(int argc, char **argv) {
 out:
     if (rc) fprintf(stderr, "indexcache eval: %s\n", err.msg);
     ic_dsa_selector_free(&sel);
-    ic_weights_free(&wdev);
     ic_dsa_model_free(&m);
     ic_h5tokens_close(&r);
     free(pl->file_buf);

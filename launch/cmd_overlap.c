@@ -8,6 +8,7 @@
 
 #include "data/ic_h5tokens.h"
 #include "ic_commands.h"
+#include "kernels/ic_ctx.h"
 #include "ic_log.h"
 #include "launch/ic_args.h"
 #include "model/ic_dsa.h"
@@ -78,6 +79,7 @@ int ic_cmd_overlap(int argc, char **argv) {
         return 1;
     }
     ic_dsa_model m;
+    memset(&m, 0, sizeof m);
     double *mat = NULL;
     int rc = 1;
     if (ic_dsa_model_load(&m, model_dir, "uniform:1", (int)topk, IC_DSA_LOAD_ALL, &err) != 0) goto out;
@@ -97,7 +99,12 @@ int ic_cmd_overlap(int argc, char **argv) {
     int64_t nq = 0;
     ic_log_info("overlap: %s split '%s', %lld window(s) of %lld tokens, k = %d, %d layers",
                 data_path, split_name, n_batches, seq_len, m.topk, n);
-    if (ic_overlap_run(ic_cmd_ctx(), &m, ic_h5tokens_source_read, &src, ic_h5tokens_len(&r, split), &o, mat, &nq, &err) != 0)
+    /* the GPU when one answers and the DSA ops have CUDA kernels; the model
+     * moves to its device (bf16 teacher, fp32 indexers) */
+    ic_ctx *ctx = ic_cmd_ctx_for(IC_NEED_TEACHER | IC_NEED_DSA);
+    if (ic_dsa_model_to_ctx(&m, ctx, &err) != 0) goto out;
+    if (ic_overlap_run(ctx, &m, ic_h5tokens_source_read, &src, ic_h5tokens_len(&r, split), &o,
+                       mat, &nq, &err) != 0)
         goto out;
     if (ic_overlap_write_csv(out_csv, mat, n, &err) != 0) goto out;
     if (out_png && ic_heatmap_write_png(out_png, mat, n, 0.0, 1.0, &err) != 0) goto out;

@@ -9,6 +9,7 @@
 
 #include "data/ic_h5tokens.h"
 #include "ic_commands.h"
+#include "kernels/ic_ctx.h"
 #include "ic_fs.h"
 #include "ic_log.h"
 #include "ic_preempt.h"
@@ -247,7 +248,8 @@ static int run(const search_args *a, ic_error *err) {
         .cache_bytes = (size_t)a->cache_mb << 20, .progress = 1, .comm = &comm,
         .on_step = on_step, .on_step_ctx = &sc,
     };
-    if (ic_search_run(ic_cmd_ctx(), &m, tokens, &o, &t, err) != 0) {
+    /* search's driver hashes and caches host tensors: the CPU until it is ported */
+    if (ic_search_run(ic_cmd_ctx_for(IC_NEED_ALL | IC_NEED_HOST), &m, tokens, &o, &t, err) != 0) {
         if (sc.stopped) {
             ic_log_info("search: %s; continue with --resume", err->msg);
             rc = 0;

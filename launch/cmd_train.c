@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "ic_commands.h"
+#include "kernels/ic_ctx.h"
 #include "ic_log.h"
 #include "launch/ic_args.h"
 #include "launch/ic_dist.h"
@@ -61,8 +62,12 @@ int ic_cmd_train(int argc, char **argv) {
     if (ic_args_run(&spec, argc, argv, pos, &npos, &status)) return status;
     ic_error err;
     ic_error_clear(&err);
-    /* the context first: the comm averages gradients where they live */
-    ic_ctx *ctx = ic_cmd_ctx();
+    /* the context first: the comm averages gradients where they live. The GPU
+     * when one answers and every op the stage runs has a CUDA kernel (the
+     * dense stage runs no sparse attention); --cpu forces the CPU. */
+    ic_ctx *ctx = ic_cmd_ctx_for(IC_NEED_TEACHER | IC_NEED_TRAIN |
+                                 (strcmp(stage, "sparse") == 0
+                                      ? IC_NEED_DSA | IC_NEED_TRAIN_SPARSE : 0u));
     ic_train_opts o = {
         .model_dir = model, .data_path = data, .pattern = pattern, .out_dir = out,
         .steps = (long)steps, .seq_len = (int)seq_len, .batch = (int)batch, .lr = lr,

@@ -6,6 +6,7 @@
 #include "ic_alloc.h"
 #include "ic_check.h"
 #include "kernels/ic_ctx.h"
+#include "kernels/ic_elementwise.h"
 #include "kernels/ic_sparse_attention.h"
 #include "model/ic_dsa.h"
 #include "model/ic_indexer_io.h"
@@ -125,6 +126,21 @@ void ic_dsa_model_free(ic_dsa_model *m) {
     memset(m, 0, sizeof *m);
 }
 
+int ic_dsa_model_to_ctx(ic_dsa_model *m, ic_ctx *ctx, ic_error *err) {
+    ic_weights dev;
+    const ic_weights *use;
+    if (m->w.ctx != ctx) {
+        if (ic_weights_on_ctx(&m->w, ctx, &dev, &use, err) != 0) return -1;
+        if (use != &m->w) {
+            ic_weights_free(&m->w);
+            m->w = dev;
+        }
+    }
+    for (int l = 0; l < m->w.cfg.n_layers; l++)
+        if (m->ix[l].data && ic_indexer_to_ctx(&m->ix[l], ctx, err) != 0) return -1;
+    return 0;
+}
+
 /* ---- selector --------------------------------------------------------- */
 
 int ic_dsa_selector_init(ic_dsa_selector *s, ic_ctx *ctx, const ic_dsa_model *m, int L_max,
@@ -149,6 +165,11 @@ int ic_dsa_selector_init(ic_dsa_selector *s, ic_ctx *ctx, const ic_dsa_model *m,
         return -1;
     }
     const ic_config *c = &m->w.cfg;
+    if (ctx->act_dtype != IC_F32 &&
+        !(s->x32 = ic_buf_alloc(ctx, sizeof(float) * (size_t)L_max * c->hidden_size))) {
+        ic_dsa_selector_free(s);
+        return ic_error_set(err, "DSA: out of memory for the fp32 x_norm of %d tokens", L_max);
+    }
     if (ic_ctx_reserve(ctx, ic_sparse_attention_workspace_bytes(ctx, c->n_heads, c->n_kv_heads,
                                                                 c->head_dim, s->K), err) != 0) {
         ic_dsa_selector_free(s);
@@ -164,15 +185,17 @@ void ic_dsa_selector_free(ic_dsa_selector *s) {
     if (ctx) {
         ic_buf_free(ctx, s->idx);
         ic_buf_free(ctx, s->cnt);
+        ic_buf_free(ctx, s->x32);
     }
     memset(s, 0, sizeof *s);
 }
 
 /* The ic_select_fn of ic_teacher_layers. F layers overwrite the one index
  * buffer; S layers hand it on untouched, which is all IndexCache's reuse is. */
-static int dsa_select(void *ctx, int layer, const float *x_norm, int L, const int32_t **idx,
-                      const int32_t **cnt, int *K) {
+static int dsa_select(void *ctx, int layer, ic_dtype dt, const void *x_norm_dt, int L,
+                      const int32_t **idx, const int32_t **cnt, int *K) {
     ic_dsa_selector *s = ctx;
+    const float *x_norm = x_norm_dt;
     if (s->mode == IC_DSA_MODE_DENSE) return 0;
     if (L > s->L_max) {
         ic_error_set(s->err, "DSA: window of %d tokens exceeds the selector's %d", L, s->L_max);
@@ -183,6 +206,13 @@ static int dsa_select(void *ctx, int layer, const float *x_norm, int L, const in
         if (!ix->data) {
             ic_error_set(s->err, "layer %d must run its indexer but the model has none for it", layer);
             return -1;
+        }
+        if (dt != IC_F32) {
+            /* the indexer is fp32 (it is trained): widen the teacher's bf16 x_norm */
+            IC_ASSERT(s->x32 != NULL);
+            ic_convert_dt(s->acts.ctx, IC_F32, s->x32, dt, x_norm_dt,
+                          (size_t)L * s->m->w.cfg.hidden_size);
+            x_norm = s->x32;
         }
         ic_indexer_forward(ix, x_norm, L, 0, &s->acts);
         if (ic_indexer_select(&s->acts, s->K, s->idx, s->cnt, s->err) != 0) return -1;
@@ -203,16 +233,6 @@ static int dsa_select(void *ctx, int layer, const float *x_norm, int L, const in
     *cnt = s->cnt;
     *K = s->K;
     return 1;
-}
-
-/* The teacher's sparse-attention callback: its buffers hold ctx->act_dtype
- * (the teacher state's dtype, model/ic_teacher.c), so the storage-dtype entry
- * runs them as they are (bf16 on CUDA, fp32 on the CPU). */
-static void dsa_sparse_attn(ic_ctx *ctx, float *out, float *lse, const float *q, const float *k,
-                            const float *v, int L, int H, int Hkv, int d, const int32_t *idx,
-                            const int32_t *cnt, int K) {
-    ic_sparse_attention_forward_dt(ctx, ctx->act_dtype, out, lse, q, k, v, L, H, Hkv, d, idx,
-                                   cnt, K);
 }
 
 int ic_dsa_selector_opts(ic_dsa_selector *s, const ic_pattern *p, ic_dsa_mode mode,
@@ -239,7 +259,8 @@ int ic_dsa_selector_opts(ic_dsa_selector *s, const ic_pattern *p, ic_dsa_mode mo
     topts->save = save;
     topts->select = dsa_select;
     topts->select_ctx = s;
-    topts->sparse_attn = dsa_sparse_attn;
+    /* the teacher hands its own dtype (bf16 on CUDA, fp32 on the CPU) */
+    topts->sparse_attn = ic_sparse_attention_forward_dt;
     return 0;
 }
 

@@ -78,6 +78,13 @@ void ic_dsa_model_fill_random(ic_dsa_model *m, uint64_t seed);
  * tests and tools; tokenizer files are not written. */
 int ic_dsa_model_save(const ic_dsa_model *m, const char *dir, ic_error *err);
 
+/* Put the model where ctx's ops read it: the teacher in ctx->act_dtype on
+ * its device (ic_weights_on_ctx; the host copy is freed) and every present
+ * indexer on its device (ic_indexer_to_ctx, fp32). A no-op on a CPU context
+ * with fp32 activations: the CPU path keeps its very buffers. Load or
+ * initialise the indexers first; afterwards writers take host copies. */
+int ic_dsa_model_to_ctx(ic_dsa_model *m, ic_ctx *ctx, ic_error *err);
+
 /* 1 when layer l has an indexer. */
 int ic_dsa_model_has_indexer(const ic_dsa_model *m, int l);
 
@@ -118,6 +125,8 @@ typedef struct {
     ic_dsa_mode mode;
     ic_dsa_index_set *keep;  /* [n_layers] or NULL: copy of each F layer's sets */
     ic_error  *err;          /* where a selection failure is reported */
+    float     *x32;          /* [L_max, D] fp32 x_norm for the indexer when the
+                                teacher's activations are bf16 (CUDA); else NULL */
 } ic_dsa_selector;
 
 /* Buffers from ic_buf_alloc(ctx); reserves the workspace of the indexer

@@ -11,6 +11,15 @@
 
 int ic_dsa_model_save(const ic_dsa_model *m, const char *dir, ic_error *err) {
     const int n_layers = m->w.cfg.n_layers;
+    /* a tool's in-memory model, on the host (ic_model_dir_write writes the
+     * trained indexers of a model that went to a GPU) */
+    if (m->w.ctx)
+        return ic_error_set(err, "%s: ic_dsa_model_save writes a host model; this one was moved "
+                            "to a device (ic_dsa_model_to_ctx)", dir);
+    for (int l = 0; l < n_layers; l++)
+        if (m->ix && m->ix[l].ctx)
+            return ic_error_set(err, "%s: layer %d's indexer lives on a device: write it with "
+                                "ic_model_dir_write", dir, l);
     const int nt = ic_weights_tensors(&m->w, NULL, 0);
     const int cap = nt + n_layers * IC_INDEXER_N_TENSORS;
     ic_weight_entry *we = calloc((size_t)nt, sizeof *we);

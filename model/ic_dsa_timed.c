@@ -5,6 +5,7 @@
 #include "ic_check.h"
 #include "kernels/ic_attention.h"
 #include "kernels/ic_ctx.h"
+#include "kernels/ic_elementwise.h"
 #include "kernels/ic_indexer_scores.h"
 #include "kernels/ic_sparse_attention.h"
 #include "kernels/ic_topk.h"
@@ -34,10 +35,11 @@ static void topk_block(void *user, const float *scores, int ld, int t0, int t1) 
 }
 
 /* ic_select_fn: what dsa_select of ic_dsa.c does, with the phases split. */
-static int timed_select(void *user, int layer, const float *x_norm, int L, const int32_t **idx,
-                        const int32_t **cnt, int *K) {
+static int timed_select(void *user, int layer, ic_dtype dt, const void *x_norm_dt, int L,
+                        const int32_t **idx, const int32_t **cnt, int *K) {
     timed_hook *h = user;
     ic_dsa_selector *s = h->s;
+    const float *x_norm = x_norm_dt;
     if (h->p->dense) {          /* the one-key sets made before the timer started */
         *idx = s->idx;
         *cnt = s->cnt;
@@ -52,6 +54,12 @@ static int timed_select(void *user, int layer, const float *x_norm, int L, const
         }
         const ic_indexer_dims *d = &h->m->idims;
         ic_phase_timer_switch(h->t, IC_DSA_PH_IX_PROJ);
+        if (dt != IC_F32) {   /* the fp32 indexer reads a widened copy (as dsa_select) */
+            IC_ASSERT(s->x32 != NULL);
+            ic_convert_dt(s->acts.ctx, IC_F32, s->x32, dt, x_norm_dt,
+                          (size_t)L * h->m->w.cfg.hidden_size);
+            x_norm = s->x32;
+        }
         ic_indexer_forward(ix, x_norm, L, 0, &s->acts);
         ic_phase_timer_switch(h->t, IC_DSA_PH_IX_SCORES);
         ic_indexer_scores_foreach(s->acts.ctx, s->acts.qI, s->acts.kI, s->acts.w, L, d->n_heads,
@@ -69,16 +77,16 @@ static int timed_select(void *user, int layer, const float *x_norm, int L, const
 }
 
 /* ic_sparse_attn_fn: the sparse op, or the dense one for the dense row. */
-static void timed_attn(ic_ctx *ctx, float *out, float *lse, const float *q, const float *k,
-                       const float *v, int L, int H, int Hkv, int d, const int32_t *idx,
-                       const int32_t *cnt, int K) {
+static void timed_attn(ic_ctx *ctx, ic_dtype dt, void *out, float *lse, const void *q,
+                       const void *k, const void *v, int L, int H, int Hkv, int d,
+                       const int32_t *idx, const int32_t *cnt, int K) {
     timed_hook *h = g_running;
     IC_ASSERT(h != NULL);
     ic_phase_timer_switch(h->t, IC_DSA_PH_ATTN);
     if (h->p->dense)
-        ic_attention_forward_dt(ctx, ctx->act_dtype, out, lse, q, k, v, L, H, Hkv, d);
+        ic_attention_forward_dt(ctx, dt, out, lse, q, k, v, L, H, Hkv, d);
     else
-        ic_sparse_attention_forward(ctx, out, lse, q, k, v, L, H, Hkv, d, idx, cnt, K);
+        ic_sparse_attention_forward_dt(ctx, dt, out, lse, q, k, v, L, H, Hkv, d, idx, cnt, K);
     ic_phase_timer_switch(h->t, IC_DSA_PH_REST);
 }
 
@@ -92,7 +100,7 @@ int ic_dsa_prefill_timed(const ic_dsa_model *m, const ic_weights *w, ic_dsa_stat
         return ic_error_set(err, "DSA prefill: %d tokens do not fit the state (max %d)", L,
                             st->L_max);
     if (ic_dsa_model_check_pattern(m, p, NULL, err) != 0) return -1;
-    if (p->dense && st->ts.dt == IC_F32) {
+    if (p->dense) {
         /* one-key sets {0} for every row: idx [L, 1] = 0, cnt [L] = 1 */
         int32_t *ones = malloc(sizeof(int32_t) * (size_t)L);
         if (!ones) return ic_error_set(err, "DSA prefill: out of memory");
@@ -102,10 +110,6 @@ int ic_dsa_prefill_timed(const ic_dsa_model *m, const ic_weights *w, ic_dsa_stat
         ic_ctx_sync(ctx);
         free(ones);
     }
-    /* The teacher takes hooks with fp32 activations only (bf16 on CUDA
-     * until the DSA ops run there): the dense row then runs unhooked, its
-     * attention charged to REST. */
-    const int hooked = !p->dense || st->ts.dt == IC_F32;
     timed_hook h = {m, &st->sel, p, t, err, 0};
     ic_teacher_opts topts;
     memset(&topts, 0, sizeof topts);
@@ -119,8 +123,7 @@ int ic_dsa_prefill_timed(const ic_dsa_model *m, const ic_weights *w, ic_dsa_stat
     int rc = ic_teacher_embed(ctx, w, tokens, L, st->hidden, err);
     if (rc == 0) {
         g_running = &h;
-        rc = ic_teacher_layers(w, &st->ts, st->hidden, L, 0, w->cfg.n_layers,
-                               hooked ? &topts : NULL, err);
+        rc = ic_teacher_layers(w, &st->ts, st->hidden, L, 0, w->cfg.n_layers, &topts, err);
         g_running = NULL;
     }
     if (rc == 0 && logits) {

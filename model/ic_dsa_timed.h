@@ -15,9 +15,8 @@
  * The dense row goes through the same attention hook as the sparse rows so
  * that its attention is timed alone: its selection hands the teacher a
  * one-key set per row (valid, checked like any other in O(L)), and the hook
- * runs the dense causal kernel instead of the sparse one. The teacher takes
- * hooks with fp32 activations only: on a bf16 context (CUDA) the dense row
- * runs unhooked and its attention is charged to REST (ATTN stays 0). */
+ * runs the dense causal kernel instead of the sparse one, on any activation
+ * dtype (the indexer reads a widened fp32 copy of a bf16 x_norm). */
 #ifndef IC_DSA_TIMED_H
 #define IC_DSA_TIMED_H
 

@@ -1,6 +1,7 @@
 /* The lightning indexer module of one layer (model/ic_indexer.h). */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ic_alloc.h"
@@ -83,8 +84,56 @@ int ic_indexer_init(ic_indexer *ix, const ic_indexer_dims *d, ic_error *err) {
 
 void ic_indexer_free(ic_indexer *ix) {
     if (!ix) return;
-    ic_aligned_free(ix->data);
+    if (ix->ctx) ic_buf_free(ix->ctx, ix->data);
+    else ic_aligned_free(ix->data);
     memset(ix, 0, sizeof *ix);
+}
+
+int ic_indexer_to_ctx(ic_indexer *ix, ic_ctx *ctx, ic_error *err) {
+    IC_ASSERT(ix != NULL && ix->data != NULL && ctx != NULL);
+    if (ix->ctx == ctx || ctx->backend == IC_BACKEND_CPU) return 0;
+    IC_ASSERT(ix->ctx == NULL);   /* from the host only */
+    float *d = ic_buf_alloc(ctx, sizeof(float) * ix->numel);
+    if (!d)
+        return ic_error_set(err, "indexer: out of GPU memory for %zu parameters", ix->numel);
+    ic_buf_upload(ctx, d, ix->data, sizeof(float) * ix->numel);
+    ic_aligned_free(ix->data);
+    ix->ctx = ctx;
+    ix->data = d;
+    carve(ix->data, &ix->dims, &ix->wq_b, &ix->wk, &ix->k_norm_weight, &ix->k_norm_bias,
+          &ix->weights_proj);
+    return 0;
+}
+
+int ic_indexer_host_copy(const ic_indexer *src, ic_indexer *dst, ic_error *err) {
+    IC_ASSERT(src != NULL && src->data != NULL && dst != NULL);
+    if (ic_indexer_init(dst, &src->dims, err) != 0) return -1;
+    if (src->ctx) ic_buf_download(src->ctx, dst->data, src->data, sizeof(float) * src->numel);
+    else memcpy(dst->data, src->data, sizeof(float) * src->numel);
+    return 0;
+}
+
+int ic_indexers_on_host(const ic_indexer *ix, int n, const ic_indexer **out, ic_error *err) {
+    int any = 0;
+    for (int l = 0; l < n; l++) any |= ix[l].data && ix[l].ctx;
+    *out = ix;
+    if (!any) return 0;
+    ic_indexer *h = calloc((size_t)n, sizeof *h);
+    if (!h) return ic_error_set(err, "indexer: out of host memory for %d copies", n);
+    for (int l = 0; l < n; l++)
+        if (ix[l].data && ic_indexer_host_copy(&ix[l], &h[l], err) != 0) {
+            ic_indexers_host_free(ix, h, n);
+            return -1;
+        }
+    *out = h;
+    return 0;
+}
+
+void ic_indexers_host_free(const ic_indexer *ix, const ic_indexer *host, int n) {
+    if (!host || host == ix) return;
+    ic_indexer *h = (ic_indexer *)host;
+    for (int l = 0; l < n; l++) ic_indexer_free(&h[l]);
+    free(h);
 }
 
 int ic_indexer_grads_init(ic_indexer_grads *g, ic_ctx *ctx, const ic_indexer_dims *d,
@@ -163,6 +212,7 @@ static void fill_normal(init_rng *r, float *x, size_t n, double std) {
 
 void ic_indexer_init_random(ic_indexer *ix, uint64_t seed, int layer) {
     IC_ASSERT(ix != NULL && ix->data != NULL && layer >= 0);
+    IC_ASSERT(ix->ctx == NULL);   /* filled on the host, before ic_indexer_to_ctx */
     const ic_indexer_dims *d = &ix->dims;
     /* Two splitmix steps decorrelate neighbouring (seed, layer) pairs. */
     uint64_t s = seed ^ (0xD1B54A32D192ED03ull * (uint64_t)(layer + 1));
@@ -205,7 +255,11 @@ size_t ic_indexer_workspace_bytes(const ic_ctx *ctx, const ic_indexer_dims *d, i
     size_t select = ic_indexer_scores_foreach_workspace_bytes(ctx, L_max, d->n_heads, d->head_dim,
                                                               ic_indexer_scores_block_rows(L_max))
                   + ic_topk_workspace_bytes(ctx, L_max);
+    size_t ln = ic_layernorm_backward_workspace_bytes(ctx, L_max, d->head_dim);  /* 0 on the CPU */
     size_t m = rope > scores ? rope : scores;
+    m = m > ln ? m : ln;
+    size_t mm = ic_matmul_workspace_bytes(ctx);   /* cuBLASLt's (0 on the CPU) */
+    m = m > mm ? m : mm;
     return m > select ? m : select;
 }
 
@@ -260,6 +314,8 @@ void ic_indexer_forward(const ic_indexer *ix, const float *x, int L, int pos0,
     IC_ASSERT(ix != NULL && ix->data != NULL && x != NULL && a != NULL);
     IC_ASSERT(memcmp(&ix->dims, &a->dims, sizeof ix->dims) == 0);
     IC_ASSERT(L >= 1 && L <= a->L_max && pos0 >= 0);
+    /* the parameters live where the ops run (ic_indexer_to_ctx) */
+    IC_ASSERT(ix->ctx ? ix->ctx == a->ctx : a->ctx->backend == IC_BACKEND_CPU);
     const ic_indexer_dims *d = &ix->dims;
     const int D = d->dim, H = d->n_heads, dh = d->head_dim;
     ic_ctx *ctx = a->ctx;

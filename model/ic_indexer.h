@@ -35,6 +35,8 @@ int ic_indexer_dims_from_config(ic_indexer_dims *d, const ic_config *cfg, ic_err
 #define IC_INDEXER_N_TENSORS 5
 typedef struct {
     ic_indexer_dims dims;
+    struct ic_ctx *ctx;     /* NULL: data is host memory (ic_indexer_init); else the
+                               context whose device holds it (ic_indexer_to_ctx) */
     float  *data;           /* all parameters, numel floats */
     size_t  numel;
     float  *wq_b;           /* [H_I*d_I, D]  "wq_b.weight" */
@@ -53,9 +55,22 @@ typedef struct {            /* dLoss/d(parameter), same layout as ic_indexer */
     float  *wq_b, *wk, *k_norm_weight, *k_norm_bias, *weights_proj;
 } ic_indexer_grads;
 
-/* Allocation (contents unset for the indexer, zero for the grads). */
+/* Allocation (contents unset for the indexer, zero for the grads). The
+ * indexer starts in host memory (loading and the seeded init fill it there). */
 int  ic_indexer_init(ic_indexer *ix, const ic_indexer_dims *d, ic_error *err);
 void ic_indexer_free(ic_indexer *ix);
+/* Move a host indexer onto ctx's device (upload, host copy freed). A CPU
+ * context runs on host memory: the indexer stays where it is (no copy), so
+ * the CPU path reads the very same buffers as before. */
+int  ic_indexer_to_ctx(ic_indexer *ix, struct ic_ctx *ctx, ic_error *err);
+/* A host copy of any indexer (downloaded from its device when it has one),
+ * for writers: safetensors, checkpoints, hashes. Free with ic_indexer_free. */
+int  ic_indexer_host_copy(const ic_indexer *src, ic_indexer *dst, ic_error *err);
+/* Host views of ix[0..n-1] (entries with data == NULL stay empty): *out = ix
+ * itself when every indexer is in host memory, else a new array of host
+ * copies that ic_indexers_host_free releases (a no-op for ix itself). */
+int  ic_indexers_on_host(const ic_indexer *ix, int n, const ic_indexer **out, ic_error *err);
+void ic_indexers_host_free(const ic_indexer *ix, const ic_indexer *host, int n);
 int  ic_indexer_grads_init(ic_indexer_grads *g, ic_ctx *ctx, const ic_indexer_dims *d,
                            ic_error *err);
 void ic_indexer_grads_free(ic_indexer_grads *g);

@@ -19,6 +19,7 @@ int ic_indexer_present(const ic_model_files *mf, int layer) {
 
 int ic_indexer_load(ic_indexer *ix, const ic_model_files *mf, int layer, ic_error *err) {
     IC_ASSERT(ix != NULL && ix->data != NULL && mf != NULL && layer >= 0);
+    IC_ASSERT(ix->ctx == NULL);   /* read on the host, before ic_indexer_to_ctx */
     ic_indexer_tensor t[IC_INDEXER_N_TENSORS];
     ic_indexer_tensors(ix, t);
     for (int i = 0; i < IC_INDEXER_N_TENSORS; i++) {
@@ -52,6 +53,7 @@ int ic_indexer_load(ic_indexer *ix, const ic_model_files *mf, int layer, ic_erro
 void ic_indexer_st_entries(const ic_indexer *ix, int layer, ic_st_tensor_in *out,
                            char names[][IC_INDEXER_NAME_MAX], int64_t shapes[][2]) {
     IC_ASSERT(ix != NULL && out != NULL && names != NULL && shapes != NULL);
+    IC_ASSERT(ix->ctx == NULL);   /* writers take host copies (ic_indexers_on_host) */
     ic_indexer_tensor t[IC_INDEXER_N_TENSORS];
     ic_indexer_tensors(ix, t);
     for (int i = 0; i < IC_INDEXER_N_TENSORS; i++) {

@@ -41,8 +41,8 @@ int ic_same_dir(const char *a, const char *b) {
     return strcmp(ra, rb) == 0;
 }
 
-int ic_model_dir_write(const char *src_dir, const char *out_dir, const ic_config *cfg_in,
-                       const ic_pattern *pat, int topk, const ic_indexer *ix, ic_error *err) {
+static int dir_write(const char *src_dir, const char *out_dir, const ic_config *cfg_in,
+                     const ic_pattern *pat, int topk, const ic_indexer *ix, ic_error *err) {
     if (ic_is_dir(out_dir) && ic_same_dir(src_dir, out_dir))
         return ic_error_set(err, "%s is the source model dir; write the new model elsewhere", out_dir);
     ic_config cfg = *cfg_in;
@@ -107,5 +107,15 @@ done:
     free(names);
     free(shapes);
     ic_model_files_close(&mf);
+    return rc;
+}
+
+/* Indexers trained on a GPU are written from host copies. */
+int ic_model_dir_write(const char *src_dir, const char *out_dir, const ic_config *cfg_in,
+                       const ic_pattern *pat, int topk, const ic_indexer *ix, ic_error *err) {
+    const ic_indexer *h;
+    if (ic_indexers_on_host(ix, cfg_in->n_layers, &h, err) != 0) return -1;
+    int rc = dir_write(src_dir, out_dir, cfg_in, pat, topk, h, err);
+    ic_indexers_host_free(ix, h, cfg_in->n_layers);
     return rc;
 }

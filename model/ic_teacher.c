@@ -142,7 +142,6 @@ int ic_teacher_layers(const ic_weights *w, ic_teacher_state *s, float *hidden, i
     const int F = c->intermediate_size;
     ic_ctx *ctx = s->ctx;
     const ic_dtype dt = s->dt;
-    const size_t es = ic_dtype_size(dt);
     if (L <= 0 || L > s->L_max)
         return ic_error_set(err, "teacher: window of %d tokens does not fit the state (max %d)",
                             L, s->L_max);
@@ -150,26 +149,24 @@ int ic_teacher_layers(const ic_weights *w, ic_teacher_state *s, float *hidden, i
         return ic_error_set(err, "teacher: layer range [%d, %d) outside [0, %d)",
                             layer_begin, layer_end, c->n_layers);
     IC_ASSERT(w->dt == dt);
-    if (dt != IC_F32 && opts && (opts->save || opts->select))
-        return ic_error_set(err, "teacher: saving tensors or sparse attention needs fp32 "
-                            "activations (the distillation and DSA ops run on the CPU for now)");
     for (int l = layer_begin; l < layer_end; l++) {
         const ic_layer_weights *lw = &w->layers[l];
         const ic_teacher_saved *sv = opts && opts->save ? &opts->save[l] : NULL;
         ic_rmsnorm_forward_dt(ctx, dt, s->x_norm, hidden, lw->attn_norm, L, D, c->rms_norm_eps);
-        if (sv && sv->x_norm) ic_buf_copy(ctx, sv->x_norm, s->x_norm, es * (size_t)L * D);
+        /* saved copies are fp32 (a plain copy when dt is fp32) */
+        if (sv && sv->x_norm) ic_convert_dt(ctx, IC_F32, sv->x_norm, dt, s->x_norm, (size_t)L * D);
         ic_matmul_forward_dt(ctx, dt, s->q, s->x_norm, lw->wq, lw->bq, L, H * d, D);
         ic_matmul_forward_dt(ctx, dt, s->k, s->x_norm, lw->wk, lw->bk, L, Hkv * d, D);
         ic_matmul_forward_dt(ctx, dt, s->v, s->x_norm, lw->wv, lw->bv, L, Hkv * d, D);
         ic_rope_forward_dt(ctx, dt, s->q, L, H, d, d, 0, c->rope_theta);
         ic_rope_forward_dt(ctx, dt, s->k, L, Hkv, d, d, 0, c->rope_theta);
-        if (sv && sv->q) ic_buf_copy(ctx, sv->q, s->q, es * (size_t)L * H * d);
-        if (sv && sv->k) ic_buf_copy(ctx, sv->k, s->k, es * (size_t)L * Hkv * d);
+        if (sv && sv->q) ic_convert_dt(ctx, IC_F32, sv->q, dt, s->q, (size_t)L * H * d);
+        if (sv && sv->k) ic_convert_dt(ctx, IC_F32, sv->k, dt, s->k, (size_t)L * Hkv * d);
 
         int sparse = 0, K = 0;
         const int32_t *idx = NULL, *cnt = NULL;
         if (opts && opts->select) {
-            sparse = opts->select(opts->select_ctx, l, s->x_norm, L, &idx, &cnt, &K);
+            sparse = opts->select(opts->select_ctx, l, dt, s->x_norm, L, &idx, &cnt, &K);
             if (sparse < 0)
                 return ic_error_set(err, "teacher: index selection failed at layer %d", l);
             if (sparse && (!opts->sparse_attn || !idx || !cnt || K <= 0))
@@ -180,7 +177,8 @@ int ic_teacher_layers(const ic_weights *w, ic_teacher_state *s, float *hidden, i
                 return -1;
         }
         if (sparse)
-            opts->sparse_attn(ctx, s->att, s->lse, s->q, s->k, s->v, L, H, Hkv, d, idx, cnt, K);
+            opts->sparse_attn(ctx, dt, s->att, s->lse, s->q, s->k, s->v, L, H, Hkv, d, idx, cnt,
+                              K);
         else
             ic_attention_forward_dt(ctx, dt, s->att, s->lse, s->q, s->k, s->v, L, H, Hkv, d);
         if (sv && sv->lse) ic_buf_copy(ctx, sv->lse, s->lse, sizeof(float) * (size_t)H * L);

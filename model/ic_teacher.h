@@ -70,7 +70,9 @@ size_t ic_teacher_state_bytes(const ic_config *cfg, int L_max);
 int ic_teacher_head_rows(const ic_ctx *ctx, const ic_config *cfg, int L_max);
 
 /* Per-layer outputs the caller wants kept (docs/CONVENTIONS.md layouts); any
- * pointer may be NULL. Buffers are the caller's, sized for L. */
+ * pointer may be NULL. Buffers are the caller's, on the context, sized for
+ * L, and always fp32: with bf16 activations (CUDA) the teacher widens its
+ * copies (exactly) as it saves them, for the fp32 indexer and loss. */
 typedef struct {
     float *x_norm;  /* [L, D] input_layernorm(hidden) */
     float *q;       /* [L, H, d] */
@@ -78,16 +80,18 @@ typedef struct {
     float *lse;     /* [H, L] of the attention the layer actually ran */
 } ic_teacher_saved;
 
-/* Index-set selection for a layer. Returns 1 with *idx [L, K], *cnt [L],
- * *K set (docs/CONVENTIONS.md; the buffers stay the callee's and must live until
- * the layer is done), 0 for dense attention, -1 on failure. */
-typedef int (*ic_select_fn)(void *ctx, int layer, const float *x_norm /*[L,D]*/, int L,
-                            const int32_t **idx, const int32_t **cnt, int *K);
+/* Index-set selection for a layer. x_norm holds elements of dt (the
+ * teacher's activation dtype). Returns 1 with *idx [L, K], *cnt [L], *K set
+ * (docs/CONVENTIONS.md; the buffers stay the callee's and must live until the
+ * layer is done), 0 for dense attention, -1 on failure. */
+typedef int (*ic_select_fn)(void *ctx, int layer, ic_dtype dt, const void *x_norm /*[L,D]*/,
+                            int L, const int32_t **idx, const int32_t **cnt, int *K);
 
-/* Sparse attention over index sets (the DSA kernel's signature). */
-typedef void (*ic_sparse_attn_fn)(ic_ctx *ctx, float *out /*[L,H,d]*/, float *lse /*[H,L]*/,
-                                  const float *q, const float *k, const float *v,
-                                  int L, int H, int Hkv, int d,
+/* Sparse attention over index sets (kernels/ic_sparse_attention.h's _dt
+ * signature): out, q, k, v in dt, lse fp32. */
+typedef void (*ic_sparse_attn_fn)(ic_ctx *ctx, ic_dtype dt, void *out /*[L,H,d]*/,
+                                  float *lse /*[H,L]*/, const void *q, const void *k,
+                                  const void *v, int L, int H, int Hkv, int d,
                                   const int32_t *idx, const int32_t *cnt, int K);
 
 typedef struct {

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "ic_fs.h"
+#include "kernels/ic_ctx.h"
 #include "model/ic_safetensors.h"
 
 #define CKPT_FORMAT  "indexcache-checkpoint"
@@ -185,8 +186,51 @@ int ic_checkpoint_prune(const char *dir, int keep, ic_error *err) {
 
 /* ---- save --------------------------------------------------------------------- */
 
-static int write_tensors(const char *path, const ic_named_f32 *t, int n, int64_t step,
-                         ic_error *err) {
+/* ---- device staging ------------------------------------------------------------
+ * Weights and optimizer state trained on a GPU live in device memory: a save
+ * downloads them into one host block first, a load reads into one and
+ * uploads. On the CPU (ctx NULL or a CPU context) the host buffers are used
+ * as they are. */
+static int on_device(const ic_ctx *ctx) { return ctx && ctx->backend != IC_BACKEND_CPU; }
+
+/* Host twins of t[0..n-1]: same names and shapes, data in one new block
+ * (*block, free it); downloaded when `download`. */
+static ic_named_f32 *stage_views(ic_ctx *ctx, const ic_named_f32 *t, int n, int download,
+                                 float **block) {
+    size_t total = 0;
+    for (int i = 0; i < n; i++) total += (size_t)ic_named_f32_numel(&t[i]);
+    ic_named_f32 *h = calloc((size_t)n + 1, sizeof *h);
+    float *b = malloc(sizeof(float) * (total ? total : 1));
+    if (!h || !b) { free(h); free(b); return NULL; }
+    size_t off = 0;
+    for (int i = 0; i < n; i++) {
+        const size_t k = (size_t)ic_named_f32_numel(&t[i]);
+        h[i] = t[i];
+        h[i].data = b + off;
+        if (download) ic_buf_download(ctx, h[i].data, t[i].data, sizeof(float) * k);
+        off += k;
+    }
+    *block = b;
+    return h;
+}
+
+static int write_tensors_host(const char *path, const ic_named_f32 *t, int n, int64_t step,
+                              ic_error *err);
+
+static int write_tensors(ic_ctx *ctx, const char *path, const ic_named_f32 *t, int n,
+                         int64_t step, ic_error *err) {
+    if (!on_device(ctx)) return write_tensors_host(path, t, n, step, err);
+    float *block = NULL;
+    ic_named_f32 *h = stage_views(ctx, t, n, 1, &block);
+    if (!h) return ic_error_set(err, "%s: out of host memory for the device tensors", path);
+    int rc = write_tensors_host(path, h, n, step, err);
+    free(h);
+    free(block);
+    return rc;
+}
+
+static int write_tensors_host(const char *path, const ic_named_f32 *t, int n, int64_t step,
+                              ic_error *err) {
     ic_st_tensor_in *in = calloc((size_t)n + 1, sizeof *in);
     if (!in) return ic_error_set(err, "%s: out of memory", path);
     for (int i = 0; i < n; i++)
@@ -225,14 +269,15 @@ static json_t *state_json(const ic_checkpoint *ck) {
 static int write_contents(const char *tmp, const ic_checkpoint *ck, ic_error *err) {
     char p[PATH_CAP];
     if (join(p, tmp, F_WEIGHTS, err) ||
-        write_tensors(p, ck->weights, ck->n_weights, ck->step, err))
+        write_tensors(ck->ctx, p, ck->weights, ck->n_weights, ck->step, err))
         return -1;
     if (ck->opt) {
         int ns = ic_adamw_state_count(ck->opt);
         ic_named_f32 *views = calloc((size_t)ns + 1, sizeof *views);
         if (!views) return ic_error_set(err, "%s: out of memory", tmp);
         ic_adamw_state_views(ck->opt, views);
-        int rc = join(p, tmp, F_OPTIM, err) || write_tensors(p, views, ns, ck->step, err);
+        int rc = join(p, tmp, F_OPTIM, err) ||
+                 write_tensors(ck->ctx, p, views, ns, ck->step, err);
         free(views);
         if (rc) return -1;
     }
@@ -329,12 +374,26 @@ static int match_tensors(const ic_safetensors *st, const ic_named_f32 *t, int n,
 }
 
 /* Phase 2: copy (cannot fail for validated F32 entries, but report anyway). */
-static int read_tensors(const ic_safetensors *st, ic_named_f32 *t, int n, const int *idx,
-                        ic_error *err) {
+static int read_tensors_host(const ic_safetensors *st, ic_named_f32 *t, int n, const int *idx,
+                             ic_error *err) {
     for (int i = 0; i < n; i++)
         if (ic_safetensors_read_f32(st, idx[i], t[i].data, ic_named_f32_numel(&t[i]), err))
             return -1;
     return 0;
+}
+
+static int read_tensors(ic_ctx *ctx, const ic_safetensors *st, ic_named_f32 *t, int n,
+                        const int *idx, ic_error *err) {
+    if (!on_device(ctx)) return read_tensors_host(st, t, n, idx, err);
+    float *block = NULL;
+    ic_named_f32 *h = stage_views(ctx, t, n, 0, &block);
+    if (!h) return ic_error_set(err, "%s: out of host memory for the device tensors", st->path);
+    int rc = read_tensors_host(st, h, n, idx, err);
+    for (int i = 0; rc == 0 && i < n; i++)
+        ic_buf_upload(ctx, t[i].data, h[i].data, sizeof(float) * (size_t)ic_named_f32_numel(&t[i]));
+    free(h);
+    free(block);
+    return rc;
 }
 
 static int parse_hex64(const char *s, uint64_t *out) {
@@ -422,9 +481,9 @@ int ic_checkpoint_load(const char *path, ic_checkpoint *ck, json_t **saved_confi
             match_tensors(&so, views, ns, io, err))
             goto out;
     }
-    if (read_tensors(&sw, ck->weights, ck->n_weights, iw, err)) goto out;
+    if (read_tensors(ck->ctx, &sw, ck->weights, ck->n_weights, iw, err)) goto out;
     if (ck->opt) {
-        if (read_tensors(&so, views, ns, io, err)) goto out;
+        if (read_tensors(ck->ctx, &so, views, ns, io, err)) goto out;
         ck->opt->step = (int64_t)json_integer_value(json_object_get(jopt, "step"));
     }
     if (ck->sampler) *ck->sampler = smp;

@@ -51,6 +51,9 @@ typedef struct {
     ic_sampler_state *sampler;    /* NULL: no sampler cursor */
     uint64_t          rng;        /* the run's PRNG state (ic_prng.s) */
     json_t           *config;     /* save: the run config (object, may be NULL) */
+    struct ic_ctx    *ctx;        /* where weights[i].data and the optimizer state live:
+                                     NULL or a CPU context = host memory; a GPU context's
+                                     are downloaded to save and uploaded on load */
 } ic_checkpoint;
 
 /* Write DIR/ckpt-<ck->step> atomically (DIR is created if needed), then

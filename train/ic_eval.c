@@ -6,12 +6,80 @@
 
 #include "kernels/ic_ctx.h"
 #include "ic_log.h"
+#include "model/ic_teacher_batch.h"
 #include "train/ic_eval.h"
 
 static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* The dense GPU path: B consecutive windows per forward. Window i still
+ * feeds tokens [i*L, i*L + L) and scores [i*L + 1, i*L + L + 1), so the B
+ * windows of a batch are one read of B*L + 1 tokens: the inputs are its
+ * first B*L, the targets its last B*L. */
+static int eval_batched(ic_ctx *ctx, const ic_weights *w, ic_token_read_fn read, void *read_ctx,
+                        const ic_eval_opts *opts, long N, int B, ic_eval_result *res,
+                        ic_error *err) {
+    const ic_config *c = &w->cfg;
+    const int L = opts->seq_len;
+    if (B > N) B = (int)N;
+    ic_teacher_batch tb;
+    if (ic_teacher_batch_init(&tb, ctx, c, B, L, 1, err) != 0) return -1;
+    const size_t cap = (size_t)B * L + 1;
+    uint32_t *raw = malloc(sizeof(uint32_t) * cap);
+    int32_t *tok = malloc(sizeof(int32_t) * cap);
+    int rc = 0;
+    if (!raw || !tok) {
+        rc = ic_error_set(err, "eval: out of memory for %d windows of %d tokens", B, L);
+        goto done;
+    }
+    double sum = 0.0, t_start = now_s();
+    long scored = 0;
+    for (long i = 0; i < N && rc == 0; i += B) {
+        const int nb = N - i < B ? (int)(N - i) : B;
+        const uint64_t off = (uint64_t)i * L;
+        const size_t n = (size_t)nb * L + 1;
+        if (read(read_ctx, off, n, raw, err) != 0) { rc = -1; break; }
+        for (size_t t = 0; t < n; t++) {
+            if (raw[t] >= (uint32_t)c->vocab_size) {
+                rc = ic_error_set(err, "token %u at offset %llu is outside the model's vocabulary "
+                                  "(%d): data and model do not match", raw[t],
+                                  (unsigned long long)(off + t), c->vocab_size);
+                break;
+            }
+            tok[t] = (int32_t)raw[t];
+        }
+        if (rc) break;
+        double s;
+        long k;
+        if (ic_teacher_batch_run(w, &tb, tok, tok + 1, nb, L, &s, &k, err) != 0) {
+            rc = -1;
+            break;
+        }
+        sum += s;
+        scored += k;
+        if (opts->progress) {
+            double el = now_s() - t_start, tps = (double)(i + nb) * L / el;
+            ic_log_info("eval window %ld/%ld  loss %.4f  %.0f tok/s  ETA %.0fs", i + nb, N,
+                        sum / (double)scored, tps, (double)(N - i - nb) * L / tps);
+        }
+    }
+    if (rc == 0) {
+        res->seconds = now_s() - t_start;
+        res->loss = sum / (double)scored;
+        res->ppl = exp(res->loss);
+        res->tokens = scored;
+        res->n_windows = N;
+        res->seq_len = L;
+        res->tok_per_s = (double)N * L / res->seconds;
+    }
+done:
+    free(raw);
+    free(tok);
+    ic_teacher_batch_free(&tb);
+    return rc;
 }
 
 int ic_eval_run(ic_ctx *ctx, const ic_weights *w, ic_token_read_fn read, void *read_ctx,
@@ -26,6 +94,12 @@ int ic_eval_run(ic_ctx *ctx, const ic_weights *w, ic_token_read_fn read, void *r
         return ic_error_set(err, "the split holds %llu tokens: %ld window(s) of %d fit, %ld asked",
                             (unsigned long long)n_total, fit, L, N);
 
+    /* dense on CUDA: batched by default; on the CPU only when asked (its
+     * default stays the one-by-one reference) */
+    if (!opts->topts && (ctx->backend == IC_BACKEND_CUDA || opts->batch > 1)) {
+        int B = opts->batch > 0 ? opts->batch : IC_EVAL_BATCH_TOKENS / L;
+        if (B > 1) return eval_batched(ctx, w, read, read_ctx, opts, N, B, res, err);
+    }
     ic_teacher_state st;
     if (ic_teacher_state_init(&st, ctx, c, L, err) != 0) return -1;
     uint32_t *raw = malloc(sizeof(uint32_t) * ((size_t)L + 1));

@@ -24,7 +24,15 @@ typedef struct {
     long n_windows;                /* N; <= 0: as many as the split holds */
     int  progress;                 /* print a progress line per window (stderr) */
     const ic_teacher_opts *topts;  /* selection hook etc.; NULL = dense */
+    int  batch;                    /* dense (topts NULL): windows per forward
+                                      (model/ic_teacher_batch.h; on CUDA its graph is
+                                      replayed). 0: IC_EVAL_BATCH_TOKENS / L on CUDA,
+                                      one by one on the CPU; 1: one by one. */
 } ic_eval_opts;
+
+/* Tokens per batched forward when ic_eval_opts.batch is 0 (2K x 16, 8K x 4,
+ * 32K x 1: the rows where the GEMMs fill an H200, bench/RESULTS.md). */
+#define IC_EVAL_BATCH_TOKENS 32768
 
 typedef struct {
     double loss;       /* mean NLL (nats/token) */

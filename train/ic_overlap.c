@@ -7,6 +7,7 @@
 #include "ic_check.h"
 #include "ic_fs.h"
 #include "ic_log.h"
+#include "kernels/ic_ctx.h"
 #include "train/ic_overlap.h"
 
 #ifdef _OPENMP
@@ -138,13 +139,21 @@ int ic_overlap_run(ic_ctx *ctx, const ic_dsa_model *model, ic_token_read_fn read
     if (ic_dsa_state_init(&st, ctx, model, L, err) != 0) return -1;
     int rc = ic_overlap_init(&acc, n, K, L, err);
     ic_dsa_index_set *sets = calloc((size_t)n, sizeof *sets);
+    /* the forward keeps the sets on the context; on a GPU they come back to
+     * the host (where the counting runs) once per window */
+    const int on_dev = ctx->backend != IC_BACKEND_CPU;
+    ic_dsa_index_set *dsets = on_dev ? calloc((size_t)n, sizeof *dsets) : sets;
     uint32_t *raw = malloc(sizeof(uint32_t) * (size_t)L);
     int32_t *tok = malloc(sizeof(int32_t) * (size_t)L);
-    if (rc == 0 && (!sets || !raw || !tok)) rc = ic_error_set(err, "overlap: out of memory");
+    if (rc == 0 && (!sets || !dsets || !raw || !tok)) rc = ic_error_set(err, "overlap: out of memory");
     for (int l = 0; rc == 0 && l < n; l++) {
         sets[l].idx = malloc(sizeof(int32_t) * (size_t)L * K);
         sets[l].cnt = malloc(sizeof(int32_t) * (size_t)L);
-        if (!sets[l].idx || !sets[l].cnt)
+        if (on_dev) {
+            dsets[l].idx = ic_buf_alloc(ctx, sizeof(int32_t) * (size_t)L * K);
+            dsets[l].cnt = ic_buf_alloc(ctx, sizeof(int32_t) * (size_t)L);
+        }
+        if (!sets[l].idx || !sets[l].cnt || !dsets[l].idx || !dsets[l].cnt)
             rc = ic_error_set(err, "overlap: out of memory for %d layers of %d x %d sets", n, L, K);
     }
     double t0 = now_s();
@@ -158,9 +167,13 @@ int ic_overlap_run(ic_ctx *ctx, const ic_dsa_model *model, ic_token_read_fn read
                                   (unsigned long long)(off + t), c->vocab_size);
             tok[t] = (int32_t)raw[t];
         }
-        ic_dsa_fwd_opts fo = {.mode = IC_DSA_MODE_OWN, .keep = sets};
+        ic_dsa_fwd_opts fo = {.mode = IC_DSA_MODE_OWN, .keep = dsets};
         if (rc == 0 && ic_dsa_forward(model, &st, tok, NULL, L, &fo, NULL, err) != 0) rc = -1;
         if (rc) break;
+        for (int l = 0; on_dev && l < n; l++) {
+            ic_buf_download(ctx, sets[l].idx, dsets[l].idx, sizeof(int32_t) * (size_t)L * K);
+            ic_buf_download(ctx, sets[l].cnt, dsets[l].cnt, sizeof(int32_t) * (size_t)L);
+        }
         ic_overlap_add(&acc, sets, L);
         if (o->progress) {
             double el = now_s() - t0;
@@ -172,6 +185,10 @@ int ic_overlap_run(ic_ctx *ctx, const ic_dsa_model *model, ic_token_read_fn read
     if (rc == 0 && n_queries) *n_queries = acc.n_queries;
     if (sets)
         for (int l = 0; l < n; l++) { free(sets[l].idx); free(sets[l].cnt); }
+    if (on_dev && dsets) {
+        for (int l = 0; l < n; l++) { ic_buf_free(ctx, dsets[l].idx); ic_buf_free(ctx, dsets[l].cnt); }
+        free(dsets);
+    }
     free(sets);
     free(raw);
     free(tok);

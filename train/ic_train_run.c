@@ -187,6 +187,9 @@ static int run_setup(train_run *x, ic_error *err) {
         return ic_error_set(err, "--out %s is the --model dir; write the trained model elsewhere",
                             o->out_dir);
     if (load_model(&x->m, o, &x->pat, &x->n_init, err) != 0) return -1;
+    /* loaded and seeded on the host; the teacher (bf16 on CUDA) and the
+     * indexers (fp32: trained) now move to the context's device */
+    if (ic_dsa_model_to_ctx(&x->m, o->ctx, err) != 0) return -1;
     if (ic_h5tokens_open(&x->r, o->data_path, err) != 0) return -1;
     if (x->r.vocab_size > (uint32_t)x->m.w.cfg.vocab_size)
         return ic_error_set(err, "%s: vocab_size %u exceeds the model's %d", o->data_path,
@@ -256,7 +259,8 @@ static int run_find_start(train_run *x, ic_error *err) {
                             "--resume to continue, or choose another --out", x->ckdir, ck_step);
     if (have) {
         ic_sampler_state sst;
-        ic_checkpoint ck = { .weights = x->nl.w, .n_weights = x->nl.n, .opt = &x->opt, .sampler = &sst };
+        ic_checkpoint ck = { .weights = x->nl.w, .n_weights = x->nl.n, .opt = &x->opt,
+                             .sampler = &sst, .ctx = o->ctx };
         /* the run-config guard first: a changed pattern would otherwise show
          * up as a confusing missing-tensor error */
         if (precheck_config(x->path, x->cfgj, err) != 0) return -1;
@@ -390,7 +394,8 @@ static int run_checkpoint(train_run *x, int64_t done, ic_error *err) {
     if (x->rank0) {
         ic_sampler_state sst = ic_sampler_save(&x->samp);
         ic_checkpoint ck = { .step = done, .weights = x->nl.w, .n_weights = x->nl.n, .opt = &x->opt,
-                             .sampler = &sst, .rng = x->o->seed, .config = x->cfgj };
+                             .sampler = &sst, .rng = x->o->seed, .config = x->cfgj,
+                             .ctx = x->o->ctx };
         wok = ic_checkpoint_save(x->ckdir, &ck, x->o->keep_ckpts, err) == 0;
         if (wok) ic_log_info("checkpoint: %s/ckpt-%" PRId64, x->ckdir, done);
     }

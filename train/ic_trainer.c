@@ -63,30 +63,47 @@ int ic_trainer_init(ic_trainer *t, ic_ctx *ctx, ic_dsa_model *m, const ic_patter
     t->grad_numel = (size_t)ic_pattern_n_full(pat) * stride;
     if (!(t->grad_flat = ic_buf_alloc(ctx, sizeof(float) * t->grad_numel)))   /* zero-filled */
         goto oom;
+    /* the slots: as many as the largest group (one for --loss single) */
+    int served[IC_MAX_LAYERS];
+    t->n_slots = 1;
+    for (int l = 0; l < nl && !single; l++) {
+        int ns = ic_pattern_served(pat, l, served, IC_MAX_LAYERS);
+        if (ns > t->n_slots) t->n_slots = ns;
+    }
+    t->slots = xcalloc((size_t)t->n_slots, sizeof *t->slots);
+    if (!t->slots) goto oom;
+    for (int j = 0; j < t->n_slots; j++) {
+        t->slots[j].q = ic_buf_alloc(ctx, L * Hd * sizeof(float));
+        t->slots[j].k = ic_buf_alloc(ctx, L * Kd * sizeof(float));
+        if (!t->slots[j].q || !t->slots[j].k) goto oom;
+        /* the sparse stage renormalises over T_t from q and k itself */
+        if (stage == IC_DISTILL_DENSE &&
+            !(t->slots[j].lse = ic_buf_alloc(ctx, (size_t)c->n_heads * L * sizeof(float))))
+            goto oom;
+    }
+    if (!(t->x_norm_buf = ic_buf_alloc(ctx, L * D * sizeof(float)))) goto oom;
+    if (stage == IC_DISTILL_SPARSE) {
+        t->keep_buf.idx = ic_buf_alloc(ctx, L * (size_t)m->topk * sizeof(int32_t));
+        t->keep_buf.cnt = ic_buf_alloc(ctx, L * sizeof(int32_t));
+        if (!t->keep_buf.idx || !t->keep_buf.cnt) goto oom;
+    }
     size_t goff = 0;
     for (int l = 0; l < nl; l++) {
         int wx, wqk;
         needs(t, l, &wx, &wqk);
         if (wx) {
-            if (!(t->save[l].x_norm = ic_buf_alloc(ctx, L * D * sizeof(float)))) goto oom;
+            t->save[l].x_norm = t->x_norm_buf;
             if (ic_indexer_grads_init_view(&t->grads[l], ctx, id, t->grad_flat + goff, err) != 0)
                 goto fail;
             goff += stride;
             t->n_params += IC_INDEXER_N_TENSORS;
-            if (stage == IC_DISTILL_SPARSE) {
-                t->keep[l].idx = ic_buf_alloc(ctx, L * (size_t)m->topk * sizeof(int32_t));
-                t->keep[l].cnt = ic_buf_alloc(ctx, L * sizeof(int32_t));
-                if (!t->keep[l].idx || !t->keep[l].cnt) goto oom;
-            }
+            if (stage == IC_DISTILL_SPARSE) t->keep[l] = t->keep_buf;
         }
         if (wqk) {
-            t->save[l].q = ic_buf_alloc(ctx, L * Hd * sizeof(float));
-            t->save[l].k = ic_buf_alloc(ctx, L * Kd * sizeof(float));
-            if (!t->save[l].q || !t->save[l].k) goto oom;
-            /* the sparse stage renormalises over T_t from q and k itself */
-            if (stage == IC_DISTILL_DENSE &&
-                !(t->save[l].lse = ic_buf_alloc(ctx, (size_t)c->n_heads * L * sizeof(float))))
-                goto oom;
+            const ic_teacher_saved *sl = &t->slots[l - ic_pattern_source(pat, l)];
+            t->save[l].q = sl->q;
+            t->save[l].k = sl->k;
+            t->save[l].lse = sl->lse;
         }
         if (wx || wqk) t->layer_end = l + 1;
     }
@@ -125,14 +142,13 @@ fail:
 void ic_trainer_free(ic_trainer *t) {
     ic_ctx *ctx = t->ctx;
     if (t->m && ctx) {
-        const int nl = t->m->w.cfg.n_layers;
-        for (int l = 0; l < nl; l++) {
-            if (t->save) {
-                ic_buf_free(ctx, t->save[l].x_norm); ic_buf_free(ctx, t->save[l].q);
-                ic_buf_free(ctx, t->save[l].k); ic_buf_free(ctx, t->save[l].lse);
-            }
-            if (t->keep) { ic_buf_free(ctx, t->keep[l].idx); ic_buf_free(ctx, t->keep[l].cnt); }
+        /* save[] and keep[] are views of these */
+        for (int j = 0; t->slots && j < t->n_slots; j++) {
+            ic_buf_free(ctx, t->slots[j].q); ic_buf_free(ctx, t->slots[j].k);
+            ic_buf_free(ctx, t->slots[j].lse);
         }
+        ic_buf_free(ctx, t->x_norm_buf);
+        ic_buf_free(ctx, t->keep_buf.idx); ic_buf_free(ctx, t->keep_buf.cnt);
         ic_dsa_state_free(&t->st);
         ic_indexer_acts_free(&t->acts);
     }
@@ -140,7 +156,7 @@ void ic_trainer_free(ic_trainer *t) {
         ic_buf_free(ctx, t->grad_flat);   /* the grads are views into it */
         ic_buf_free(ctx, t->dqI); ic_buf_free(ctx, t->dkI); ic_buf_free(ctx, t->dw);
     }
-    free(t->save); free(t->keep); free(t->grads);
+    free(t->save); free(t->keep); free(t->grads); free(t->slots);
     free(t->params); free(t->names);
     memset(t, 0, sizeof *t);
 }
@@ -156,65 +172,83 @@ void ic_trainer_scale_grads(ic_trainer *t, float s) {
 }
 
 void ic_trainer_allreduce_grads(ic_trainer *t, const ic_comm *comm) {
+    /* the comm takes the buffer where it lives (ic_dist_comm_for: NCCL, or
+     * staged through the host for MPI); one process leaves it alone */
     ic_comm_mean_f32(comm, t->grad_flat, t->grad_numel);
+}
+
+/* F layer l's loss (and backward into its grads) from the saved tensors of
+ * G(l), which the forward has just passed. */
+static int layer_loss(ic_trainer *t, int l, int L, int want_grad, ic_trainer_stats *acc,
+                      ic_error *err) {
+    const ic_dsa_model *m = t->m;
+    const ic_config *c = &m->w.cfg;
+    const ic_indexer_dims *id = &m->idims;
+    int served[IC_MAX_LAYERS];
+    ic_distill_teacher tch[IC_MAX_LAYERS];
+    int ns = t->single ? 1 : ic_pattern_served(&t->pat, l, served, IC_MAX_LAYERS);
+    if (t->single) served[0] = l;
+    for (int j = 0; j < ns; j++)
+        tch[j] = (ic_distill_teacher){ t->save[served[j]].q, t->save[served[j]].k,
+                                       t->save[served[j]].lse };
+    ic_indexer_forward(&m->ix[l], t->save[l].x_norm, L, 0, &t->acts);
+    ic_distill_desc d = {
+        .L = L, .n_idx_heads = id->n_heads, .idx_head_dim = id->head_dim,
+        .n_heads = c->n_heads, .n_kv_heads = c->n_kv_heads, .head_dim = c->head_dim,
+        .stage = t->stage,
+        .idx = t->stage == IC_DISTILL_SPARSE ? t->keep[l].idx : NULL,
+        .cnt = t->stage == IC_DISTILL_SPARSE ? t->keep[l].cnt : NULL,
+        .topk = t->stage == IC_DISTILL_SPARSE ? m->topk : 0,
+    };
+    /* the F layer's sets enter the loss here: checked once */
+    if (t->stage == IC_DISTILL_SPARSE &&
+        ic_index_sets_check(t->ctx, d.idx, d.cnt, L, d.topk, err) != 0)
+        return -1;
+    ic_distill_stats s;
+    if (want_grad) {
+        ic_buf_zero(t->ctx, t->dqI, (size_t)L * id->n_heads * id->head_dim * sizeof(float));
+        ic_buf_zero(t->ctx, t->dkI, (size_t)L * id->head_dim * sizeof(float));
+        ic_buf_zero(t->ctx, t->dw, (size_t)L * id->n_heads * sizeof(float));
+        if (ic_distill_loss_backward(t->ctx, &d, t->acts.qI, t->acts.kI, t->acts.w, tch, ns, t->dqI,
+                                     t->dkI, t->dw, &s, err) != 0)
+            return ic_error_wrap(err, "layer %d", l);
+        ic_indexer_backward(&m->ix[l], &t->acts, t->dqI, t->dkI, t->dw, &t->grads[l]);
+    } else if (ic_distill_loss_forward(t->ctx, &d, t->acts.qI, t->acts.kI, t->acts.w, tch, ns, &s,
+                                       err) != 0) {
+        return ic_error_wrap(err, "layer %d", l);
+    }
+    acc->kl += s.loss;
+    acc->kl_pbar += s.kl_pbar;
+    return 0;
 }
 
 int ic_trainer_window(ic_trainer *t, const int32_t *tokens, const int32_t *targets, int L,
                       int want_grad, ic_trainer_stats *acc, ic_error *err) {
     IC_ASSERT(L >= 1 && L <= t->L_max);
     const ic_dsa_model *m = t->m;
-    const ic_config *c = &m->w.cfg;
-    const int nl = c->n_layers;
-    ic_dsa_fwd_opts fo = {
-        .pattern = &t->pat,
-        .mode = t->stage == IC_DISTILL_SPARSE ? IC_DSA_MODE_PATTERN : IC_DSA_MODE_DENSE,
-        .layer_begin = 0,
-        .layer_end = targets ? nl : t->layer_end,
-        .save = t->save,
-        .keep = t->stage == IC_DISTILL_SPARSE ? t->keep : NULL,
-    };
-    ic_dsa_result res = { 0, 0 };
-    if (ic_dsa_forward(m, &t->st, tokens, targets, L, &fo, &res, err) != 0) return -1;
-    if (targets) { acc->nll += res.sum_nll; acc->n_targets += res.n_targets; }
-
-    const ic_indexer_dims *id = &m->idims;
-    int served[IC_MAX_LAYERS];
-    ic_distill_teacher tch[IC_MAX_LAYERS];
-    for (int l = 0; l < nl; l++) {
-        if (!ic_pattern_is_full(&t->pat, l)) continue;
-        int ns = t->single ? 1 : ic_pattern_served(&t->pat, l, served, IC_MAX_LAYERS);
-        if (t->single) served[0] = l;
-        for (int j = 0; j < ns; j++)
-            tch[j] = (ic_distill_teacher){ t->save[served[j]].q, t->save[served[j]].k,
-                                           t->save[served[j]].lse };
-        ic_indexer_forward(&m->ix[l], t->save[l].x_norm, L, 0, &t->acts);
-        ic_distill_desc d = {
-            .L = L, .n_idx_heads = id->n_heads, .idx_head_dim = id->head_dim,
-            .n_heads = c->n_heads, .n_kv_heads = c->n_kv_heads, .head_dim = c->head_dim,
-            .stage = t->stage,
-            .idx = t->stage == IC_DISTILL_SPARSE ? t->keep[l].idx : NULL,
-            .cnt = t->stage == IC_DISTILL_SPARSE ? t->keep[l].cnt : NULL,
-            .topk = t->stage == IC_DISTILL_SPARSE ? m->topk : 0,
+    const int nl = m->w.cfg.n_layers;
+    int fl[IC_MAX_LAYERS], nf = 0;
+    for (int l = 0; l < nl; l++)
+        if (ic_pattern_is_full(&t->pat, l)) fl[nf++] = l;
+    IC_ASSERT(nf >= 1 && fl[0] == 0);
+    /* group by group: layers [F_i, F_{i+1}) (the last one to the last layer
+     * read, or to the top with targets), then F_i's loss */
+    for (int i = 0; i < nf; i++) {
+        const int last = i + 1 == nf;
+        const int b = !last ? fl[i + 1] : targets ? nl : t->layer_end;
+        ic_dsa_fwd_opts fo = {
+            .pattern = &t->pat,
+            .mode = t->stage == IC_DISTILL_SPARSE ? IC_DSA_MODE_PATTERN : IC_DSA_MODE_DENSE,
+            .layer_begin = fl[i],
+            .layer_end = b,
+            .save = t->save,
+            .keep = t->stage == IC_DISTILL_SPARSE ? t->keep : NULL,
         };
-        /* the F layer's sets enter the loss here: checked once */
-        if (t->stage == IC_DISTILL_SPARSE &&
-            ic_index_sets_check(t->ctx, d.idx, d.cnt, L, d.topk, err) != 0)
+        ic_dsa_result res = { 0, 0 };
+        if (ic_dsa_forward(m, &t->st, tokens, last ? targets : NULL, L, &fo, &res, err) != 0)
             return -1;
-        ic_distill_stats s;
-        if (want_grad) {
-            ic_buf_zero(t->ctx, t->dqI, (size_t)L * id->n_heads * id->head_dim * sizeof(float));
-            ic_buf_zero(t->ctx, t->dkI, (size_t)L * id->head_dim * sizeof(float));
-            ic_buf_zero(t->ctx, t->dw, (size_t)L * id->n_heads * sizeof(float));
-            if (ic_distill_loss_backward(t->ctx, &d, t->acts.qI, t->acts.kI, t->acts.w, tch, ns, t->dqI,
-                                         t->dkI, t->dw, &s, err) != 0)
-                return ic_error_wrap(err, "layer %d", l);
-            ic_indexer_backward(&m->ix[l], &t->acts, t->dqI, t->dkI, t->dw, &t->grads[l]);
-        } else if (ic_distill_loss_forward(t->ctx, &d, t->acts.qI, t->acts.kI, t->acts.w, tch, ns, &s,
-                                           err) != 0) {
-            return ic_error_wrap(err, "layer %d", l);
-        }
-        acc->kl += s.loss;
-        acc->kl_pbar += s.kl_pbar;
+        if (last && targets) { acc->nll += res.sum_nll; acc->n_targets += res.n_targets; }
+        if (layer_loss(t, fl[i], L, want_grad, acc, err) != 0) return -1;
     }
     acc->tokens += L;
     return 0;

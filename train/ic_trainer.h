@@ -11,12 +11,21 @@
  *      and the indexer backward into l's parameter gradients (+=).
  * The reported loss is sum over F layers of L_multi(l), divided by tokens.
  *
- * Memory (fp32, reused across windows): saved tensors L*D per F layer and
- * L*(H*d + Hkv*d [+ H for the dense stage's LSE]) per served layer, the
- * sparse stage's kept sets L*(K+1) int32 per F layer, the DSA forward state
- * (ic_dsa_state_bytes), one set of indexer activations and L*(H_I*d_I +
- * d_I + H_I) gradient scratch, plus the loss op's streamed blocks; nothing
- * is L x L. SmolLM2-135M, uniform:4, L = 512, multi: 57 MiB of saved
+ * The forward runs one group at a time (docs/DESIGN.md s3): each G(l) is a
+ * contiguous run of layers starting at F layer l, so the forward runs layers
+ * [l, next F layer) (resuming on the kept hidden state), then F layer l's
+ * loss and backward are computed at once, and the next group's forward
+ * overwrites the same saved buffers. The per-layer losses are added in F
+ * layer order as before, and the forward's layers run the same ops, so the
+ * results are the bits of the whole-stack forward.
+ *
+ * Memory (fp32, reused across windows and groups): one F layer's x_norm
+ * L*D, max_l |G(l)| slots of L*(H*d + Hkv*d [+ H for the dense stage's LSE])
+ * (1 slot for --loss single), the sparse stage's kept sets L*(K+1) int32 of
+ * one F layer, the DSA forward state (ic_dsa_state_bytes), one set of
+ * indexer activations and L*(H_I*d_I + d_I + H_I) gradient scratch, plus the
+ * loss op's streamed blocks; nothing is L x L and nothing grows with the
+ * number of layers. SmolLM2-135M, uniform:4, L = 512, multi: 14 MiB of saved
  * tensors plus about 25 MiB of forward state, besides the weights. The
  * forward stops after the last layer the loss reads.
  *
@@ -46,8 +55,15 @@ typedef struct {
     int              single;   /* 1: --loss single (G(l) = {l}) */
     int              L_max;
     int              layer_end;        /* forward stops here (last layer read + 1) */
-    ic_teacher_saved *save;            /* [n_layers] buffers (NULL pointers where unused) */
-    ic_dsa_index_set *keep;            /* [n_layers] sparse stage: F layers' sets */
+    ic_teacher_saved *save;            /* [n_layers] views into the slots below (NULL
+                                          pointers where unused): layer j of G(l) uses
+                                          slot j - l, every F layer the one x_norm */
+    ic_dsa_index_set *keep;            /* [n_layers] sparse stage: F layers' sets (all
+                                          views of keep_buf) */
+    int               n_slots;         /* max_l |G(l)| (1 for --loss single) */
+    ic_teacher_saved *slots;           /* [n_slots] the q, k (, lse) buffers */
+    float            *x_norm_buf;      /* [L_max, D] the F layer's x_norm */
+    ic_dsa_index_set  keep_buf;        /* the F layer's sets (sparse stage) */
     ic_dsa_state     st;
     ic_indexer_acts  acts;
     float           *dqI, *dkI, *dw;   /* [L_max, H_I*d_I], [L_max, d_I], [L_max, H_I] */

@@ -40,6 +40,25 @@ int ic_index_sets_check_cpu(ic_ctx *ctx, const int32_t *idx, const int32_t *cnt,
     return rc;
 }
 
+/* O(n^2) on one row, the same order of checks as the stamp loop above:
+ * the count, then per entry its range and whether an earlier entry equals it. */
+int ic_index_set_row_message(const int32_t *row, int n, int t, int K, ic_error *err) {
+    const int nmax = K < t + 1 ? K : t + 1;
+    if (n < 1 || n > nmax)
+        return ic_error_set(err, "index sets: row %d has %d entries, outside [1, min(K=%d, t+1=%d)]",
+                            t, n, K, t + 1);
+    for (int i = 0; i < n; i++) {
+        const int32_t s = row[i];
+        if (s < 0 || s > t)
+            return ic_error_set(err, "index sets: row %d entry %d is position %d, outside [0, %d]",
+                                t, i, (int)s, t);
+        for (int j = 0; j < i; j++)
+            if (row[j] == s)
+                return ic_error_set(err, "index sets: row %d lists position %d twice", t, (int)s);
+    }
+    return 0;
+}
+
 int ic_tokens_check_cpu(ic_ctx *ctx, const int32_t *tokens, int L, int V, ic_error *err) {
     (void)ctx;
     for (int t = 0; t < L; t++)

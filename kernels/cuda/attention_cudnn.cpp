@@ -17,7 +17,12 @@
 // fp32 call therefore carries bf16 rounding of its inputs and output (the
 // LSE is fp32 from cuDNN's fp32 softmax either way).
 //
-// Plans. Building a graph costs milliseconds, so each (cuDNN handle, L, H,
+// Batches. B windows of L tokens (out/q [B, L, H, d], k/v [B, L, Hkv, d],
+// lse [B, H, L]) are cuDNN's batch dimension, stride L*heads*d (the
+// teacher's batched prefill, model/ic_teacher_batch.c); one window is B = 1,
+// the graph this file always built.
+//
+// Plans. Building a graph costs milliseconds, so each (cuDNN handle, B, L, H,
 // Hkv, d) is built once and cached in a small table here. The graph is the
 // same for both storage dtypes (it always sees bf16), so dt is not part of
 // the key. The handle lives in ctx->cudnn, created on first use;
@@ -56,7 +61,7 @@ enum : int64_t { UID_Q = 1, UID_K, UID_V, UID_O, UID_STATS };
 
 struct sdpa_plan {
     cudnnHandle_t handle;
-    int L, H, Hkv, d;
+    int B, L, H, Hkv, d;
     std::shared_ptr<fe::graph::Graph> graph;
     int64_t ws_bytes;  // cuDNN's own workspace for this plan
 };
@@ -81,13 +86,13 @@ cudnnHandle_t handle_of(ic_ctx *ctx) {
     do {                                                                                       \
         fe::error_t e_ = (call);                                                               \
         if (e_.is_bad())                                                                       \
-            IC_FATAL("attention (cuDNN SDPA, causal, bf16): shape L=%d H=%d Hkv=%d d=%d "      \
-                     "refused at %s: %s", L, H, Hkv, d, step, e_.get_message().c_str());       \
+            IC_FATAL("attention (cuDNN SDPA, causal, bf16): shape B=%d L=%d H=%d Hkv=%d d=%d " \
+                     "refused at %s: %s", B, L, H, Hkv, d, step, e_.get_message().c_str());    \
     } while (0)
 
 // Builds the graph of one shape (the caller holds g_mu).
-sdpa_plan build_plan(cudnnHandle_t h, int L, int H, int Hkv, int d) {
-    const int64_t l = L, nh = H, nkv = Hkv, dd = d;
+sdpa_plan build_plan(cudnnHandle_t h, int B, int L, int H, int Hkv, int d) {
+    const int64_t b = B, l = L, nh = H, nkv = Hkv, dd = d;
     auto g = std::make_shared<fe::graph::Graph>();
     g->set_io_data_type(fe::DataType_t::BFLOAT16)
         .set_intermediate_data_type(fe::DataType_t::FLOAT)
@@ -96,7 +101,7 @@ sdpa_plan build_plan(cudnnHandle_t h, int L, int H, int Hkv, int d) {
         return g->tensor(fe::graph::Tensor_attributes()
                              .set_name(name)
                              .set_uid(uid)
-                             .set_dim({1, heads, l, dd})
+                             .set_dim({b, heads, l, dd})
                              .set_stride({l * heads * dd, dd, heads * dd, 1}));
     };
     auto Q = tensor("Q", UID_Q, nh);
@@ -111,10 +116,10 @@ sdpa_plan build_plan(cudnnHandle_t h, int L, int H, int Hkv, int d) {
                     .set_diagonal_band_right_bound(0)
                     .set_attn_scale(1.0f / sqrtf((float)d));
     auto outs = g->sdpa(Q, K, V, opts);
-    outs[0]->set_output(true).set_uid(UID_O).set_dim({1, nh, l, dd})
+    outs[0]->set_output(true).set_uid(UID_O).set_dim({b, nh, l, dd})
         .set_stride({l * nh * dd, dd, nh * dd, 1});
     outs[1]->set_output(true).set_uid(UID_STATS).set_data_type(fe::DataType_t::FLOAT)
-        .set_dim({1, nh, l, 1}).set_stride({nh * l, l, 1, 1});
+        .set_dim({b, nh, l, 1}).set_stride({nh * l, l, 1, 1});
     SDPA_TRY("validate", g->validate());
     SDPA_TRY("build_operation_graph", g->build_operation_graph(h));
     SDPA_TRY("create_execution_plans", g->create_execution_plans({fe::HeurMode_t::A}));
@@ -123,22 +128,23 @@ sdpa_plan build_plan(cudnnHandle_t h, int L, int H, int Hkv, int d) {
     int64_t ws = 0;
     SDPA_TRY("get_workspace_size", g->get_workspace_size(ws));
     g_built++;
-    return sdpa_plan{h, L, H, Hkv, d, g, ws};
+    return sdpa_plan{h, B, L, H, Hkv, d, g, ws};
 }
 
 // The cached plan of this shape on ctx's handle, built on first use;
 // returned by value (a shared_ptr to the graph), so a later insertion that
 // moves the table does not invalidate it.
-sdpa_plan plan_for(ic_ctx *ctx, int L, int H, int Hkv, int d) {
+sdpa_plan plan_for(ic_ctx *ctx, int B, int L, int H, int Hkv, int d) {
     cudnnHandle_t h = handle_of(ctx);
     std::lock_guard<std::mutex> lock(g_mu);
     for (const sdpa_plan &p : g_plans)
-        if (p.handle == h && p.L == L && p.H == H && p.Hkv == Hkv && p.d == d) return p;
+        if (p.handle == h && p.B == B && p.L == L && p.H == H && p.Hkv == Hkv && p.d == d)
+            return p;
     try {
-        g_plans.push_back(build_plan(h, L, H, Hkv, d));
+        g_plans.push_back(build_plan(h, B, L, H, Hkv, d));
     } catch (const std::exception &e) {
-        IC_FATAL("attention (cuDNN SDPA): shape L=%d H=%d Hkv=%d d=%d: exception while "
-                 "building the graph: %s", L, H, Hkv, d, e.what());
+        IC_FATAL("attention (cuDNN SDPA): shape B=%d L=%d H=%d Hkv=%d d=%d: exception while "
+                 "building the graph: %s", B, L, H, Hkv, d, e.what());
     }
     return g_plans.back();
 }
@@ -149,32 +155,39 @@ void check_shape(int L, int H, int Hkv, int d) {
 
 }  // namespace
 
-extern "C" size_t ic_attention_workspace_bytes_cuda(ic_ctx *ctx, ic_dtype dt, int L, int H,
-                                                    int Hkv, int d) {
+extern "C" size_t ic_attention_batch_workspace_bytes_cuda(ic_ctx *ctx, ic_dtype dt, int B, int L,
+                                                          int H, int Hkv, int d) {
     IC_ASSERT(ctx != NULL && (dt == IC_F32 || dt == IC_BF16));
     check_shape(L, H, Hkv, d);
-    if (L == 0) return 0;
-    const sdpa_plan p = plan_for(ctx, L, H, Hkv, d);
-    const size_t nq = (size_t)L * H * d, nkv = (size_t)L * Hkv * d;
+    IC_ASSERT(B >= 0);
+    if (L == 0 || B == 0) return 0;
+    const sdpa_plan p = plan_for(ctx, B, L, H, Hkv, d);
+    const size_t nq = (size_t)B * L * H * d, nkv = (size_t)B * L * Hkv * d;
     size_t bytes = ic_ws_round((size_t)p.ws_bytes);
-    bytes += ic_ws_round(sizeof(float) * (size_t)H * L);  // stats when lse is NULL
+    bytes += ic_ws_round(sizeof(float) * (size_t)B * H * L);  // stats when lse is NULL
     if (dt == IC_F32)  // bf16 copies of q, k, v and the output
         bytes += 2 * ic_ws_round(2 * nq) + 2 * ic_ws_round(2 * nkv);
     return bytes;
 }
 
-extern "C" void ic_attention_forward_cuda(ic_ctx *ctx, ic_dtype dt, void *out, float *lse,
-                                          const void *q, const void *k, const void *v, int L,
-                                          int H, int Hkv, int d) {
+extern "C" size_t ic_attention_workspace_bytes_cuda(ic_ctx *ctx, ic_dtype dt, int L, int H,
+                                                    int Hkv, int d) {
+    return ic_attention_batch_workspace_bytes_cuda(ctx, dt, 1, L, H, Hkv, d);
+}
+
+extern "C" void ic_attention_forward_batch_cuda(ic_ctx *ctx, ic_dtype dt, void *out, float *lse,
+                                                const void *q, const void *k, const void *v,
+                                                int B, int L, int H, int Hkv, int d) {
     IC_ASSERT(ctx != NULL && (dt == IC_F32 || dt == IC_BF16));
     check_shape(L, H, Hkv, d);
-    if (L == 0) return;
+    IC_ASSERT(B >= 0);
+    if (L == 0 || B == 0) return;
     IC_ASSERT(out != NULL && q != NULL && k != NULL && v != NULL);
-    const sdpa_plan p = plan_for(ctx, L, H, Hkv, d);
-    const size_t nq = (size_t)L * H * d, nkv = (size_t)L * Hkv * d;
+    const sdpa_plan p = plan_for(ctx, B, L, H, Hkv, d);
+    const size_t nq = (size_t)B * L * H * d, nkv = (size_t)B * L * Hkv * d;
     const size_t mark = ic_ws_mark(ctx);
     void *ws = p.ws_bytes > 0 ? ic_ws_alloc(ctx, (size_t)p.ws_bytes, "attention (cuDNN)") : nullptr;
-    float *stats = lse ? lse : (float *)ic_ws_alloc(ctx, sizeof(float) * (size_t)H * L,
+    float *stats = lse ? lse : (float *)ic_ws_alloc(ctx, sizeof(float) * (size_t)B * H * L,
                                                     "attention stats");
     const void *qb = q, *kb = k, *vb = v;
     void *ob = out;
@@ -195,12 +208,18 @@ extern "C" void ic_attention_forward_cuda(ic_ctx *ctx, ic_dtype dt, void *out, f
         {UID_V, const_cast<void *>(vb)}, {UID_O, ob}, {UID_STATS, stats}};
     fe::error_t e = p.graph->execute(p.handle, pack, ws);
     if (e.is_bad())
-        IC_FATAL("attention (cuDNN SDPA): shape L=%d H=%d Hkv=%d d=%d: execute failed: %s", L, H,
-                 Hkv, d, e.get_message().c_str());
+        IC_FATAL("attention (cuDNN SDPA): shape B=%d L=%d H=%d Hkv=%d d=%d: execute failed: %s", B,
+                 L, H, Hkv, d, e.get_message().c_str());
     if (dt == IC_F32) ic_attention_bf16_to_f32_cuda(ctx, (float *)out, ob, nq);
     // The workspace is a stack: popping it before the stream ran is fine
     // because the next op that reuses it runs after these on the same stream.
     ic_ws_release(ctx, mark);
+}
+
+extern "C" void ic_attention_forward_cuda(ic_ctx *ctx, ic_dtype dt, void *out, float *lse,
+                                          const void *q, const void *k, const void *v, int L,
+                                          int H, int Hkv, int d) {
+    ic_attention_forward_batch_cuda(ctx, dt, out, lse, q, k, v, 1, L, H, Hkv, d);
 }
 
 extern "C" int64_t ic_attention_cudnn_graphs_built(void) {

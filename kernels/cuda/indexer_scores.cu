@@ -3,6 +3,11 @@
 //   -INFINITY for t < s < ld.
 // on the bf16 tensor cores (mma.sync m16n8k16, fp32 accumulators).
 //
+// Two kernels. d_I 64 or 128 with 16-byte aligned qI and kI (every caller in
+// the repo) take indexer_scores_fast_kernel below: 16 rows x 256 keys a
+// block, the keys' mma operands held in registers across all heads. Other
+// widths and unaligned pointers take the general kernel first in this file:
+//
 // One block of 4 warps owns a tile of 64 query rows x 64 keys; each warp owns
 // 16 of the rows and all 64 keys (8 mma n-tiles). The key tile kI[s0..s0+63]
 // is staged in shared memory once (it is the same for every head); for each
@@ -128,10 +133,206 @@ IC_UNROLL
         }
 }
 
+// ---- The fast path: d_I 64 or 128, 16-byte aligned inputs ------------------
+// One block of 8 warps owns 16 query rows x 256 keys; warp w owns all 16 rows
+// and keys [32 w, 32 w + 32). What bounded the 64 x 64 kernel above was
+// shared-memory traffic and re-staging: per head it ldmatrix'ed both operands
+// (5 ldmatrix x4 per 8 mma, more bytes than the tensor cores consume) and
+// re-read every q row from L2 once per 64 keys. Here the key operand, which is
+// the same for every head, is loaded once into registers as B fragments
+// (D/2 registers), so per head a warp reads only the 16 x D q tile (one
+// ldmatrix x4 per 4 mma), and a q row is fetched once per 256 keys. The q tile
+// of head j + 1 is loaded into registers while head j multiplies (software
+// pipelining; one barrier per head, two shared buffers), for fp32 and bf16
+// storage alike (fp32 is rounded to bf16 as it is stored to shared memory, so
+// no workspace copy is needed). Results are bit-identical to the kernel above:
+// the same mma k-order, ReLU and ascending-head FMAs per element.
+const int kIsfRows = 16;                        // query rows per block (one m-tile)
+const int kIsfWarps = 8;
+const int kIsfWarpKeys = 32;                    // keys per warp: 4 n-tiles of 8
+const int kIsfKeys = kIsfWarps * kIsfWarpKeys;  // 256 keys per block
+const int kIsfThreads = 32 * kIsfWarps;
+
+// Eight consecutive elements of a q row in flight between global and shared
+// memory (16 bytes of bf16 or 32 of fp32, in whole 16-byte vectors).
+template <typename T>
+struct IsfChunk {
+    ic_pack<T> p[8 / IC_PACK_N(T)];
+};
+template <typename T>
+__device__ __forceinline__ void isf_load(IsfChunk<T> &c, const T *src, bool ok) {
+    const int P = IC_PACK_N(T);
+IC_UNROLL
+    for (int h = 0; h < 8 / P; h++) {
+        if (ok) {
+            c.p[h] = *reinterpret_cast<const ic_pack<T> *>(src + h * P);
+        } else {
+IC_UNROLL
+            for (int k = 0; k < P; k++) c.p[h].v[k] = ic_from_f32<T>(0.0f);
+        }
+    }
+}
+__device__ __forceinline__ void isf_store(__nv_bfloat16 *dst, const IsfChunk<__nv_bfloat16> &c) {
+    *reinterpret_cast<ic_pack<__nv_bfloat16> *>(dst) = c.p[0];
+}
+__device__ __forceinline__ void isf_store(__nv_bfloat16 *dst, const IsfChunk<float> &c) {
+    ic_pack<__nv_bfloat16> b;
+IC_UNROLL
+    for (int h = 0; h < 2; h++)
+IC_UNROLL
+        for (int k = 0; k < 4; k++) b.v[4 * h + k] = __float2bfloat16(c.p[h].v[k]);
+    *reinterpret_cast<ic_pack<__nv_bfloat16> *>(dst) = b;
+}
+
+// Elements k, k + 1 of a key row as one bf16x2 register (low half first).
+__device__ __forceinline__ uint32_t isf_pair(const __nv_bfloat16 *p) {
+    uint32_t u;
+    memcpy(&u, p, 4);  // 4-byte aligned: the row base is 16-aligned, k even
+    return u;
+}
+struct __align__(8) IsfF2 {
+    float x, y;
+};
+__device__ __forceinline__ uint32_t isf_pair(const float *p) {
+    const IsfF2 v = *reinterpret_cast<const IsfF2 *>(p);
+    return ic_pack_bf16x2(v.x, v.y);
+}
+__device__ __forceinline__ void isf_put2(float *p, float a, float b) {
+    IsfF2 v;
+    v.x = a;
+    v.y = b;
+    *reinterpret_cast<IsfF2 *>(p) = v;
+}
+
+template <typename T, int D>
+__global__ void __launch_bounds__(256, 2)
+indexer_scores_fast_kernel(float *__restrict__ out, int ld, const T *__restrict__ qI,
+                           const T *__restrict__ kI, const T *__restrict__ w, int L, int H_I,
+                           int t0, int t1, int vec2) {
+    const int KS = D / 16, NT = kIsfWarpKeys / 8, LDS = D + 8, CH = D / 8;
+    __shared__ __align__(16) __nv_bfloat16 sq[2][kIsfRows * LDS];
+    const int tid = (int)threadIdx.x, warp = tid >> 5, lane = tid & 31;
+    const int g = lane >> 2, tq = lane & 3;
+    const int r0 = t0 + (int)blockIdx.y * kIsfRows;
+    const int r_end = r0 + kIsfRows < t1 ? r0 + kIsfRows : t1;
+    const int s0 = (int)blockIdx.x * kIsfKeys, sw = s0 + warp * kIsfWarpKeys;
+    const bool live = s0 <= r_end - 1;   // uniform over the block
+    const bool wlive = sw <= r_end - 1;  // uniform over the warp
+    const int ta = r0 + g, tb = r0 + g + 8;
+
+    float o[NT][4];
+IC_UNROLL
+    for (int nt = 0; nt < NT; nt++)
+IC_UNROLL
+        for (int r = 0; r < 4; r++) o[nt][r] = 0.0f;
+
+    if (live) {
+        // This thread's chunk of each head's q tile: row cr, dims ck..ck+7
+        // (threads >= 2 D stage nothing); rows past the block are zero.
+        const bool stager = tid < kIsfRows * CH;
+        const int cr = tid / CH, ck = (tid - cr * CH) * 8, ct = r0 + cr;
+        const bool cok = stager && ct < r_end;
+        const T *qsrc = qI + (size_t)(cok ? ct : 0) * H_I * D + ck;
+        const int soff = cr * LDS + ck;
+        IsfChunk<T> c;
+        isf_load(c, qsrc, cok);
+        float wa = ta < r_end ? ic_to_f32(w[(size_t)ta * H_I]) : 0.0f;
+        float wb = tb < r_end ? ic_to_f32(w[(size_t)tb * H_I]) : 0.0f;
+        // B fragments of the warp's 32 keys, all of d_I, for every head: n-tile
+        // nt, k-step ks; register h holds key sw + 8 nt + g, dims 16 ks + 8 h
+        // + 2 tq and + 1. Keys past L are zero (their scores are masked).
+        uint32_t b[KS][NT][2];
+IC_UNROLL
+        for (int nt = 0; nt < NT; nt++) {
+            const int s = sw + 8 * nt + g;
+            const bool ok = wlive && s < L;
+            const T *kr = kI + (size_t)(ok ? s : 0) * D + 2 * tq;
+IC_UNROLL
+            for (int ks = 0; ks < KS; ks++)
+IC_UNROLL
+                for (int h = 0; h < 2; h++) b[ks][nt][h] = ok ? isf_pair(kr + 16 * ks + 8 * h) : 0u;
+        }
+        if (stager) isf_store(&sq[0][soff], c);
+        __syncthreads();
+        for (int j = 0; j < H_I; j++) {
+            const bool more = j + 1 < H_I;
+            float wa_n = 0.0f, wb_n = 0.0f;
+            if (more) {  // head j + 1 in flight while head j multiplies
+                isf_load(c, qsrc + (size_t)(j + 1) * D, cok);
+                if (ta < r_end) wa_n = ic_to_f32(w[(size_t)ta * H_I + j + 1]);
+                if (tb < r_end) wb_n = ic_to_f32(w[(size_t)tb * H_I + j + 1]);
+            }
+            if (wlive) {
+                const __nv_bfloat16 *buf = sq[j & 1];
+                float acc[NT][4];
+IC_UNROLL
+                for (int nt = 0; nt < NT; nt++)
+IC_UNROLL
+                    for (int r = 0; r < 4; r++) acc[nt][r] = 0.0f;
+IC_UNROLL
+                for (int ks = 0; ks < KS; ks++) {
+                    uint32_t a[4];
+                    ic_lda_rows(a, buf, LDS, 0, 16 * ks, lane);
+IC_UNROLL
+                    for (int nt = 0; nt < NT; nt++)
+                        ic_mma_m16n8k16_bf16_f32(acc[nt], a, b[ks][nt], acc[nt]);
+                }
+IC_UNROLL
+                for (int nt = 0; nt < NT; nt++) {
+                    o[nt][0] = fmaf(wa, fmaxf(acc[nt][0], 0.0f), o[nt][0]);
+                    o[nt][1] = fmaf(wa, fmaxf(acc[nt][1], 0.0f), o[nt][1]);
+                    o[nt][2] = fmaf(wb, fmaxf(acc[nt][2], 0.0f), o[nt][2]);
+                    o[nt][3] = fmaf(wb, fmaxf(acc[nt][3], 0.0f), o[nt][3]);
+                }
+            }
+            // Buffer (j + 1) & 1 was last read in head j - 1, before the
+            // barrier that ended it; the barrier below publishes it.
+            if (more && stager) isf_store(&sq[(j + 1) & 1][soff], c);
+            __syncthreads();
+            wa = wa_n;
+            wb = wb_n;
+        }
+    }
+
+    // C element r of n-tile nt: row g + 8 (r / 2), key 2 tq + r % 2 + 8 nt;
+    // the pair (r, r + 1) is adjacent, one 8-byte store when ld is even.
+IC_UNROLL
+    for (int nt = 0; nt < NT; nt++)
+IC_UNROLL
+        for (int h = 0; h < 2; h++) {
+            const int t = h ? tb : ta, s = sw + 8 * nt + 2 * tq;
+            if (t >= r_end || s >= ld) continue;
+            const float v0 = live && s <= t ? o[nt][2 * h] : ic_neg_inf();
+            const float v1 = live && s + 1 <= t ? o[nt][2 * h + 1] : ic_neg_inf();
+            float *p = out + (size_t)(t - t0) * (size_t)ld + s;
+            if (vec2 && s + 1 < ld) {
+                isf_put2(p, v0, v1);
+            } else {
+                p[0] = v0;
+                if (s + 1 < ld) p[1] = v1;
+            }
+        }
+}
+
+template <typename T, int D>
+void indexer_scores_fast_launch(ic_ctx *ctx, float *out, int ld, const T *qI, const T *kI,
+                                const T *w, int L, int H_I, int t0, int t1) {
+    const int vec2 = ld % 2 == 0 && ((uintptr_t)out & 7u) == 0;
+    const unsigned gx = (unsigned)((ld + kIsfKeys - 1) / kIsfKeys);
+    const unsigned gy = (unsigned)((t1 - t0 + kIsfRows - 1) / kIsfRows);
+    IC_ASSERT(gy <= 65535u);
+    IC_LAUNCH((indexer_scores_fast_kernel<T, D>), dim3(gx, gy, 1), (unsigned)kIsfThreads, 0,
+              ctx->stream, out, ld, qI, kI, w, L, H_I, t0, t1, vec2);
+}
+
 template <typename T>
 void indexer_scores_launch(ic_ctx *ctx, float *out, int ld, const T *qI, const T *kI, const T *w,
                            int L, int H_I, int d_I, int t0, int t1) {
     const int packed = ic_aligned16(qI) && ic_aligned16(kI);
+    if (packed && d_I == 64)
+        return indexer_scores_fast_launch<T, 64>(ctx, out, ld, qI, kI, w, L, H_I, t0, t1);
+    if (packed && d_I == 128)
+        return indexer_scores_fast_launch<T, 128>(ctx, out, ld, qI, kI, w, L, H_I, t0, t1);
     const unsigned gx = (unsigned)((ld + kIscKeys - 1) / kIscKeys);
     const unsigned gy = (unsigned)((t1 - t0 + kIscRows - 1) / kIscRows);
     IC_ASSERT(gy <= 65535u);

@@ -25,7 +25,9 @@ const unsigned kThreads = 256;  // = the kernel's __launch_bounds__
 
 struct rope_freqs { double inv_freq[IC_ROPE_MAX_HALF]; };
 
-// sign = +1 forward, -1 the transpose (backward).
+// sign = +1 forward, -1 the transpose (backward). Block (t, b) is token t
+// of window b: row b * gridDim.x + t of x, at position pos0 + t (one window:
+// gridDim.y = 1; B windows batched into one launch: gridDim.y = B).
 template <typename T>
 __global__ void __launch_bounds__(256)
 rope_kernel(T *x, int n_heads, int head_dim, int half, int pos0, double sign, rope_freqs fr) {
@@ -39,7 +41,8 @@ rope_kernel(T *x, int n_heads, int head_dim, int half, int pos0, double sign, ro
         cs[half + i] = (float)(sign * s);
     }
     __syncthreads();
-    T *row = x + (size_t)t * (size_t)n_heads * (size_t)head_dim;
+    const size_t r = (size_t)blockIdx.y * (size_t)gridDim.x + (size_t)t;
+    T *row = x + r * (size_t)n_heads * (size_t)head_dim;
     for (int j = (int)threadIdx.x; j < n_heads * half; j += (int)blockDim.x) {
         const int h = j / half, i = j - h * half;
         T *v = row + (size_t)h * (size_t)head_dim;
@@ -50,7 +53,8 @@ rope_kernel(T *x, int n_heads, int head_dim, int half, int pos0, double sign, ro
     }
 }
 
-void rope_launch(ic_ctx *ctx, ic_dtype dt, void *x, int L, int n_heads, int head_dim,
+// B windows of L rows each, positions restarting per window.
+void rope_launch(ic_ctx *ctx, ic_dtype dt, void *x, int B, int L, int n_heads, int head_dim,
                  int rot_dim, int pos0, float theta, double sign) {
     IC_ASSERT(ctx != NULL && (dt == IC_F32 || dt == IC_BF16));
     IC_ASSERT(x != NULL && L >= 0 && n_heads > 0 && head_dim > 0);
@@ -58,17 +62,19 @@ void rope_launch(ic_ctx *ctx, ic_dtype dt, void *x, int L, int n_heads, int head
     IC_ASSERT(rot_dim / 2 <= IC_ROPE_MAX_HALF);
     IC_ASSERT(pos0 >= 0 && theta > 0.0f);
     IC_ASSERT((long long)n_heads * (rot_dim / 2) <= 0x7fffffffLL);
-    if (L == 0) return;
+    IC_ASSERT(B >= 0 && B <= 65535);   // gridDim.y
+    if (L == 0 || B == 0) return;
+    const dim3 grid((unsigned)L, (unsigned)B);
     const int half = rot_dim / 2;
     rope_freqs fr;
     for (int i = 0; i < IC_ROPE_MAX_HALF; i++)
         fr.inv_freq[i] = i < half ? pow((double)theta, -2.0 * (double)i / (double)rot_dim) : 0.0;
     const unsigned threads = ic_threads_for((size_t)n_heads * (size_t)half, kThreads);
     if (dt == IC_F32)
-        IC_LAUNCH(rope_kernel<float>, (unsigned)L, threads, 0, ctx->stream, (float *)x, n_heads,
+        IC_LAUNCH(rope_kernel<float>, grid, threads, 0, ctx->stream, (float *)x, n_heads,
                   head_dim, half, pos0, sign, fr);
     else
-        IC_LAUNCH(rope_kernel<__nv_bfloat16>, (unsigned)L, threads, 0, ctx->stream,
+        IC_LAUNCH(rope_kernel<__nv_bfloat16>, grid, threads, 0, ctx->stream,
                   (__nv_bfloat16 *)x, n_heads, head_dim, half, pos0, sign, fr);
 }
 
@@ -76,10 +82,16 @@ void rope_launch(ic_ctx *ctx, ic_dtype dt, void *x, int L, int n_heads, int head
 
 extern "C" void ic_rope_forward_cuda(ic_ctx *ctx, ic_dtype dt, void *x, int L, int n_heads,
                                      int head_dim, int rot_dim, int pos0, float theta) {
-    ic_cuda::rope_launch(ctx, dt, x, L, n_heads, head_dim, rot_dim, pos0, theta, 1.0);
+    ic_cuda::rope_launch(ctx, dt, x, 1, L, n_heads, head_dim, rot_dim, pos0, theta, 1.0);
+}
+
+extern "C" void ic_rope_forward_windows_cuda(ic_ctx *ctx, ic_dtype dt, void *x, int B, int L,
+                                             int n_heads, int head_dim, int rot_dim, int pos0,
+                                             float theta) {
+    ic_cuda::rope_launch(ctx, dt, x, B, L, n_heads, head_dim, rot_dim, pos0, theta, 1.0);
 }
 
 extern "C" void ic_rope_backward_cuda(ic_ctx *ctx, ic_dtype dt, void *dx, int L, int n_heads,
                                       int head_dim, int rot_dim, int pos0, float theta) {
-    ic_cuda::rope_launch(ctx, dt, dx, L, n_heads, head_dim, rot_dim, pos0, theta, -1.0);
+    ic_cuda::rope_launch(ctx, dt, dx, 1, L, n_heads, head_dim, rot_dim, pos0, theta, -1.0);
 }

@@ -30,3 +30,19 @@ void  ic_cuda_memzero(ic_ctx *ctx, void *p, size_t bytes) {
     IC_FATAL("CUDA memset in a build without CUDA");
 }
 void  ic_cuda_sync(ic_ctx *ctx) { (void)ctx; }
+
+int ic_cuda_graph_begin(ic_ctx *ctx, char *why, int why_len) {
+    (void)ctx;
+    snprintf(why, (size_t)why_len, "built without CUDA");
+    return -1;
+}
+int ic_cuda_graph_end(ic_ctx *ctx, void **exec, char *why, int why_len) {
+    (void)ctx; *exec = NULL;
+    snprintf(why, (size_t)why_len, "built without CUDA");
+    return -1;
+}
+void ic_cuda_graph_launch(ic_ctx *ctx, void *exec) {
+    (void)ctx; (void)exec;
+    IC_FATAL("CUDA graph launch in a build without CUDA");
+}
+void ic_cuda_graph_destroy(void *exec) { IC_ASSERT(exec == NULL); }

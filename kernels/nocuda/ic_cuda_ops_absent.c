@@ -128,6 +128,27 @@ void ic_attention_forward_cuda(ic_ctx *ctx, ic_dtype dt, void *out, float *lse, 
     IC_NO_CUDA("ic_attention_forward_cuda");
 }
 
+size_t ic_attention_batch_workspace_bytes_cuda(ic_ctx *ctx, ic_dtype dt, int B, int L, int H,
+                                               int Hkv, int d) {
+    (void)ctx; (void)dt; (void)B; (void)L; (void)H; (void)Hkv; (void)d;
+    IC_NO_CUDA("ic_attention_batch_workspace_bytes_cuda");
+}
+
+void ic_attention_forward_batch_cuda(ic_ctx *ctx, ic_dtype dt, void *out, float *lse,
+                                     const void *q, const void *k, const void *v, int B, int L,
+                                     int H, int Hkv, int d) {
+    (void)ctx; (void)dt; (void)out; (void)lse; (void)q; (void)k; (void)v; (void)B; (void)L;
+    (void)H; (void)Hkv; (void)d;
+    IC_NO_CUDA("ic_attention_forward_batch_cuda");
+}
+
+void ic_rope_forward_windows_cuda(ic_ctx *ctx, ic_dtype dt, void *x, int B, int L, int n_heads,
+                                  int head_dim, int rot_dim, int pos0, float theta) {
+    (void)ctx; (void)dt; (void)x; (void)B; (void)L; (void)n_heads; (void)head_dim;
+    (void)rot_dim; (void)pos0; (void)theta;
+    IC_NO_CUDA("ic_rope_forward_windows_cuda");
+}
+
 int64_t ic_attention_cudnn_graphs_built(void) { return 0; }
 
 void ic_indexer_scores_forward_cuda(ic_ctx *ctx, ic_dtype dt, float *out, int ld, const void *qI,
@@ -142,6 +163,53 @@ void ic_topk_forward_cuda(ic_ctx *ctx, int32_t *idx, int32_t *cnt, const float *
                           int t0, int t1, int K) {
     (void)ctx; (void)idx; (void)cnt; (void)S; (void)ld; (void)t0; (void)t1; (void)K;
     IC_NO_CUDA("ic_topk_forward_cuda");
+}
+
+void ic_layernorm_forward_cuda(ic_ctx *ctx, float *y, float *mean, float *rstd, const float *x,
+                               const float *weight, const float *bias, int rows, int n,
+                               float eps) {
+    (void)ctx; (void)y; (void)mean; (void)rstd; (void)x; (void)weight; (void)bias; (void)rows;
+    (void)n; (void)eps;
+    IC_NO_CUDA("ic_layernorm_forward_cuda");
+}
+
+size_t ic_layernorm_backward_workspace_bytes_cuda(const ic_ctx *ctx, int rows, int n) {
+    (void)ctx; (void)rows; (void)n;
+    IC_NO_CUDA("ic_layernorm_backward_workspace_bytes_cuda");
+    return 0;
+}
+
+void ic_layernorm_backward_cuda(ic_ctx *ctx, float *dx, float *dweight, float *dbias,
+                                const float *dy, const float *x, const float *mean,
+                                const float *rstd, const float *weight, int rows, int n) {
+    (void)ctx; (void)dx; (void)dweight; (void)dbias; (void)dy; (void)x; (void)mean; (void)rstd;
+    (void)weight; (void)rows; (void)n;
+    IC_NO_CUDA("ic_layernorm_backward_cuda");
+}
+
+size_t ic_validate_workspace_bytes_cuda(const ic_ctx *ctx) {
+    (void)ctx;
+    IC_NO_CUDA("ic_validate_workspace_bytes_cuda");
+    return 0;
+}
+
+int ic_index_sets_check_cuda(ic_ctx *ctx, const int32_t *idx, const int32_t *cnt, int L, int K,
+                             ic_error *err) {
+    (void)ctx; (void)idx; (void)cnt; (void)L; (void)K; (void)err;
+    IC_NO_CUDA("ic_index_sets_check_cuda");
+    return -1;
+}
+
+int ic_tokens_check_cuda(ic_ctx *ctx, const int32_t *tokens, int L, int V, ic_error *err) {
+    (void)ctx; (void)tokens; (void)L; (void)V; (void)err;
+    IC_NO_CUDA("ic_tokens_check_cuda");
+    return -1;
+}
+
+void ic_convert_cuda(ic_ctx *ctx, ic_dtype dst_dt, void *dst, ic_dtype src_dt, const void *src,
+                     size_t n) {
+    (void)ctx; (void)dst_dt; (void)dst; (void)src_dt; (void)src; (void)n;
+    IC_NO_CUDA("ic_convert_cuda");
 }
 
 size_t ic_indexer_scores_workspace_bytes_cuda(const ic_ctx *ctx, int L, int H_I, int d_I) {

@@ -1,6 +1,7 @@
 // kernels/cuda/indexer_scores.cu (bf16 mma.sync through the ic_ptx.cuh twins)
 // in the CPU SIMT emulator against the CPU reference op
-// (kernels/cpu/indexer_scores.c, compiled in): ragged L = 1, 17, 70, 130;
+// (kernels/cpu/indexer_scores.c, compiled in): ragged L = 1, 17, 70, 130,
+// 290, 300, 530 (several 256-key blocks of the d_I 64 / 128 path);
 // H_I = 1, 3, 16; d_I = 16, 64, 128; row blocks [t0, t1) that start and end
 // mid-tile; ld > t1; the output (and 64 floats past it) poisoned with NaN.
 //
@@ -116,6 +117,8 @@ int main(void) {
         {17, 1, 64, 5, 13, 20},   {70, 16, 64, 0, 70, 70},   {70, 3, 64, 3, 67, 70},
         {70, 16, 16, 10, 70, 75}, {70, 1, 128, 0, 70, 71},   {130, 3, 64, 0, 130, 130},
         {130, 1, 16, 61, 129, 131}, {130, 16, 64, 65, 130, 130}, {130, 3, 16, 1, 2, 130},
+        // More than one 256-key block of the d_I 64 / 128 path; odd ld (no pair stores).
+        {300, 2, 64, 0, 300, 300}, {290, 3, 128, 250, 287, 289}, {530, 1, 64, 255, 530, 531},
     };
     const int n = (int)(sizeof c / sizeof c[0]);
     uint64_t seed = 1000;

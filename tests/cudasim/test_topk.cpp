@@ -86,6 +86,15 @@ int main(void) {
     one(2102, 2048, 2045, 2051, 2060, TOPK_TIES, sd++);      // K = 2048: k == n, then selects
     one(2102, 2048, 2099, 2102, 2102, TOPK_SPECIAL, sd++);
     one(131072, 256, 131071, 131072, 131072, TOPK_TIES, sd++);  // one 128K-candidate row
+    // a random 128K row: its top 12-bit bin (~4096 keys) overflows the
+    // shared candidate list, so a second global level runs
+    one(131072, 256, 131071, 131072, 131072, TOPK_RANDOM, sd++);
+    // K = 2048 of a random 64K row: ~2048 candidates, then the shared refine
+    one(65536, 2048, 65534, 65536, 65536, TOPK_RANDOM, sd++);
+    // flat rows longer than the candidate list: global levels down to the
+    // position bits (NaN row, 0.5 row); k = 2048 of 8192 ends on a bin wanted whole
+    one(20000, 300, 19998, 20000, 20000, TOPK_FLAT, sd++);
+    one(8192, 2048, 8190, 8192, 8192, TOPK_FLAT, sd++);
     printf("topk (cudasim, order %s): %d cases, %d failed\n", cudasim_order_name(), g_cases,
            g_failed);
     return g_failed ? 1 : 0;

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One exit-status rule in every subcommand (DESIGN.md s6): 0 success, 1 the
+# One exit-status rule in every subcommand (docs/DESIGN.md s6): 0 success, 1 the
 # work failed (the message names the file and the fault), 2 a bad command
 # line only. Every subcommand is walked through a bad flag (2, the message
 # names the flag), a missing input (1, names the path) and a malformed

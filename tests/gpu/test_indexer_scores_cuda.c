@@ -2,7 +2,8 @@
  * indexer_scores.cu, bf16 mma.sync) against the CPU reference op
  * (kernels/cpu/indexer_scores.c) at SmolLM2's indexer shape (H_I = 16,
  * d_I = 64, L = 2048, all rows) and ragged row blocks (mid-tile starts and
- * ends, one decode row, ld > t1, H_I = 1/3, d_I = 16/128).
+ * ends, one decode row, ld > t1, H_I = 1/3, d_I = 16/128) and H_I = 64,
+ * d_I = 128 at L = 1024.
  *
  * Inputs, and the tolerance per entry s <= t relative to
  * S = sum_j |w[t,j]| sum_i |qI[t,j,i] kI[s,i]| (computed with the CPU op on
@@ -142,6 +143,7 @@ int main(void) {
         {2048, 16, 64, 1000, 1100, 1200}, {2048, 16, 64, 0, 37, 2048},
         {2048, 16, 64, 2047, 2048, 2048}, /* one decode row */
         {777, 3, 128, 5, 700, 777},       {300, 1, 16, 13, 300, 301},
+        {1024, 64, 128, 0, 1024, 1024},   /* the big indexer shape's heads and width */
     };
     const int n = (int)(sizeof c / sizeof c[0]);
     uint64_t seed = 77;

@@ -3,7 +3,8 @@
  * identical, bit for bit, over the whole arrays (both poisoned with -2
  * first, so rows outside the block [t0, t1) must stay untouched). Full rows
  * at L = 2048, K = 256; blocks of rows at L = 8192, K = 2048 (k == n rows,
- * then selects); 128K-candidate rows (a block of 4 rows up to t = 131071,
+ * then selects); the last 1024 rows of L = 65536 at K = 2048;
+ * 128K-candidate rows (a block of 4 rows up to t = 131071,
  * ld = 131072) at K = 256 and 2048; random, tied (4 values), special
  * (NaN, +-inf, -0/+0, denormals) and flat rows (tests/ic_topk_scores.h).
  * Prints the kernel's time per case (one call, after a warm-up).
@@ -105,6 +106,9 @@ int main(void) {
         one(8192, 2048, 8100, 8192, 8200, mode, sd++);
     }
     one(8192, 2048, 0, 8192, 8192, TOPK_RANDOM, sd++);  // all rows once
+    // the bench's 64K shape, its last 1024 rows: threshold bins of ~2048
+    // candidates (near the shared list's capacity), refined in shared memory
+    one(65536, 2048, 64512, 65536, 65536, TOPK_RANDOM, sd++);
     for (int mode = 0; mode < 4; mode++) {
         one(131072, 256, 131068, 131072, 131072, mode, sd++);
         one(131072, 2048, 131068, 131072, 131072, mode, sd++);

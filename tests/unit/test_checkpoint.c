@@ -66,7 +66,7 @@ static void run_free(run_state *r) {
 }
 
 static ic_checkpoint ck_of(run_state *r, int64_t step, uint64_t rng) {
-    return (ic_checkpoint){step, r->w, NW, &r->opt, &r->smp, rng, r->config};
+    return (ic_checkpoint){step, r->w, NW, &r->opt, &r->smp, rng, r->config, NULL};
 }
 
 static void touch(const char *dir, const char *name, const char *text) {

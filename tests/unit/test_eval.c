@@ -74,6 +74,14 @@ START_TEST(test_eval_windows) {
     ck_assert_int_eq(ic_eval_tokens(ic_test_ctx(0), &w, tok, n, &o, &again, &err), 0);
     ck_assert_int_eq(again.n_windows, 3);
     ck_assert(again.loss == res.loss);
+    /* batched (model/ic_teacher_batch.h): 2 windows per forward, the last
+     * batch ragged (3 = 2 + 1); the same maths, GEMMs over more rows */
+    o.batch = 2;
+    ck_assert_msg(ic_eval_tokens(ic_test_ctx(0), &w, tok, n, &o, &again, &err) == 0, "%s", err.msg);
+    ck_assert_msg(fabs(again.loss - ref) < 1e-5 * ref, "batched loss %g vs %g", again.loss, ref);
+    ck_assert_int_eq(again.tokens, (long)N * L);
+    ck_assert_int_eq(again.n_windows, N);
+    o.batch = 0;
     /* too few tokens: N*L + 1 needed */
     o.n_windows = N;
     ck_assert_int_eq(ic_eval_tokens(ic_test_ctx(0), &w, tok, (size_t)N * L, &o, &again, &err), -1);

@@ -117,9 +117,10 @@ static double rel(const float *a, const double *b, size_t n) {
 /* ---- the selection hook: full causal index sets + a loop sparse attention */
 typedef struct { int calls[8]; const float *xn_seen[8]; int32_t *idx, *cnt; int K; } sel_ctx;
 
-static int select_all(void *ctx, int layer, const float *x_norm, int L, const int32_t **idx,
-                      const int32_t **cnt, int *K) {
+static int select_all(void *ctx, int layer, ic_dtype dt, const void *x_norm, int L,
+                      const int32_t **idx, const int32_t **cnt, int *K) {
     sel_ctx *s = ctx;
+    ck_assert_int_eq(dt, IC_F32);      /* the CPU teacher's activations */
     s->calls[layer]++;
     s->xn_seen[layer] = x_norm;
     if (layer == 0) return 0;          /* layer 0 stays dense */
@@ -131,8 +132,12 @@ static int select_all(void *ctx, int layer, const float *x_norm, int L, const in
     return 1;
 }
 
-static void sparse_loop(ic_ctx *ctx, float *out, float *lse, const float *q, const float *k, const float *v,
-                        int L, int H, int Hkv, int d, const int32_t *idx, const int32_t *cnt, int K) {
+static void sparse_loop(ic_ctx *ctx, ic_dtype dt, void *out_, float *lse, const void *q_,
+                        const void *k_, const void *v_, int L, int H, int Hkv, int d,
+                        const int32_t *idx, const int32_t *cnt, int K) {
+    ck_assert_int_eq(dt, IC_F32);
+    float *out = out_;
+    const float *q = q_, *k = k_, *v = v_;
     double *p = malloc(sizeof(double) * K);
     for (int t = 0; t < L; t++)
         for (int h = 0; h < H; h++) {

@@ -33,13 +33,24 @@ static double window_loss(ic_trainer *t, const int32_t *tok) {
     return s.kl;
 }
 
-/* Snapshot of every F layer's top-k sets after the last forward. */
-static void keep_copy(const ic_trainer *t, int32_t *dst) {
+/* Every F layer's top-k sets under the current indexers. The trainer keeps
+ * one F layer's sets at a time (it computes each group's loss as soon as the
+ * forward has passed it), so the snapshot comes from a DSA forward of its
+ * own over the trainer's state, with a set buffer per F layer. */
+static void keep_copy(ic_trainer *t, const int32_t *tok, int32_t *dst) {
+    ic_dsa_index_set keep[NL];
+    memset(keep, 0, sizeof keep);
     for (int l = 0; l < NL; l++)
-        if (t->keep[l].idx) {
-            memcpy(dst, t->keep[l].idx, sizeof(int32_t) * L * TOPK);
+        if (ic_pattern_is_full(&t->pat, l)) {
+            keep[l].idx = dst;
+            keep[l].cnt = malloc(sizeof(int32_t) * L);
             dst += L * TOPK;
         }
+    ic_dsa_fwd_opts fo = { .pattern = &t->pat, .mode = IC_DSA_MODE_PATTERN, .keep = keep };
+    ic_error err;
+    ic_error_clear(&err);
+    ck_assert_msg(ic_dsa_forward(t->m, &t->st, tok, NULL, L, &fo, NULL, &err) == 0, "%s", err.msg);
+    for (int l = 0; l < NL; l++) free(keep[l].cnt);
 }
 
 static void gradcheck(const char *spec, ic_distill_stage stage, int single, uint64_t seed) {
@@ -61,9 +72,9 @@ static void gradcheck(const char *spec, ic_distill_stage stage, int single, uint
     ck_assert_msg(ic_trainer_window(&t, tok, NULL, L, 1, &s, &err) == 0, "%s", err.msg);
     ck_assert(s.tokens == L && isfinite(s.kl) && s.kl > 0);
     ck_assert_msg(fabs(window_loss(&t, tok) - s.kl) <= 1e-9 * fabs(s.kl), "forward-only loss differs");
-    /* zeroed: only the F layers' slots are written (none in the dense stage) */
+    /* zeroed: only the F layers' slots are written */
     int32_t *k0 = calloc((size_t)NL * L * TOPK, sizeof *k0), *k1 = calloc((size_t)NL * L * TOPK, sizeof *k1);
-    keep_copy(&t, k0);
+    keep_copy(&t, tok, k0);
 
     const double h = 4e-3;
     int checked = 0, skipped = 0;
@@ -75,11 +86,11 @@ static void gradcheck(const char *spec, ic_distill_stage stage, int single, uint
             const float v0 = pr->value[i];
             pr->value[i] = (float)(v0 + h);
             double lp = window_loss(&t, tok);
-            keep_copy(&t, k1);
+            keep_copy(&t, tok, k1);
             int same = memcmp(k0, k1, sizeof(int32_t) * NL * L * TOPK) == 0;
             pr->value[i] = (float)(v0 - h);
             double lm = window_loss(&t, tok);
-            keep_copy(&t, k1);
+            keep_copy(&t, tok, k1);
             same = same && memcmp(k0, k1, sizeof(int32_t) * NL * L * TOPK) == 0;
             pr->value[i] = v0;
             /* the real step of the perturbed float, not h */
@@ -141,6 +152,37 @@ START_TEST(test_multi_equals_single_all_f) {
 }
 END_TEST
 
+/* docs/DESIGN.md s3: the saved Q, K (, LSE) are max_l |G(l)| slots reused group
+ * after group, not one per served layer; layer j of G(l) uses slot j - l. */
+START_TEST(test_saved_slots_per_group) {
+    ic_dsa_model m;
+    make_model(&m, 31);
+    ic_error err;
+    ic_error_clear(&err);
+    const char *specs[3] = { "FSSF", "FSFS", "FFFF" };
+    const int want[3][2] = { {3, 1}, {2, 1}, {1, 1} };   /* [spec][single] */
+    for (int ps = 0; ps < 3; ps++)
+        for (int single = 0; single < 2; single++) {
+            ic_pattern pat;
+            ck_assert(ic_pattern_parse(&pat, specs[ps], NL, &err) == 0);
+            ic_trainer t;
+            ck_assert_msg(ic_trainer_init(&t, ic_test_ctx(0), &m, &pat, IC_DISTILL_DENSE, single, L,
+                                          &err) == 0, "%s", err.msg);
+            ck_assert_int_eq(t.n_slots, want[ps][single]);
+            for (int l = 0; l < NL; l++) {
+                if (!t.save[l].q) continue;
+                const int j = l - ic_pattern_source(&pat, l);
+                ck_assert_ptr_eq(t.save[l].q, t.slots[j].q);
+                ck_assert_ptr_eq(t.save[l].k, t.slots[j].k);
+                ck_assert_ptr_eq(t.save[l].lse, t.slots[j].lse);
+                if (ic_pattern_is_full(&pat, l)) ck_assert_ptr_eq(t.save[l].x_norm, t.x_norm_buf);
+            }
+            ic_trainer_free(&t);
+        }
+    ic_dsa_model_free(&m);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("trainer");
     TCase *tc = tcase_create("core");
@@ -150,6 +192,7 @@ int main(void) {
     tcase_add_test(tc, test_grad_sparse_multi);
     tcase_add_test(tc, test_grad_sparse_single);
     tcase_add_test(tc, test_multi_equals_single_all_f);
+    tcase_add_test(tc, test_saved_slots_per_group);
     suite_add_tcase(s, tc);
     return ic_test_run_suite(s);
 }
