@@ -25,8 +25,9 @@
  * ic_distill_loss_workspace_bytes first.
  *
  * CUDA (dense stage only; kernels/cuda/distill_loss_dense.cu explains it):
- * bf16 tensor cores, chunks of 1024 query rows (row_block overrides), a
- * workspace of about 4 * 1024 * L + 4 * H_I * L * d_I bytes; bitwise
+ * bf16 tensor cores, chunks of 2048 query rows (row_block overrides), a
+ * workspace of about 4 * 2048 * L + 4 * H_I * L * d_I + 16 * L * (H + Hkv) * d
+ * bytes (the last: bf16 copies of up to 8 served layers' q, k); bitwise
  * deterministic run to run. d_I, d in {64, 128}, n_served <= 8.
  *
  * Threads: OpenMP over row blocks (all of omp_get_max_threads()); OpenBLAS is
@@ -68,7 +69,7 @@ typedef struct {
     const int32_t *cnt;   /* [L] */
     int topk;             /* K */
     int row_block;        /* query rows per block; 0 = default (64). CUDA: rows per
-                             chunk of the streamed pass, rounded up to 64; 0 = 1024 */
+                             chunk of the streamed pass, rounded up to 64; 0 = 2048 */
     int key_block;        /* keys per tile in the dense stage; 0 = default (256);
                              CPU only (the CUDA tiles are 64 x 64) */
 } ic_distill_desc;

@@ -21,12 +21,23 @@ void isc_bwd_dqdw_launch(ic_ctx *ctx, float *dqI, float *dw, const float *g, int
                          const float *qI, const float *kI, const float *w, int L, int H_I,
                          int d_I, int t0, int t1);
 
+// The same with qI, kI as bf16 (16-byte aligned; the fused loss's copies):
+// bf16 staging is exact, so the results are those of the fp32 call on the
+// fp32 values. Include after ic_cuda_rt.cuh (the bf16 type).
+void isc_bwd_dqdw_launch(ic_ctx *ctx, float *dqI, float *dw, const float *g, int ld,
+                         const __nv_bfloat16 *qI, const __nv_bfloat16 *kI, const float *w, int L,
+                         int H_I, int d_I, int t0, int t1);
+
 // The dkI contributions of the same rows, per head: part [H_I, t1, d_I] =
 // sum over rows t >= s of the block of da * qI[t, j] (written, not added),
 // one CTA per (head j, 64-key tile) looping over the rows.
 void isc_bwd_dk_launch(ic_ctx *ctx, float *part, const float *g, int ld, const float *qI,
                        const float *kI, const float *w, int L, int H_I, int d_I, int t0,
                        int t1);
+
+void isc_bwd_dk_launch(ic_ctx *ctx, float *part, const float *g, int ld,
+                       const __nv_bfloat16 *qI, const __nv_bfloat16 *kI, const float *w, int L,
+                       int H_I, int d_I, int t0, int t1);
 
 // dkI [n, d_I] += sum over j = 0..H_I-1 (in that order) of part [H_I, n, d_I].
 void isc_bwd_dk_reduce_launch(ic_ctx *ctx, float *dkI, const float *part, int H_I, int d_I,

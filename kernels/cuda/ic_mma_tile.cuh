@@ -109,6 +109,138 @@ __device__ __forceinline__ void ic_c_to_a(uint32_t a[4], const float c0[4], cons
     a[3] = ic_pack_bf16x2(c1[2], c1[3]);
 }
 
+// ---- Helpers added for the fused distillation loss (distill_loss_dense.cu):
+// operands read straight from global memory into fragments, and staging with
+// a compile-time trip count (so every load of a thread is in flight at once).
+
+// Two consecutive fp32 values, one 8-byte load where the address allows it.
+struct __align__(8) ic_f32x2 { float x, y; };
+
+__device__ __forceinline__ ic_f32x2 ic_ld_f32x2(const float *p, int pairs) {
+    if (pairs) return *reinterpret_cast<const ic_f32x2 *>(p);
+    ic_f32x2 r;
+    r.x = p[0];
+    r.y = p[1];
+    return r;
+}
+
+// The A fragments of all D / 16 k steps for the warp's 16 rows [row, row +
+// 16) of a strided fp32 matrix (row r at src + r * stride), read from global
+// memory and rounded to bf16 (nearest even): for an operand that only this
+// warp uses, so it needs neither a shared tile nor a block barrier. Rows >=
+// row_end are zero (row itself must be < row_end: its address is the stand-in
+// that keeps the loads in bounds). pairs: src and stride even and src 8-byte
+// aligned, so each lane's two columns are one 8-byte load.
+template <int D>
+__device__ __forceinline__ void ic_lda_rows_f32_all(uint32_t a[][4], const float *src,
+                                                    size_t stride, int row, int row_end,
+                                                    int lane, int pairs) {
+    const int g = lane >> 2, tq = lane & 3;
+    const bool oka = row + g < row_end, okb = row + g + 8 < row_end;
+    const float *pa = src + (size_t)(oka ? row + g : row) * stride + 2 * tq;
+    const float *pb = src + (size_t)(okb ? row + g + 8 : row) * stride + 2 * tq;
+    ic_f32x2 v[D / 16][4];
+IC_UNROLL
+    for (int kk = 0; kk < D / 16; kk++) {
+        v[kk][0] = ic_ld_f32x2(pa + kk * 16, pairs);
+        v[kk][1] = ic_ld_f32x2(pb + kk * 16, pairs);
+        v[kk][2] = ic_ld_f32x2(pa + kk * 16 + 8, pairs);
+        v[kk][3] = ic_ld_f32x2(pb + kk * 16 + 8, pairs);
+    }
+IC_UNROLL
+    for (int kk = 0; kk < D / 16; kk++)
+IC_UNROLL
+        for (int i = 0; i < 4; i++) {
+            const bool ok = (i & 1) ? okb : oka;
+            a[kk][i] = ic_pack_bf16x2(ok ? v[kk][i].x : 0.0f, ok ? v[kk][i].y : 0.0f);
+        }
+}
+
+// ic_stage_rows for fp32 sources with the trip count fixed at compile time
+// (NROWS x D elements over NTHREADS = blockDim.x threads, in 8-element
+// chunks): a thread issues all of its loads before its first shared store.
+template <int D, int NROWS, int NTHREADS>
+__device__ __forceinline__ void ic_stage_rows_f32_n(__nv_bfloat16 *tile, int lds,
+                                                    const float *src, size_t stride, int row0,
+                                                    int row_end, int packed) {
+    const int chunks = D / 8, per = NROWS * chunks / NTHREADS;
+    static_assert(NROWS * chunks % NTHREADS == 0, "whole chunks per thread");
+    ic_pack<float> v[per][2];
+IC_UNROLL
+    for (int m = 0; m < per; m++) {
+        const int i = (int)threadIdx.x + m * NTHREADS, c = i / chunks, k = (i - c * chunks) * 8;
+        const int r = row0 + c;
+        const float *p = src + (size_t)(r < row_end ? r : row0) * stride + k;
+        if (packed) {
+            v[m][0] = *reinterpret_cast<const ic_pack<float> *>(p);
+            v[m][1] = *reinterpret_cast<const ic_pack<float> *>(p + 4);
+        } else {
+IC_UNROLL
+            for (int e = 0; e < 4; e++) { v[m][0].v[e] = p[e]; v[m][1].v[e] = p[4 + e]; }
+        }
+    }
+IC_UNROLL
+    for (int m = 0; m < per; m++) {
+        const int i = (int)threadIdx.x + m * NTHREADS, c = i / chunks, k = (i - c * chunks) * 8;
+        const bool ok = row0 + c < row_end;
+        ic_pack<__nv_bfloat16> o;
+IC_UNROLL
+        for (int e = 0; e < 8; e++)
+            o.v[e] = __float2bfloat16(ok ? v[m][e >> 2].v[e & 3] : 0.0f);
+        *reinterpret_cast<ic_pack<__nv_bfloat16> *>(&tile[c * lds + k]) = o;
+    }
+}
+
+// ic_lda_rows_f32_all for a bf16 matrix: each lane's two columns are one
+// 4-byte load that is already the packed fragment register (src 4-byte
+// aligned, stride even).
+template <int D>
+__device__ __forceinline__ void ic_lda_rows_bf16_all(uint32_t a[][4], const __nv_bfloat16 *src,
+                                                     size_t stride, int row, int row_end,
+                                                     int lane) {
+    const int g = lane >> 2, tq = lane & 3;
+    const bool oka = row + g < row_end, okb = row + g + 8 < row_end;
+    const __nv_bfloat16 *pa = src + (size_t)(oka ? row + g : row) * stride + 2 * tq;
+    const __nv_bfloat16 *pb = src + (size_t)(okb ? row + g + 8 : row) * stride + 2 * tq;
+IC_UNROLL
+    for (int kk = 0; kk < D / 16; kk++) {
+        const uint32_t x0 = *reinterpret_cast<const uint32_t *>(pa + kk * 16);
+        const uint32_t x1 = *reinterpret_cast<const uint32_t *>(pb + kk * 16);
+        const uint32_t x2 = *reinterpret_cast<const uint32_t *>(pa + kk * 16 + 8);
+        const uint32_t x3 = *reinterpret_cast<const uint32_t *>(pb + kk * 16 + 8);
+        a[kk][0] = oka ? x0 : 0u;
+        a[kk][1] = okb ? x1 : 0u;
+        a[kk][2] = oka ? x2 : 0u;
+        a[kk][3] = okb ? x3 : 0u;
+    }
+}
+
+// ic_stage_rows_f32_n for a bf16 source: 16-byte copies (src 16-byte aligned,
+// stride a multiple of 8), all of a thread's loads before its first store.
+template <int D, int NROWS, int NTHREADS>
+__device__ __forceinline__ void ic_stage_rows_bf16_n(__nv_bfloat16 *tile, int lds,
+                                                     const __nv_bfloat16 *src, size_t stride,
+                                                     int row0, int row_end) {
+    const int chunks = D / 8, per = NROWS * chunks / NTHREADS;
+    static_assert(NROWS * chunks % NTHREADS == 0, "whole chunks per thread");
+    ic_pack<__nv_bfloat16> v[per];
+IC_UNROLL
+    for (int m = 0; m < per; m++) {
+        const int i = (int)threadIdx.x + m * NTHREADS, c = i / chunks, k = (i - c * chunks) * 8;
+        const int r = row0 + c;
+        v[m] = *reinterpret_cast<const ic_pack<__nv_bfloat16> *>(
+            src + (size_t)(r < row_end ? r : row0) * stride + k);
+    }
+IC_UNROLL
+    for (int m = 0; m < per; m++) {
+        const int i = (int)threadIdx.x + m * NTHREADS, c = i / chunks, k = (i - c * chunks) * 8;
+        if (row0 + c >= row_end)
+IC_UNROLL
+            for (int e = 0; e < 8; e++) v[m].v[e] = __float2bfloat16(0.0f);
+        *reinterpret_cast<ic_pack<__nv_bfloat16> *>(&tile[c * lds + k]) = v[m];
+    }
+}
+
 }  // namespace ic_cuda
 
 #endif

@@ -21,6 +21,8 @@
 //                loss, kl_pbar and dw; dqI and dkI (sums that cancel, since
 //                sum_s g = 0) within twice what the input rounding alone moves
 //                them (CPU rounded vs CPU fp32), at least 2e-2.
+// Also the public indexer backward (fp32 inputs) on one row block against
+// the CPU's (isc_bwd_one).
 // Determinism: the backward runs twice from the same start; loss, kl_pbar,
 // dqI, dkI, dw must agree bit for bit, and the forward's loss with the
 // backward's.
@@ -29,7 +31,9 @@
 #include "ic_optest.h"
 
 extern "C" {
+#include "kernels/ic_cuda_ops.h"
 #include "kernels/ic_distill_loss.h"
+#include "kernels/ic_indexer_scores.h"
 }
 
 struct Case { int L, HI, dI, H, Hkv, d, ns, row_block, bf16vals; };
@@ -224,7 +228,48 @@ static void one(const Case &c, uint64_t seed) {
     ic_arena_free(&ctx.ws);
 }
 
+// The public indexer backward on CUDA (fp32 qI, kI: the kernels' fp32
+// instantiations; the fused loss above runs their bf16 ones on its copies)
+// against the CPU reference on one row block [t0, t1) with a random g;
+// bf16-representable qI, kI, so the tolerances are the tight ones above.
+static void isc_bwd_one(int L, int HI, int dI, int t0, int t1, uint64_t seed) {
+    const size_t nq = (size_t)L * HI * dI, nk = (size_t)L * dI, nw = (size_t)L * HI;
+    const int ld = t1;
+    float *qI = filled(nq, seed, -1.0f, 1.0f, 1), *kI = filled(nk, seed + 1, -1.0f, 1.0f, 1);
+    float *w = filled(nw, seed + 2, -0.5f, 1.0f, 0);
+    float *g = filled((size_t)(t1 - t0) * ld, seed + 3, -1.0f, 1.0f, 0);
+    float *dq0 = filled(nq, seed + 5, -0.1f, 0.1f, 0), *dk0 = filled(nk, seed + 6, -0.1f, 0.1f, 0);
+    float *dw0 = filled(nw, seed + 7, -0.1f, 0.1f, 0);
+    ic_ctx cpu;
+    memset(&cpu, 0, sizeof cpu);
+    cpu.backend = IC_BACKEND_CPU;
+    cpu.device = -1;
+    cpu.cpu_threads = 1;
+    if (ic_arena_init(&cpu.ws, ic_indexer_scores_workspace_bytes_cpu(&cpu, L, HI, dI)) != 0) exit(2);
+    float *rq = dup(dq0, nq), *rk = dup(dk0, nk), *rw = dup(dw0, nw);
+    ic_indexer_scores_backward_cpu(&cpu, rq, rk, rw, g, ld, qI, kI, w, L, HI, dI, t0, t1);
+    ic_ctx ctx = optest_ctx(ic_indexer_scores_workspace_bytes_cuda(NULL, L, HI, dI));
+    float *cq = dup(dq0, nq), *ck = dup(dk0, nk), *cw = dup(dw0, nw);
+    ic_indexer_scores_backward_cuda(&ctx, cq, ck, cw, g, ld, qI, kI, w, L, HI, dI, t0, t1);
+    char what[160];
+    snprintf(what, sizeof what, "indexer bwd fp32 L=%d HI=%d dI=%d rows [%d,%d) dw", L, HI, dI,
+             t0, t1);
+    check_grad(what, cw, rw, dw0, nw, 1e-4);
+    snprintf(what, sizeof what, "indexer bwd fp32 L=%d HI=%d dI=%d rows [%d,%d) dqI", L, HI, dI,
+             t0, t1);
+    check_grad(what, cq, rq, dq0, nq, 4e-3);
+    snprintf(what, sizeof what, "indexer bwd fp32 L=%d HI=%d dI=%d rows [%d,%d) dkI", L, HI, dI,
+             t0, t1);
+    check_grad(what, ck, rk, dk0, nk, 4e-3);
+    free(qI); free(kI); free(w); free(g); free(dq0); free(dk0); free(dw0);
+    free(rq); free(rk); free(rw); free(cq); free(ck); free(cw);
+    ic_arena_free(&cpu.ws);
+    ic_arena_free(&ctx.ws);
+}
+
 int main(void) {
+    isc_bwd_one(150, 3, 64, 30, 150, 777);   // a ragged row block past a tile edge
+    isc_bwd_one(70, 2, 128, 0, 70, 778);
     const Case cs[] = {
         {1, 4, 64, 2, 1, 64, 1, 0, 1},
         {17, 16, 64, 9, 3, 64, 3, 0, 1},     // SmolLM2's shapes, ragged tile

@@ -3,8 +3,8 @@
  * dispatcher kernels/distill_loss.c) against the CPU reference op
  * (kernels/cpu/distill_loss.c): loss, kl_pbar and the accumulated dqI, dkI,
  * dw. Shapes: SmolLM2's (H_I 16, d_I 64; teacher H 9 over Hkv 3, d 64) with
- * 4 served layers at L = 8192, 2048 (bf16 values), 1 and 3000 (ragged, three
- * chunks); the DeepSeek-like one (H_I 64, d_I 128; H 16, Hkv 4, d 128) at
+ * 4 served layers at L = 8192 (four chunks of 2048 rows), 2048 (bf16
+ * values), 1 and 3000 (ragged, two chunks); the DeepSeek-like one (H_I 64, d_I 128; H 16, Hkv 4, d 128) at
  * L = 2048 (CPU time bounds it). The teacher LSE comes from the CPU
  * attention op on the same q, k.
  *
