@@ -56,6 +56,8 @@ except TypeError:   # transformers before `dtype`
                                                  attn_implementation="sdpa")
 model = model.to(dev).eval()
 cfg = model.config
+# transformers 5.x moved rope_theta into rope_parameters
+ROPE_THETA = getattr(cfg, "rope_theta", None) or (getattr(cfg, "rope_parameters", None) or {}).get("rope_theta", 10000.0)
 D, H, HKV, d, NL = (cfg.hidden_size, cfg.num_attention_heads, cfg.num_key_value_heads,
                     cfg.hidden_size // cfg.num_attention_heads, cfg.num_hidden_layers)
 F_LAYERS = [l for l in range(NL) if l % R == 0]
@@ -76,7 +78,7 @@ class Indexer(torch.nn.Module):
 
     def rope(self, x, pos):   # NeoX half-split over the first ROPE dims
         half = ROPE // 2
-        inv = 1.0 / (cfg.rope_theta ** (torch.arange(half, device=dev, dtype=torch.float32) / half))
+        inv = 1.0 / (ROPE_THETA ** (torch.arange(half, device=dev, dtype=torch.float32) / half))
         ang = pos[:, None].float() * inv[None, :]
         c, s = ang.cos(), ang.sin()
         while c.dim() < x.dim():
