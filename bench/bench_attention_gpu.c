@@ -27,10 +27,8 @@
 #include "core/ic_half.h"
 #include "kernels/ic_ctx.h"
 #include "kernels/ic_cuda_ops.h"
+#include "bench/ic_bench_gpu.h"
 
-#define CK(call) do { cudaError_t e_ = (call); if (e_ != cudaSuccess) { \
-    fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #call, cudaGetErrorString(e_)); \
-    exit(1); } } while (0)
 
 typedef struct { int H, Hkv, d, L; } shape;
 
@@ -55,11 +53,6 @@ static double wall_ms(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec * 1e3 + (double)t.tv_nsec * 1e-6;
-}
-
-static int cmp_f(const void *a, const void *b) {
-    float x = *(const float *)a, y = *(const float *)b;
-    return (x > y) - (x < y);
 }
 
 static void *dev_rand(ic_ctx *ctx, size_t n, uint64_t seed, float lo, float hi) {

@@ -25,10 +25,8 @@
 #include "core/ic_error.h"
 #include "kernels/ic_ctx.h"
 #include "kernels/ic_distill_loss.h"
+#include "bench/ic_bench_gpu.h"
 
-#define CK(call) do { cudaError_t e_ = (call); if (e_ != cudaSuccess) { \
-    fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #call, cudaGetErrorString(e_)); \
-    exit(1); } } while (0)
 
 typedef struct { const char *name; int HI, dI, H, Hkv, d, ns, L; double goal_ms, goal_gib; } shape;
 static const shape kShapes[] = {
@@ -36,23 +34,8 @@ static const shape kShapes[] = {
     {"dsv32like", 64, 128, 16, 16, 128, 4, 8192, 12.0, 2.0},
 };
 
-static int cmp_f(const void *a, const void *b) {
-    float x = *(const float *)a, y = *(const float *)b;
-    return (x > y) - (x < y);
-}
-
 static float *dev_rand(ic_ctx *ctx, size_t n, uint64_t seed, float lo, float hi) {
-    float *h = malloc(n * 4);
-    float *p = ic_buf_alloc(ctx, n * 4);
-    if (!h || !p) { fprintf(stderr, "out of memory (%zu elements)\n", n); exit(1); }
-    uint64_t s = seed * 0x9E3779B97F4A7C15ull + 1;
-    for (size_t i = 0; i < n; i++) {
-        s ^= s << 13; s ^= s >> 7; s ^= s << 17;
-        h[i] = lo + (hi - lo) * (float)(s >> 40) * (1.0f / 16777216.0f);
-    }
-    ic_buf_upload(ctx, p, h, n * 4);
-    free(h);
-    return p;
+    return ic_bench_dev_rand(ctx, n, seed, lo, hi, 0);
 }
 
 /* A plausible LSE per (head, row): log(t + 1) + 1 (the scores are random,

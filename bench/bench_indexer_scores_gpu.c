@@ -20,35 +20,17 @@
 #include "core/ic_half.h"
 #include "kernels/ic_ctx.h"
 #include "kernels/ic_cuda_ops.h"
+#include "bench/ic_bench_gpu.h"
 
-#define CK(call) do { cudaError_t e_ = (call); if (e_ != cudaSuccess) { \
-    fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #call, cudaGetErrorString(e_)); \
-    exit(1); } } while (0)
 
 /* The shapes, with torch eager's time from GPU.md (the big shape: the issue). */
 static const struct { int L, H, d; double torch_ms; } kCase[] = {
     {2048, 16, 64, 0.44}, {8192, 16, 64, 6.5}, {32768, 16, 64, 104.0}, {16384, 64, 128, 96.0},
 };
 
-static int cmp_f(const void *a, const void *b) {
-    float x = *(const float *)a, y = *(const float *)b;
-    return (x > y) - (x < y);
-}
-
-/* n bf16 values in [lo, hi) (round to nearest even, core/ic_half.h), a fixed seed. */
+/* n bf16 values in [lo, hi), a fixed seed (bench/ic_bench_gpu.h). */
 static void *dev_rand(ic_ctx *ctx, size_t n, uint64_t seed, float lo, float hi) {
-    uint16_t *h = malloc(n * 2);
-    void *p = ic_buf_alloc(ctx, n * 2);
-    if (!h || !p) { fprintf(stderr, "out of memory (%zu elements)\n", n); exit(1); }
-    uint64_t s = seed * 0x9E3779B97F4A7C15ull + 1;
-    for (size_t i = 0; i < n; i++) {
-        s ^= s << 13; s ^= s >> 7; s ^= s << 17;
-        float f = lo + (hi - lo) * (float)(s >> 40) * (1.0f / 16777216.0f);
-        h[i] = ic_f32_to_bf16(f);
-    }
-    ic_buf_upload(ctx, p, h, n * 2);
-    free(h);
-    return p;
+    return ic_bench_dev_rand(ctx, n, seed, lo, hi, 1);
 }
 
 int main(int argc, char **argv) {
