@@ -45,7 +45,7 @@ for n in "${names[@]}"; do
     case $n in
     safetensors) build safetensors model/ic_safetensors.c model/ic_safetensors_write.c "${CORE[@]}" $JANSSON ;;
     gguf)        build gguf model/ic_gguf.c model/ic_gguf_quant.c model/ic_gguf_llama.c "${CORE[@]}" ;;
-    config)      build config model/ic_config.c "${CORE[@]}" $JANSSON ;;
+    config)      build config model/ic_config.c model/ic_config_pattern.c model/ic_pattern.c "${CORE[@]}" $JANSSON ;;
     tokenizer)   build tokenizer data/ic_tokenizer.c data/ic_tokenizer_encode.c data/ic_unicode.c \
                        data/ic_unicode_tables.c "${CORE[@]}" $JANSSON ;;
     h5attrs)     build h5attrs data/ic_h5tokens.c "${CORE[@]}" $HDF5 ;;
