@@ -39,3 +39,15 @@ void ic_cross_entropy_backward(ic_ctx *ctx, float *dlogits, const float *logits,
     }
     IC_FATAL("cross-entropy backward: unknown backend %d", (int)ctx->backend);
 }
+
+void ic_lm_head_loss(ic_ctx *ctx, float *nll, const float *x, const float *w,
+                     const int32_t *targets, int n, int V, int D) {
+    IC_ASSERT(nll && x && w && targets && n >= 0 && V > 0 && D > 0);
+    ic_ctx_count_op(ctx);
+    if (ctx->backend == IC_BACKEND_CPU) {
+        ic_lm_head_loss_cpu(ctx, nll, x, w, targets, n, V, D);
+        return;
+    }
+    IC_FATAL("fused LM head + cross-entropy: CPU only (backend %d); run the head GEMM and "
+             "ic_cross_entropy_forward per row block instead", (int)ctx->backend);
+}

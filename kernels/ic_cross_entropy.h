@@ -29,4 +29,19 @@ void ic_cross_entropy_forward_cpu(ic_ctx *ctx, float *nll, const float *logits, 
 void ic_cross_entropy_backward_cpu(ic_ctx *ctx, float *dlogits, const float *logits, const int32_t *targets,
                                    int n, int V, float scale);
 
+/* The LM head fused with the forward above, on the CPU only (the teacher
+ * calls it there; CUDA runs the head GEMM and the op above per row block):
+ * nll [n] = the cross-entropy of the logits x W^T, x [n, D], W [V, D] (the
+ * head, row-major as the weights store it), with the same target rules,
+ * without [n, V] logits: W is read once per pass of a few hundred rows,
+ * each thread streaming its slice of the vocabulary (kernels/cpu/
+ * lm_head_loss.c has the blocking and its memory formula). Workspace: what
+ * ic_lm_head_loss_workspace_bytes says for n rows (0 on CUDA contexts). */
+size_t ic_lm_head_loss_workspace_bytes(const ic_ctx *ctx, int n, int V, int D);
+/* aborts on a CUDA context (no kernel there: callers check the backend) */
+void ic_lm_head_loss(ic_ctx *ctx, float *nll, const float *x, const float *w,
+                     const int32_t *targets, int n, int V, int D);
+void ic_lm_head_loss_cpu(ic_ctx *ctx, float *nll, const float *x, const float *w,
+                         const int32_t *targets, int n, int V, int D);
+
 #endif

@@ -40,7 +40,7 @@ size_t ic_teacher_state_bytes(const ic_config *cfg, int L_max) {
 }
 
 int ic_teacher_head_rows(const ic_ctx *ctx, const ic_config *cfg, int L_max) {
-    if (ctx->backend == IC_BACKEND_CPU) return IC_TEACHER_HEAD_BLOCK;
+    if (ctx->backend == IC_BACKEND_CPU) return 0;   /* fused head + loss: no logits buffer */
     size_t row = (size_t)cfg->vocab_size * ic_dtype_size(ctx->act_dtype);
     size_t rows = IC_TEACHER_HEAD_BYTES_CUDA / (row ? row : 1);
     size_t cap = ((size_t)L_max + 63) / 64 * 64;
@@ -58,6 +58,8 @@ size_t ic_teacher_workspace_bytes(const ic_ctx *ctx, const ic_config *cfg, int L
     m = m > v ? m : v;
     size_t g = ic_matmul_accumulate_workspace_bytes(ctx, L_max, cfg->hidden_size);
     m = m > g ? m : g;
+    size_t h = ic_lm_head_loss_workspace_bytes(ctx, L_max, cfg->vocab_size, cfg->hidden_size);
+    m = m > h ? m : h;
     /* the loss's targets sit in the workspace (on the device for CUDA) below
      * every op of the LM head, so they add to the largest op's need */
     return m + ic_ws_round(sizeof(int32_t) * (size_t)L_max);
@@ -201,7 +203,9 @@ void ic_teacher_logits(const ic_weights *w, ic_teacher_state *s, const float *hi
     IC_ASSERT(L > 0 && L <= s->L_max && w->dt == dt);
     ic_rmsnorm_forward_dt(s->ctx, dt, s->x_norm, hidden, w->final_norm, L, c->hidden_size,
                           c->rms_norm_eps);
-    const int hb = s->head_rows;
+    /* the CPU writes all L rows in one GEMM (the caller holds [L, V]), whose
+     * threads each pack the head once for their L / threads rows */
+    const int hb = s->ctx->backend == IC_BACKEND_CPU ? L : s->head_rows;
     for (int t0 = 0; t0 < L; t0 += hb) {
         int nb = L - t0 < hb ? L - t0 : hb;
         ic_matmul_forward_dt(s->ctx, dt, at(logits, (size_t)t0 * c->vocab_size, dt),
@@ -220,13 +224,21 @@ void ic_teacher_loss(const ic_weights *w, ic_teacher_state *s, const float *hidd
                           c->rms_norm_eps);
     const size_t mark = ic_ws_mark(ctx);
     const int32_t *tgt = tokens_to_ctx(ctx, targets, L);
-    const int hb = s->head_rows;
-    for (int t0 = 0; t0 < L; t0 += hb) {
-        int nb = L - t0 < hb ? L - t0 : hb;
-        ic_matmul_forward_dt(ctx, dt, s->logits, at(s->x_norm, (size_t)t0 * c->hidden_size, dt),
-                             w->lm_head, NULL, nb, c->vocab_size, c->hidden_size);
-        ic_cross_entropy_forward_dt(ctx, dt, s->nll + t0, s->logits, tgt + t0, nb,
-                                    c->vocab_size);
+    if (ctx->backend == IC_BACKEND_CPU) {
+        /* fused (kernels/cpu/lm_head_loss.c): W read once per few hundred
+         * rows, each thread streaming its slice of the vocabulary */
+        ic_lm_head_loss(ctx, s->nll, s->x_norm, w->lm_head, tgt, L, c->vocab_size,
+                        c->hidden_size);
+    } else {
+        const int hb = s->head_rows;
+        for (int t0 = 0; t0 < L; t0 += hb) {
+            int nb = L - t0 < hb ? L - t0 : hb;
+            ic_matmul_forward_dt(ctx, dt, s->logits,
+                                 at(s->x_norm, (size_t)t0 * c->hidden_size, dt), w->lm_head,
+                                 NULL, nb, c->vocab_size, c->hidden_size);
+            ic_cross_entropy_forward_dt(ctx, dt, s->nll + t0, s->logits, tgt + t0, nb,
+                                        c->vocab_size);
+        }
     }
     ic_ws_release(ctx, mark);
     /* the sum is reported: the per-token losses come to the host once */

@@ -14,11 +14,14 @@
 #include "ic_error.h"
 #include "model/ic_weights.h"
 
-/* Rows of the LM head computed at once on the CPU: logits never exceed
- * IC_TEACHER_HEAD_BLOCK x V floats there. On CUDA a 64-row GEMM against a
- * [V, D] head is a few microseconds of work behind a launch, so the block
- * grows until its logits reach IC_TEACHER_HEAD_BYTES_CUDA
- * (ic_teacher_head_rows). */
+/* The LM head's loss. On the CPU it is one fused op (ic_lm_head_loss,
+ * kernels/cpu/lm_head_loss.c): no logits buffer in the state, a few MiB of
+ * workspace, the head read once per pass of a few hundred rows. On CUDA
+ * the head runs in row blocks of logits + cross-entropy; a 64-row GEMM
+ * against a [V, D] head is a few microseconds of work behind a launch, so
+ * the block grows until its logits reach IC_TEACHER_HEAD_BYTES_CUDA
+ * (ic_teacher_head_rows). IC_TEACHER_HEAD_BLOCK is the block's minimum
+ * (and what ic_teacher_state_bytes counts, an upper bound on the CPU). */
 #define IC_TEACHER_HEAD_BLOCK 64
 #define IC_TEACHER_HEAD_BYTES_CUDA ((size_t)256 << 20)
 
@@ -26,8 +29,10 @@
  * and layers. Buffers typed float * hold elements of s->dt: fp32 on the CPU,
  * bf16 on CUDA, where the caller's hidden [L, D] (sized in floats, which is
  * enough) is bf16 too. Peak memory of a forward at length L (fp32):
- *   state:  L*(2*D + 2*H*d + 2*Hkv*d + 2*F + 1) + H*L + 64*V floats
- *           (ic_teacher_state_bytes)
+ *   state:  L*(2*D + 2*H*d + 2*Hkv*d + 2*F + 1) + H*L floats
+ *           + head_rows*V on CUDA (ic_teacher_state_bytes counts 64*V)
+ *   LM head + loss scratch on the CPU (workspace): about
+ *           threads * 512 * 512 floats (lm_head_loss.c's formula)
  *   attention scratch (inside the op), per OpenMP thread:
  *           (H/Hkv) * IC_ATTENTION_BLOCK * (L + 2d) floats
  *   plus the caller's hidden state L*D, any saved tensors, and the weights.
@@ -49,7 +54,7 @@ typedef struct {
     float *proj;    /* [L, D]      o_proj / down_proj output before the residual add */
     float *gate;    /* [L, F]      gate_proj, then silu(gate)*up in place */
     float *up;      /* [L, F] */
-    float *logits;  /* [head_rows, V] one row block of the LM head */
+    float *logits;  /* [head_rows, V] one row block of the LM head (CUDA; empty on the CPU) */
     float *nll;     /* [L]         per-token loss of the head */
 } ic_teacher_state;
 
@@ -63,8 +68,8 @@ size_t ic_teacher_workspace_bytes(const ic_ctx *ctx, const ic_config *cfg, int L
 void   ic_teacher_state_free(ic_teacher_state *s);
 size_t ic_teacher_state_bytes(const ic_config *cfg, int L_max);
 
-/* LM-head rows per block on ctx for windows of up to L_max tokens:
- * IC_TEACHER_HEAD_BLOCK on the CPU (the reference's bits); on CUDA the
+/* LM-head rows per block on ctx for windows of up to L_max tokens: 0 on
+ * the CPU (fused head + loss, no logits buffer); on CUDA the
  * largest multiple of 64 whose logits fit IC_TEACHER_HEAD_BYTES_CUDA, at
  * most L_max rounded up to 64. */
 int ic_teacher_head_rows(const ic_ctx *ctx, const ic_config *cfg, int L_max);

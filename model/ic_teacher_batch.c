@@ -41,6 +41,8 @@ size_t ic_teacher_batch_workspace_bytes(ic_ctx *ctx, const ic_config *cfg, int B
     size_t r = ic_rope_workspace_bytes(ctx, cfg->head_dim);
     size_t g = ic_matmul_accumulate_workspace_bytes(ctx, rows, cfg->hidden_size);
     size_t mm = ic_matmul_workspace_bytes(ctx);
+    size_t h = ic_lm_head_loss_workspace_bytes(ctx, rows, cfg->vocab_size, cfg->hidden_size);
+    m = m > h ? m : h;
     m = m > r ? m : r;
     m = m > g ? m : g;
     return m > mm ? m : mm;
@@ -126,6 +128,10 @@ static void enqueue(const ic_weights *w, ic_teacher_batch *tb, int B, int L, int
     }
     if (!head) return;
     ic_rmsnorm_forward_dt(ctx, dt, s->x_norm, hidden, w->final_norm, R, D, c->rms_norm_eps);
+    if (ctx->backend == IC_BACKEND_CPU) {   /* fused: W read once per few hundred rows */
+        ic_lm_head_loss(ctx, s->nll, s->x_norm, w->lm_head, tb->targets, R, V, D);
+        return;
+    }
     const int hb = s->head_rows;
     for (int t0 = 0; t0 < R; t0 += hb) {
         const int nb = R - t0 < hb ? R - t0 : hb;
