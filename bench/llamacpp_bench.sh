@@ -145,12 +145,14 @@ if [ $need_f32 = 1 ] || [ $need_f16 = 1 ]; then
         if ! py_has "$PY" "torch, numpy, transformers"; then
             echo "   creating $WORK/venv-convert (torch CPU, transformers: a large download)" >&2
             logged python3 -m venv "$WORK/venv-convert"
-            # its CPU torch comes from download.pytorch.org (an extra index)
+            # they name download.pytorch.org's CPU wheels as an extra index;
+            # where that is unreachable (the helper box) pip takes torch
+            # from PyPI (checked: 2.5 minutes there, with a warm pip cache)
             "$PY" -m pip install --quiet --retries 1 --timeout 30 \
                 -r "$LLAMA_SRC/requirements/requirements-convert_hf_to_gguf.txt" \
                 >>"$STEP_LOG" 2>&1 ||
                 fail "cannot install the converter's requirements into $WORK/venv-convert" \
-                     "(download.pytorch.org unreachable?): set CONVERT_PYTHON to a python" \
+                     "(see the log): set CONVERT_PYTHON to a python" \
                      "with torch + transformers + numpy, e.g. the project's .venv-torch/bin/python"
         fi
     fi
