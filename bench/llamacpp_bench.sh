@@ -30,6 +30,13 @@ EVAL_WINDOWS=${EVAL_WINDOWS:-1}                     # eval windows per timed run
 PROMPT=${PROMPT:-In the beginning God created the heaven and the earth.}
 JOBS=${JOBS:-2}
 BUILD_NICE=${BUILD_NICE:-19}
+# --repack 0 keeps llama.cpp off its extra weight buffer types. With
+# GGML_NATIVE the build has AMX kernels (the CPU reports amx_tile/amx_int8),
+# but this VM does not enable the tile state: Q4_1 prompt batches died with
+# SIGILL on `tilezero` (gdb, 2026-12-02). Q4_1 has no CPU repack layout, so
+# the flag only swaps AMX for ggml-cpu's AVX-512 dot products; f32 and f16 are
+# unchanged. Set LLAMA_BENCH_ARGS= where AMX works.
+LLAMA_BENCH_ARGS=${LLAMA_BENCH_ARGS---repack 0}
 
 PREPARE_ONLY=0
 for a in "$@"; do
@@ -206,8 +213,13 @@ ROWS="f32:$GGUF_DIR/$BASE-f32.gguf f16:$GGUF_DIR/$BASE-f16.gguf Q4_1:$GGUF_SRC"
 # warm-up run stays on.
 llama_once() {   # NAME GGUF REPEAT
     local out=$RUN/llama-$1-$3.jsonl
+    local st=0
+    # shellcheck disable=SC2086  # LLAMA_BENCH_ARGS is a list of words
     "$LLAMA_BENCH" -m "$2" -t "$THREADS" -p 512,2048 -n 32 -embd 0,1 -r 1 -o jsonl \
-        >"$out" 2>"$out.err" || fail "llama-bench on $2 exited with status $? (see $out.err)"
+        $LLAMA_BENCH_ARGS >"$out" 2>"$out.err" || st=$?
+    [ $st = 132 ] && fail "llama-bench on $2 died of SIGILL: an instruction this CPU or VM" \
+        "does not run (AMX? keep LLAMA_BENCH_ARGS='--repack 0'; see $out.err)"
+    [ $st = 0 ] || fail "llama-bench on $2 exited with status $st (see $out.err)"
     python3 - "$out" "$1" "$3" >>"$SAMPLES" <<'EOF' || fail "cannot parse llama-bench output $out"
 import json, sys
 path, row, rep = sys.argv[1:]
@@ -279,7 +291,7 @@ COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
 git -C "$ROOT" diff --quiet HEAD 2>/dev/null || COMMIT="$COMMIT (dirty)"
 CPU=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
 {
-    echo "indexcache $COMMIT ($IC_BIN) vs llama.cpp ${LLAMA_COMMIT:-?} (llama-cpp-python $V; llama-bench: $LLAMA_VERSION)"
+    echo "indexcache $COMMIT ($IC_BIN) vs llama.cpp ${LLAMA_COMMIT:-?} (llama-cpp-python $V; llama-bench: $LLAMA_VERSION; args: ${LLAMA_BENCH_ARGS:-none})"
     echo "$T_START .. $T_END; $(nproc) CPUs ($CPU), $THREADS threads, R = $R interleaved repeats;" \
          "load average (1/5/15 min) $LOAD_BEFORE before, $LOAD_AFTER after"
     echo
