@@ -18,14 +18,13 @@
  * the same bits for 1, 2 or 3 threads (tests/unit/test_cpu_gemv.c checks). */
 #define GEMV_ALIGN 64
 
-/* Fork/join only above this many elements of B (4 MiB at 1 Mi floats is
- * 1/4 of that...: 2^16 floats = 256 KiB). One thread streams a weight from
- * cache or memory at roughly 10-20 GB/s, so 256 KiB is 15-25 us of work; a
- * fork/join of two OpenMP threads costs a few us on a quiet machine (more
- * when the sleeping worker must be woken, OMP_WAIT_POLICY=PASSIVE). Below it
- * (the k/v projections of tiny models, 64x64 test shapes) one thread wins;
- * above it every per-layer decode matmul of SmolLM2 (576x576 and up, 330K
- * floats and up) splits. bench/bench_gemv_cpu.c measures both sides. */
+/* Fork/join only from this many elements of B (2^16 floats = 256 KiB).
+ * One thread streams a weight at roughly 10-20 GB/s, so 256 KiB is 15-25 us
+ * of work, against a few us for a fork/join of two OpenMP threads (more when
+ * the sleeping worker must be woken, OMP_WAIT_POLICY=PASSIVE). Below it (the
+ * projections of tiny models, test shapes) one thread wins; from it up every
+ * per-layer decode matmul of SmolLM2 (192x576 = 110K floats and up) splits.
+ * bench/bench_gemv_cpu.c measures both sides. */
 #define GEMV_PAR_MIN_ELEMS (1L << 16)
 
 /* With M > 1 each share is walked in blocks of about this many floats of B
