@@ -24,7 +24,11 @@
  * the sleeping worker must be woken, OMP_WAIT_POLICY=PASSIVE). Below it (the
  * projections of tiny models, test shapes) one thread wins; from it up every
  * per-layer decode matmul of SmolLM2 (192x576 = 110K floats and up) splits.
- * bench/bench_gemv_cpu.c measures both sides. */
+ * bench/bench_gemv_cpu.c measures both sides; on 2026-12-02, with the two
+ * cores shared with 2-3 other jobs (load 4) and the weights streamed from
+ * memory (~6 GB/s), two threads did not beat one at any size (576x1536:
+ * 376 vs 393 us) and the fork cost ~100 us at 64x512, below the cut-off:
+ * the split pays only where the second core and more bandwidth are free. */
 #define GEMV_PAR_MIN_ELEMS (1L << 16)
 
 /* With M > 1 each share is walked in blocks of about this many floats of B

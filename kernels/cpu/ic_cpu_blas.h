@@ -30,13 +30,15 @@ void ic_cpu_sgemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, f
                   const float *A, int lda, const float *B, int ldb, float beta,
                   float *C, int ldc);
 
-/* Rows of C up to which ic_cpu_sgemm runs one cblas_sgemv per row of C
- * instead of a GEMM: cblas_sgemm packs all of B on every call, which for a
- * single row costs more than the product (decode of SmolLM2: a 1536x576
- * projection took 236 us as sgemm, 51 us as sgemv). Above a few rows the
- * packing is shared by enough rows to pay off; bench/bench_gemv_cpu.c
- * measures where (see the value's comment in kernels/cpu/gemv.c). */
-#define IC_CPU_GEMV_MAX_M 4
+/* Rows of C up to which ic_cpu_sgemm runs cblas_sgemv per row of C instead
+ * of a GEMM: cblas_sgemm packs all of B on every call, which for a single
+ * row costs more than the product (decode of SmolLM2: a 1536x576 projection
+ * took 236 us as sgemm, 51 us as sgemv, weights in cache). From two rows on
+ * the packing is already shared enough: bench/bench_gemv_cpu.c (2026-12-02,
+ * 2 cores, weights streamed from memory) measured M = 1 / M = 2 at
+ * 576x1536: GEMM 758 / 726 us, GEMV 416 / 826 us; 1536x576: 950 / 858 vs
+ * 781 / 1167; LM head 49152x576: 34.4 / 30.0 ms vs 20.4 / 30.0 ms. */
+#define IC_CPU_GEMV_MAX_M 1
 
 /* The same product as ic_cpu_sgemm for any M, as gemv calls: the columns
  * of C (rows of a transposed B) are split over the OpenMP threads when B

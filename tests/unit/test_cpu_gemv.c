@@ -4,8 +4,9 @@
  * the accumulating forward, every transpose combination ic_cpu_sgemm is
  * called with, padded leading dimensions, alpha/beta, a NaN-poisoned C with
  * beta = 0; and the same bits for 1, 2 and 3 OpenMP threads (the shares
- * start on fixed column multiples). M = 5 crosses into the GEMM path and
- * must agree with the oracle just the same. */
+ * start on fixed column multiples). M above IC_CPU_GEMV_MAX_M takes the GEMM
+ * path in ic_cpu_sgemm and must agree with the oracle just the same; the
+ * GEMV path (blocked for M > 1) is also called directly at every M. */
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -138,6 +139,7 @@ START_TEST(test_gemv_sgemm_transposes) {
                     double *ref = malloc(sizeof(double) * M * N), *mag = malloc(sizeof(double) * M * N);
                     float *got = malloc(sizeof(float) * M * N);
                     const float alpha = 0.75f;
+                    for (int api = 0; api < 2; api++)
                     for (int bi = 0; bi < 2; bi++) {
                         const float beta = bi ? -0.5f : 0.0f;
                         for (int m = 0; m < M; m++)
@@ -159,8 +161,10 @@ START_TEST(test_gemv_sgemm_transposes) {
                             if (beta == 0.0f)   /* beta = 0: C is never read */
                                 for (int m = 0; m < M; m++)
                                     for (int n = 0; n < N; n++) C[(size_t)m * ldc + n] = NAN;
-                            ic_cpu_sgemm(ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-                                         M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+                            /* the GEMV path is public for any M: take it directly too */
+                            (api ? ic_cpu_sgemv_small_m : ic_cpu_sgemm)(
+                                ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+                                M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
                             int pad_ok = 1;
                             for (int m = 0; m < M; m++) {
                                 memcpy(got + (size_t)m * N, C + (size_t)m * ldc, sizeof(float) * N);
@@ -171,10 +175,10 @@ START_TEST(test_gemv_sgemm_transposes) {
                             check_close(got, ref, mag, (size_t)M * N, K, ta ? (tb ? "TT" : "TN") : (tb ? "NT" : "NN"),
                                         M, N);
                             if (ti == 0) memcpy(Cfirst, C, sizeof(float) * M * ldc);
-                            else if (M <= IC_CPU_GEMV_MAX_M)
+                            else if (api || M <= IC_CPU_GEMV_MAX_M)
                                 ck_assert_msg(memcmp(C, Cfirst, sizeof(float) * M * ldc) == 0,
-                                              "ta=%d tb=%d M=%d N=%d: %d threads differ", ta, tb, M, N,
-                                              threads[ti]);
+                                              "api %d ta=%d tb=%d M=%d N=%d: %d threads differ", api,
+                                              ta, tb, M, N, threads[ti]);
                         }
                     }
                     free(A); free(B); free(C0); free(C); free(Cfirst); free(ref); free(mag); free(got);
