@@ -200,12 +200,26 @@ if has model; then
     export IC_MODEL_DIR=$MW/smol IC_DATA=$MW/kjv.h5
     run_tests 'teacher|train_gpu'
     sanitize "memcheck" '^test_teacher_gpu$'
+  elif [ -n "${IC_RANDOM_MODEL:-}" ] && [ -f "$ROOT/$IC_RANDOM_MODEL/config.json" ]; then
+    # IC_RANDOM_MODEL: a carried dir (repo-relative) with a config.json and the
+    # tokenizer files but no weights: random ones are made here
+    # (bench/make_random_weights.py), for the speed runs only, when the real
+    # GGUF cannot travel in this call; the tests that compare the GPU with
+    # the CPU on it are named by IC_RANDOM_TESTS (default the sparse trainer's)
+    MW=$(mktemp -d)
+    cp -r "$ROOT/$IC_RANDOM_MODEL" "$MW/rand"
+    step random_weights python3 "$ROOT/bench/make_random_weights.py" "$MW/rand"
+    step prep "$IC_BIN" prep --model "$MW/rand" --out "$MW/kjv.h5" "$ROOT/text/kjv.txt"
+    export IC_MODEL_DIR=$MW/rand IC_DATA=$MW/kjv.h5
+    run_tests "${IC_RANDOM_TESTS:-^test_train_sparse_gpu$}"
   else
-    record SKIP 0 model "IC_GGUF names no file"
+    record SKIP 0 model "neither IC_GGUF nor IC_RANDOM_MODEL names a model"
   fi
 fi
 
-# Benchmarks: each gets IC_OUT for result files of its own (archived with the logs).
+# Benchmarks: each gets IC_OUT for result files of its own (archived with the
+# logs); IC_BENCH_FILTER, a regex over the step names (bench_<file name>),
+# runs only those that match.
 export IC_OUT=$LOGS/bench
 mkdir -p "$IC_OUT"
 echo "gpu_run: IC_MODEL_DIR=${IC_MODEL_DIR:-(unset: the teacher benchmarks skip)}"
@@ -213,17 +227,20 @@ if has bench; then
   # the C benchmarks first: the Python ones print their ratios against them
   for exe in "$PACK"/bench/*; do
     [ -f "$exe" ] || continue
+    [[ bench_$(basename "$exe") =~ ${IC_BENCH_FILTER:-.} ]] || continue
     if ((gpu)); then step "bench_$(basename "$exe")" timeout "$STEP_TIMEOUT" "$exe"
     else record SKIP 0 "bench $(basename "$exe")" "no GPU"; fi
   done
   # the shell benchmarks over the binary (they need the model of the model phase)
   for sh in "$ROOT"/bench/bench_*_gpu.sh; do
     [ -f "$sh" ] || continue
+    [[ bench_$(basename "$sh" .sh) =~ ${IC_BENCH_FILTER:-.} ]] || continue
     if ((gpu)); then step "bench_$(basename "$sh" .sh)" timeout "$STEP_TIMEOUT" bash "$sh"
     else record SKIP 0 "bench $(basename "$sh")" "no GPU"; fi
   done
   for py in "$ROOT"/bench/gpu_*.py; do
     [ -f "$py" ] || continue
+    [[ bench_$(basename "$py" .py) =~ ${IC_BENCH_FILTER:-.} ]] || continue
     if ((gpu)); then step "bench_$(basename "$py" .py)" timeout "$STEP_TIMEOUT" python3 "$py"
     else record SKIP 0 "bench $(basename "$py")" "no GPU"; fi
   done

@@ -72,7 +72,24 @@ typedef struct {
                              chunk of the streamed pass, rounded up to 64; 0 = 2048 */
     int key_block;        /* keys per tile in the dense stage; 0 = default (256);
                              CPU only (the CUDA tiles are 64 x 64) */
+    int max_served;       /* workspace queries: the largest n_served of the calls
+                             the workspace will serve; 0 = 8. CUDA dense only (its
+                             bf16 copies of the served q, k scale with it) */
 } ic_distill_desc;
+
+/* The CUDA kernels' limits (kernels/cuda/distill_loss_{dense,sparse}.cu). The
+ * served layers' pointers travel in the launch parameters, so a group has a
+ * ceiling; 64 covers any group of the patterns a 64-layer model can have and
+ * keeps those parameters at 1.5 KiB, far below the 4 KiB launch limit. */
+#define IC_DISTILL_CUDA_MAX_SERVED 64
+#define IC_DISTILL_CUDA_SPARSE_MAX_HI 64     /* indexer heads, sparse stage */
+#define IC_DISTILL_CUDA_SPARSE_MAX_K 2048    /* keys per query, sparse stage */
+
+/* NULL when the CUDA kernels take calls of this desc with up to n_served_max
+ * served layers; else a sentence naming the shape they do not take (a static
+ * buffer). Callers that choose the backend (the trainer) ask before they
+ * start, so that a user gets that sentence instead of an abort mid-step. */
+const char *ic_distill_cuda_unsupported(const ic_distill_desc *desc, int n_served_max);
 
 typedef struct {
     double  loss;      /* sum over tokens of L_multi(l)[t] (the reported loss) */

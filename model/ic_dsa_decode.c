@@ -31,9 +31,6 @@ int ic_dsa_cache_init(ic_dsa_cache *c, ic_ctx *ctx, const ic_dsa_model *m, const
     c->pattern = *p;
     c->K = m->topk;
     if (ic_dsa_model_check_pattern(m, p, NULL, err) != 0) return -1;
-    if (!p->dense && ctx->act_dtype != IC_F32)
-        return ic_error_set(err, "DSA decode: the indexer and sparse-attention ops take fp32 "
-                            "activations, this context stores %s", ic_dtype_name(ctx->act_dtype));
     if (ic_kv_cache_init(&c->kv, ctx, &w->cfg, T_max, err) != 0) return -1;
     if (p->dense) return 0;
     const ic_config *cfg = &w->cfg;
@@ -50,9 +47,15 @@ int ic_dsa_cache_init(ic_dsa_cache *c, ic_ctx *ctx, const ic_dsa_model *m, const
     c->scores = ic_buf_alloc(ctx, sizeof(float) * T);
     c->idx = ic_buf_alloc(ctx, sizeof(int32_t) * T * (size_t)c->K);
     c->cnt = ic_buf_alloc(ctx, sizeof(int32_t) * T);
-    c->kg = ic_buf_alloc(ctx, sizeof(float) * (size_t)c->K * kvd);
-    c->vg = ic_buf_alloc(ctx, sizeof(float) * (size_t)c->K * kvd);
+    /* the gathered rows keep the cache's dtype (bf16 on CUDA contexts): the
+     * decode attention reads them as it reads the dense cache */
+    const size_t es = ic_dtype_size(ctx->act_dtype);
+    c->kg = ic_buf_alloc(ctx, es * (size_t)c->K * kvd);
+    c->vg = ic_buf_alloc(ctx, es * (size_t)c->K * kvd);
     if (!c->q_stage || !c->w_stage || !c->scores || !c->idx || !c->cnt || !c->kg || !c->vg)
+        goto oom;
+    if (ctx->act_dtype != IC_F32 &&
+        !(c->x32 = ic_buf_alloc(ctx, sizeof(float) * (size_t)cfg->hidden_size)))
         goto oom;
     if (ic_indexer_acts_init(&c->acts, ctx, d, 1, err) != 0) goto fail;
     size_t ws = ic_indexer_scores_workspace_bytes(ctx, T_max, d->n_heads, d->head_dim);
@@ -75,8 +78,8 @@ void ic_dsa_cache_free(ic_dsa_cache *c) {
     if (ctx) {
         if (c->ik)
             for (int l = 0; l < c->w->cfg.n_layers; l++) ic_buf_free(ctx, c->ik[l]);
-        void *b[7] = {c->q_stage, c->w_stage, c->scores, c->idx, c->cnt, c->kg, c->vg};
-        for (int i = 0; i < 7; i++) ic_buf_free(ctx, b[i]);
+        void *b[8] = {c->q_stage, c->w_stage, c->scores, c->idx, c->cnt, c->kg, c->vg, c->x32};
+        for (int i = 0; i < 8; i++) ic_buf_free(ctx, b[i]);
     }
     free(c->ik);
     ic_indexer_acts_free(&c->acts);
@@ -94,11 +97,17 @@ void ic_dsa_cache_bytes(const ic_dsa_cache *c, int T, size_t *kv_bytes, size_t *
 }
 
 /* The new token's selection at an F layer: its indexer row against the
- * cached indexer keys, into idx/cnt row pos. */
-static void indexer_step(ic_dsa_cache *c, int l, const float *xn, int pos) {
+ * cached indexer keys, into idx/cnt row pos. xn: the step's x_norm in the
+ * KV dtype; the indexer is fp32 (it is trained), so bf16 is widened first. */
+static void indexer_step(ic_dsa_cache *c, int l, const void *xn_dt, int pos) {
     ic_ctx *ctx = c->kv.ctx;
     const ic_indexer_dims *d = &c->m->idims;
     const size_t HI = (size_t)d->n_heads, dI = (size_t)d->head_dim;
+    const float *xn = xn_dt;
+    if (c->kv.dt != IC_F32) {
+        ic_convert_dt(ctx, IC_F32, c->x32, c->kv.dt, xn_dt, (size_t)c->w->cfg.hidden_size);
+        xn = c->x32;
+    }
     ic_indexer_forward(&c->m->ix[l], xn, 1, pos, &c->acts);
     ic_buf_copy(ctx, c->q_stage + (size_t)pos * HI * dI, c->acts.qI, sizeof(float) * HI * dI);
     ic_buf_copy(ctx, c->w_stage + (size_t)pos * HI, c->acts.w, sizeof(float) * HI);
@@ -140,9 +149,10 @@ int ic_dsa_decode_step(ic_dsa_cache *c, int32_t token, float *logits, ic_error *
             if (ic_pattern_is_full(&c->pattern, l)) indexer_step(c, l, kc->xn, pos);
             /* the set's rows of this layer's cache, then attention over them
              * (softmax does not care about their order) */
-            ic_embedding_forward(ctx, c->kg, sel, kl, n_sel, Hkv * d, pos + 1);
-            ic_embedding_forward(ctx, c->vg, sel, vl, n_sel, Hkv * d, pos + 1);
-            ic_attention_decode_forward(ctx, kc->att, NULL, kc->q, c->kg, c->vg, n_sel, H, Hkv, d);
+            ic_embedding_forward_dt(ctx, dt, c->kg, sel, kl, n_sel, Hkv * d, pos + 1);
+            ic_embedding_forward_dt(ctx, dt, c->vg, sel, vl, n_sel, Hkv * d, pos + 1);
+            ic_attention_decode_forward_dt(ctx, dt, kc->att, NULL, kc->q, c->kg, c->vg, n_sel, H,
+                                           Hkv, d);
         }
         ic_matmul_forward_accumulate_dt(ctx, dt, kc->x, kc->att, lw->wo, NULL, 1, D, H * d);
         ic_rmsnorm_forward_dt(ctx, dt, kc->xn, kc->x, lw->mlp_norm, 1, D, cfg->rms_norm_eps);

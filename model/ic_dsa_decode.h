@@ -39,7 +39,9 @@ typedef struct {
     float      *w_stage;        /* [T_max, H_I] */
     float      *scores;         /* [T_max] */
     int32_t    *idx, *cnt;      /* [T_max, K], [T_max]: row pos is the current set */
-    float      *kg, *vg;        /* [K, Hkv, d] the selected keys / values */
+    void       *kg, *vg;        /* [K, Hkv, d] the selected keys / values (the KV dtype) */
+    float      *x32;            /* [D] the step's x_norm widened to fp32 for the (fp32,
+                                   trained) indexer; NULL when the KV dtype is fp32 */
 } ic_dsa_cache;
 
 /* Caches for up to T_max tokens under pattern p (`dense` allowed; F layers

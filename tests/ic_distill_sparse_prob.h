@@ -31,7 +31,7 @@ static inline const char *dls_kind_name(int k) {
     return k == DLS_RANDOM ? "random" : k == DLS_WINDOW ? "window" : "ties";
 }
 
-#define DLS_MAX_SERVED 8
+#define DLS_MAX_SERVED 16
 
 typedef struct {
     int L, HI, dI, H, Hkv, d, K, ns, kind;

@@ -23,14 +23,22 @@ static void needs(const ic_trainer *t, int l, int *want_x, int *want_qk) {
 
 /* The workspace of the loss (either stage's shape at L_max) and of the
  * index-set check. */
-static size_t loss_workspace(const ic_ctx *ctx, const ic_dsa_model *m, ic_distill_stage stage,
-                             int L_max) {
+/* The loss calls' desc as the workspace query sees it: the largest group. */
+static ic_distill_desc loss_desc(const ic_dsa_model *m, ic_distill_stage stage, int L_max,
+                                 int max_served) {
     const ic_config *c = &m->w.cfg;
     ic_distill_desc d = {
         .L = L_max, .n_idx_heads = m->idims.n_heads, .idx_head_dim = m->idims.head_dim,
         .n_heads = c->n_heads, .n_kv_heads = c->n_kv_heads, .head_dim = c->head_dim,
         .stage = stage, .topk = stage == IC_DISTILL_SPARSE ? m->topk : 0,
+        .max_served = max_served,
     };
+    return d;
+}
+
+static size_t loss_workspace(const ic_ctx *ctx, const ic_dsa_model *m, ic_distill_stage stage,
+                             int L_max, int max_served) {
+    ic_distill_desc d = loss_desc(m, stage, L_max, max_served);
     size_t a = ic_distill_loss_workspace_bytes(ctx, &d);
     size_t b = ic_index_sets_check_workspace_bytes(ctx, L_max);
     return a > b ? a : b;
@@ -69,6 +77,17 @@ int ic_trainer_init(ic_trainer *t, ic_ctx *ctx, ic_dsa_model *m, const ic_patter
     for (int l = 0; l < nl && !single; l++) {
         int ns = ic_pattern_served(pat, l, served, IC_MAX_LAYERS);
         if (ns > t->n_slots) t->n_slots = ns;
+    }
+    /* a model or pattern the CUDA loss kernels do not take: say so now, with
+     * the way out, rather than abort in the first step */
+    if (ctx->backend == IC_BACKEND_CUDA) {
+        ic_distill_desc d = loss_desc(m, stage, L_max, t->n_slots);
+        const char *why = ic_distill_cuda_unsupported(&d, t->n_slots);
+        if (why) {
+            ic_error_set(err, "the GPU trainer does not take this model and pattern: %s; "
+                         "train on the CPU with --cpu", why);
+            goto fail;
+        }
     }
     t->slots = xcalloc((size_t)t->n_slots, sizeof *t->slots);
     if (!t->slots) goto oom;
@@ -109,7 +128,7 @@ int ic_trainer_init(ic_trainer *t, ic_ctx *ctx, ic_dsa_model *m, const ic_patter
     }
     if (ic_dsa_state_init(&t->st, ctx, m, L_max, err) != 0) goto fail;
     if (ic_indexer_acts_init(&t->acts, ctx, id, L_max, err) != 0) goto fail;
-    if (ic_ctx_reserve(ctx, loss_workspace(ctx, m, stage, L_max), err) != 0) goto fail;
+    if (ic_ctx_reserve(ctx, loss_workspace(ctx, m, stage, L_max, t->n_slots), err) != 0) goto fail;
     t->dqI = ic_buf_alloc(ctx, L * (size_t)id->n_heads * id->head_dim * sizeof(float));
     t->dkI = ic_buf_alloc(ctx, L * (size_t)id->head_dim * sizeof(float));
     t->dw = ic_buf_alloc(ctx, L * (size_t)id->n_heads * sizeof(float));

@@ -13,16 +13,22 @@
 #include "ic_check.h"
 #include "kernels/cpu/ic_cpu_blas.h"
 #include "kernels/cpu/ic_cpu_threads.h"
+#include "kernels/cpu/ic_cpu_vexp.h"
 #include "kernels/ic_attention.h"
 
 /* Softmax of one score row over its first n entries (the visible keys),
- * zeros after them up to ld; returns the log-sum-exp. */
+ * zeros after them up to ld; returns the log-sum-exp. Every loop is a simd
+ * loop (the build is -O2, whose cost model leaves loops of unknown length
+ * scalar) and the exp is ic_vexpf, which vectorises where libm's expf is a
+ * call per element; the reductions split into a fixed set of lanes, so a
+ * row gives the same bits on every call and every thread. */
 static float softmax_row(float *s, int n, int ld) {
     float m = s[0];
+    #pragma omp simd reduction(max:m)
     for (int j = 1; j < n; j++) m = s[j] > m ? s[j] : m;
-    float sum = 0.0f;
-    for (int j = 0; j < n; j++) { float e = expf(s[j] - m); s[j] = e; sum += e; }
-    float inv = 1.0f / sum;
+    const float sum = ic_vexp_shift_sum(s, n, m);
+    const float inv = 1.0f / sum;
+    #pragma omp simd
     for (int j = 0; j < n; j++) s[j] *= inv;
     for (int j = n; j < ld; j++) s[j] = 0.0f;
     return m + logf(sum);
@@ -109,6 +115,7 @@ void ic_attention_decode_forward_cpu(ic_ctx *ctx, float *out, float *lse, const 
             for (int j = 0; j < T; j++) {
                 const float *kj = k_cache + ((size_t)j * Hkv + g) * d;
                 float dot = 0.0f;
+                #pragma omp simd reduction(+:dot)   /* fixed lanes: deterministic */
                 for (int c = 0; c < d; c++) dot += qh[c] * kj[c];
                 s[j] = dot * scale;
             }
@@ -118,6 +125,7 @@ void ic_attention_decode_forward_cpu(ic_ctx *ctx, float *out, float *lse, const 
             for (int c = 0; c < d; c++) o[c] = 0.0f;
             for (int j = 0; j < T; j++) {
                 const float *vj = v_cache + ((size_t)j * Hkv + g) * d;
+                #pragma omp simd
                 for (int c = 0; c < d; c++) o[c] += s[j] * vj[c];
             }
         }

@@ -28,12 +28,16 @@ void ic_cpu_sgemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, f
                   const float *A, int lda, const float *B, int ldb, float beta,
                   float *C, int ldc) {
     ic_cpu_blas_init();
+    if (M <= IC_CPU_GEMV_MAX_M && K > 0) {   /* decode: stream B once, no packing */
+        ic_cpu_sgemv_small_m(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
     const int nt = omp_in_parallel() ? 1 : omp_get_max_threads();
     if (nt <= 1 || (long)M * N * K < (1L << 20)) {   /* small: a fork/join costs more than it saves */
         cblas_sgemm(CblasRowMajor, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
         return;
     }
-    const int by_rows = M >= 8 * nt;   /* else split the columns (decode: M = 1) */
+    const int by_rows = M >= 8 * nt;   /* else split the columns (few rows) */
     #pragma omp parallel num_threads(nt)
     {
         int id = omp_get_thread_num(), n = omp_get_num_threads();

@@ -38,7 +38,7 @@
 // Memory (workspace, bytes; C = min(L, 2048), T = ceil(L / 64)):
 //   4 C L (B) + 4 C (lseI) + 16 T C (tile partials) + 16 L (row terms) + 16
 //   + 4 H_I L d_I (dkI per-head partials) + 2 S L (H + Hkv) d (bf16 copies of
-//   the served q, k; S = n_served, the size query reserves S = 8)
+//   the served q, k; S = n_served, the size query reserves S = desc->max_served)
 //   + 2 L (H_I + 1) d_I (bf16 copies of qI, kI)
 // i.e. O(L (C + H_I d_I + S (H + Hkv) d)) with C a constant: no L x L array
 // for L > 2048. Reserved at L = 8K: SmolLM2 (H_I 16, d_I 64, H 9 / Hkv 3,
@@ -75,7 +75,7 @@ namespace ic_cuda {
 
 const int kDlTile = 64;       // rows and keys of a teacher tile
 const int kDlChunk = 2048;    // query rows per chunk (the workspace block's height)
-const int kDlMaxServed = 8;
+const int kDlMaxServed = IC_DISTILL_CUDA_MAX_SERVED;  // launch parameters: 1.5 KiB
 
 // The served layers as the tile kernel reads them: q and k are bf16 copies in
 // the workspace (rounded once per call, as the staging rounded them per tile:
@@ -300,8 +300,8 @@ static int dl_chunk(const ic_distill_desc *d) {
 }
 
 // The workspace pieces in order (ctx NULL: sizes only). The bf16 copies of
-// the served q, k take n_served layers; the size query, which is not told
-// n_served, reserves kDlMaxServed.
+// the served q, k take n_served layers; the size query reserves
+// desc->max_served of them (8 when it is 0).
 static size_t dl_layout(ic_ctx *ctx, DlLayout *lay, const ic_distill_desc *d, int n_served) {
     const size_t L = (size_t)d->L, C = (size_t)dl_chunk(d);
     const size_t T = (L + kDlTile - 1) / kDlTile;
@@ -422,7 +422,7 @@ extern "C" size_t ic_distill_loss_dense_workspace_bytes_cuda(const ic_ctx *ctx,
                                                              const ic_distill_desc *desc) {
     (void)ctx;
     IC_ASSERT(desc && desc->L >= 1);
-    return dl_layout(NULL, NULL, desc, kDlMaxServed);  // the desc does not say n_served
+    return dl_layout(NULL, NULL, desc, desc->max_served > 0 ? desc->max_served : 8);
 }
 
 extern "C" int ic_distill_loss_dense_forward_cuda(ic_ctx *ctx, const ic_distill_desc *desc,

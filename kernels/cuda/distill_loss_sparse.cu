@@ -73,9 +73,9 @@ namespace ic_cuda {  // named, so the mangled kernel names are stable
 
 const int kDlsThreads = 128;  // = the row kernel's __launch_bounds__ (min 1 block/SM: up to 255 registers)
 const int kDlsWarps = kDlsThreads / 32;
-const int kDlsMaxServed = 8;
-const int kDlsMaxHI = 64;
-const int kDlsMaxK = 2048;
+const int kDlsMaxServed = IC_DISTILL_CUDA_MAX_SERVED;  // launch parameters: 1 KiB
+const int kDlsMaxHI = IC_DISTILL_CUDA_SPARSE_MAX_HI;
+const int kDlsMaxK = IC_DISTILL_CUDA_SPARSE_MAX_K;
 const int kDlsHB = 16;  // indexer heads a thread holds at once
 
 struct dls_args {

@@ -2,7 +2,7 @@
 // through the ic_ptx.cuh twins) in the CPU SIMT emulator against the CPU
 // reference op (kernels/cpu/distill_loss.c, compiled in): loss, kl_pbar and
 // the accumulated dqI, dkI, dw of the dense stage. Ragged L (1, 17, 70, 100,
-// 257), n_served 1..3, GQA (9 heads over 3 KV heads), d_I / d 64 and 128,
+// 257), n_served 1..3 and 12 (past the old limit of 8), GQA (9 heads over 3 KV heads), d_I / d 64 and 128,
 // several chunks (row_block 64) and one; the outputs start from random
 // values (the op adds). Each CTest order (forward, reverse, random) runs it all.
 //
@@ -121,8 +121,8 @@ static void one(const Case &c, uint64_t seed) {
     float *w = filled(nw, seed + 2, -0.5f, 1.0f, 0);
     const float wsc = 1.0f / sqrtf((float)(HI * dI)) * 8.0f;  // peaky enough to matter
     for (size_t i = 0; i < nw; i++) w[i] *= wsc;
-    float *tq[8], *tk[8], *tl[8];
-    ic_distill_teacher tch[8];
+    float *tq[16], *tk[16], *tl[16];
+    ic_distill_teacher tch[16];
     for (int j = 0; j < ns; j++) {
         tq[j] = filled((size_t)L * H * d, seed + 10 + 3 * j, -2.0f, 2.0f, rnd);
         tk[j] = filled((size_t)L * Hkv * d, seed + 11 + 3 * j, -2.0f, 2.0f, rnd);
@@ -137,6 +137,7 @@ static void one(const Case &c, uint64_t seed) {
     desc.L = L; desc.n_idx_heads = HI; desc.idx_head_dim = dI;
     desc.n_heads = H; desc.n_kv_heads = Hkv; desc.head_dim = d;
     desc.stage = IC_DISTILL_DENSE; desc.row_block = c.row_block;
+    desc.max_served = ns;   // the workspace query sizes the served copies by it
 
     // The CPU reference on the values the device holds, and (fp32 inputs)
     // on the bf16 roundings the kernels stage, with the same teacher LSE.
@@ -153,8 +154,8 @@ static void one(const Case &c, uint64_t seed) {
     ic_distill_loss_backward_cpu(&cpu, &desc, qI, kI, w, tch, ns, rq, rk, rw, &ref, &err);
     float *bq = dup(dq0, nq), *bk = dup(dk0, nk), *bw = dup(dw0, nw);
     if (!rnd) {
-        float *qb = rounded(qI, nq), *kb = rounded(kI, nk), *tqb[8], *tkb[8];
-        ic_distill_teacher tb[8];
+        float *qb = rounded(qI, nq), *kb = rounded(kI, nk), *tqb[16], *tkb[16];
+        ic_distill_teacher tb[16];
         for (int j = 0; j < ns; j++) {
             tqb[j] = rounded(tq[j], (size_t)L * H * d);
             tkb[j] = rounded(tk[j], (size_t)L * Hkv * d);
@@ -277,6 +278,7 @@ int main(void) {
         {257, 4, 64, 4, 2, 64, 3, 64, 1},    // five chunks, a one-row tail
         {70, 4, 128, 4, 4, 128, 2, 0, 1},    // the 128-wide kernels
         {100, 16, 64, 9, 3, 64, 3, 0, 0},    // fp32 inputs, rounded by the kernels
+        {17, 4, 64, 2, 1, 64, 12, 0, 1},     // a group of 12 (a searched pattern's run)
     };
     uint64_t seed = 4242;
     for (const Case &c : cs) { one(c, seed); seed += 100; }

@@ -174,6 +174,7 @@ int main(void) {
     one(37, 16, 64, 9, 3, 64, 16, 1, DLS_TIES, sd++, false);
     one(130, 16, 64, 9, 3, 64, 100, 3, DLS_RANDOM, sd++, false);   // MS 1, rows t + 1 < K
     one(260, 16, 64, 9, 3, 64, 200, 1, DLS_WINDOW, sd++, false);  // MS 2, 73 rows with cnt < K
+    one(21, 16, 64, 9, 3, 64, 8, 12, DLS_RANDOM, sd++, false);    // a group of 12 (past the old 8)
     // the large shape: H_I 64 d_I 128, MHA 16 x 128
     one(3, 64, 128, 16, 16, 128, 2, 1, DLS_RANDOM, sd++, false);
     one(20, 64, 128, 16, 16, 128, 8, 3, DLS_WINDOW, sd++, true);

@@ -421,6 +421,42 @@ static size_t vm_size_bytes(void) {
 }
 #endif
 
+/* What the CUDA loss kernels take, as the trainer asks before it starts
+ * (the limits of kernels/cuda/distill_loss_{dense,sparse}.cu). */
+START_TEST(test_cuda_limits) {
+    ic_distill_desc d = {.L = 8192, .n_idx_heads = 16, .idx_head_dim = 64, .n_heads = 9,
+                         .n_kv_heads = 3, .head_dim = 64, .stage = IC_DISTILL_DENSE};
+    ck_assert_ptr_null(ic_distill_cuda_unsupported(&d, 4));
+    ck_assert_ptr_null(ic_distill_cuda_unsupported(&d, 12));   /* a searched pattern's run */
+    ck_assert_ptr_null(ic_distill_cuda_unsupported(&d, IC_DISTILL_CUDA_MAX_SERVED));
+    const char *why = ic_distill_cuda_unsupported(&d, IC_DISTILL_CUDA_MAX_SERVED + 1);
+    ck_assert_ptr_nonnull(why);
+    ck_assert_ptr_nonnull(strstr(why, "served layers"));
+    d.idx_head_dim = 32;
+    ck_assert_ptr_nonnull((why = ic_distill_cuda_unsupported(&d, 4)));
+    ck_assert_ptr_nonnull(strstr(why, "d_I = 32"));
+    d.idx_head_dim = 128;
+    d.head_dim = 96;
+    ck_assert_ptr_nonnull((why = ic_distill_cuda_unsupported(&d, 4)));
+    ck_assert_ptr_nonnull(strstr(why, "d = 96"));
+    /* the sparse stage takes other dims (multiples of 4), up to 64 heads and K 2048 */
+    d.stage = IC_DISTILL_SPARSE;
+    d.topk = 256;
+    ck_assert_ptr_null(ic_distill_cuda_unsupported(&d, 4));
+    d.idx_head_dim = 20;
+    d.head_dim = 12;
+    ck_assert_ptr_null(ic_distill_cuda_unsupported(&d, 4));
+    d.topk = 4096;
+    ck_assert_ptr_nonnull((why = ic_distill_cuda_unsupported(&d, 4)));
+    ck_assert_ptr_nonnull(strstr(why, "top-k 4096"));
+    d.topk = 256;
+    d.n_idx_heads = 65;
+    ck_assert_ptr_nonnull(ic_distill_cuda_unsupported(&d, 4));
+    d.n_idx_heads = 16;
+    d.idx_head_dim = 18;
+    ck_assert_ptr_nonnull(ic_distill_cuda_unsupported(&d, 4));
+} END_TEST
+
 START_TEST(test_memory_rlimit) {
     const int L = MEM_TEST_L;
     const size_t LL = (size_t)L * L * sizeof(float);   /* one L x L float array */
@@ -493,6 +529,7 @@ int main(void) {
     tcase_add_test(tc, test_sparse_full_equals_dense);
     tcase_add_test(tc, test_forward_and_accumulate);
     tcase_add_test(tc, test_memory_rlimit);
+    tcase_add_test(tc, test_cuda_limits);
     suite_add_tcase(s, tc);
     return ic_test_run_suite(s);
 }
