@@ -27,14 +27,14 @@ IC_VEXP_CLONES float ic_cpu_row_max(const float *z, int n) {
 IC_VEXP_CLONES double ic_cpu_row_sumexp(const float *z, int n, float m) {
     double s = 0.0;
     #pragma omp simd reduction(+ : s)
-    for (int j = 0; j < n; j++) s += (double)ic_vexpf(z[j] - m);
+    for (int j = 0; j < n; j++) s += (double)ic_ce_expf(z[j] - m);
     return s;
 }
 
 /* g[j] = c * exp(z[j] - m) */
 IC_VEXP_CLONES static void row_scaled_exp(float *g, const float *z, int n, float m, float c) {
     #pragma omp simd
-    for (int j = 0; j < n; j++) g[j] = c * ic_vexpf(z[j] - m);
+    for (int j = 0; j < n; j++) g[j] = c * ic_ce_expf(z[j] - m);
 }
 
 void ic_cross_entropy_forward_cpu(ic_ctx *ctx, float *nll, const float *logits, const int32_t *targets,

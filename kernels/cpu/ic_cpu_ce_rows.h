@@ -6,7 +6,7 @@
 
 /* max_j z[j], n >= 1 */
 float ic_cpu_row_max(const float *z, int n);
-/* sum_j exp(z[j] - m) in double (the exponentials in float, ic_vexpf) */
+/* sum_j exp(z[j] - m) in double (the exponentials in float, ic_ce_expf) */
 double ic_cpu_row_sumexp(const float *z, int n, float m);
 
 #endif

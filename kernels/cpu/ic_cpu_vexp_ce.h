@@ -23,7 +23,7 @@
  * vectorised regardless) and compile those loops once per ISA with
  * IC_VEXP_CLONES, since the build targets baseline x86-64 (SSE2). The
  * clones run without -ftrapping-math: with it GCC will not if-convert the
- * float compares of the range selects, and no loop vectorises. ic_vexpf is
+ * float compares of the range selects, and no loop vectorises. ic_ce_expf is
  * always_inline because GCC 12 does not inline a plain inline function
  * into target clones, which also stops the vectoriser. */
 #ifndef IC_CPU_VEXP_CE_H
@@ -41,7 +41,7 @@
 #define IC_VEXP_CLONES
 #endif
 
-static inline __attribute__((always_inline)) float ic_vexpf(float x) {
+static inline __attribute__((always_inline)) float ic_ce_expf(float x) {
     const float log2e = 1.44269504088896341f;
     const float ln2_hi = 0.693359375f;            /* 8 significant bits */
     const float ln2_lo = -2.12194440054690583e-4f; /* ln 2 - ln2_hi */
