@@ -11,7 +11,8 @@
 #include "ic_log.h"
 
 static void cpu_desc(ic_ctx *ctx, const char *reason) {
-    snprintf(ctx->desc, sizeof ctx->desc, "CPU (%d threads; %.280s)", ctx->cpu_threads, reason);
+    snprintf(ctx->desc, sizeof ctx->desc, "CPU (%d threads, OpenBLAS %.24s; %.240s)",
+             ctx->cpu_threads, ic_cpu_blas_core(), reason);
 }
 
 int ic_ctx_init(ic_ctx *ctx, ic_backend_kind backend, int device, size_t ws_bytes, ic_error *err) {

@@ -41,6 +41,18 @@ int  ic_ctx_init_auto(ic_ctx *ctx, int force_cpu, int local_rank, unsigned needs
  * ("" when none does). */
 const char *ic_cuda_missing_ops(unsigned needs);
 
+/* The OpenBLAS kernel set (OPENBLAS_CORETYPE) this CPU should run, or NULL
+ * when the one OpenBLAS chose is fine. A DYNAMIC_ARCH OpenBLAS that does not
+ * know the CPU model (Debian 12's 0.3.21 on this project's newer x86 boxes)
+ * falls back to its SSE3 "Prescott" kernels: 3-5x slower GEMMs (the LM head
+ * at L 512: 2048 ms vs 384 ms with SkylakeX's, bench/README.md). The
+ * variable is read when the library loads, so the binary re-executes itself
+ * with it (launch/main.c); a user's own OPENBLAS_CORETYPE is kept.
+ * (kernels/cpu/matmul.c) */
+const char *ic_cpu_blas_core_fix(void);
+/* The kernel set OpenBLAS runs (its openblas_get_corename()). */
+const char *ic_cpu_blas_core(void);
+
 /* Grows the workspace to at least bytes (only while nothing is allocated
  * from it). Callers reserve the max of the _workspace_bytes of the ops
  * they will run. */

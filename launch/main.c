@@ -21,20 +21,31 @@ static void print_usage(FILE *f) {
                "data-parallel: mpirun -np N indexcache train ...\n");
 }
 
-/* OpenMP threads that spin after a parallel region steal the cores that
- * the next GEMM or loop needs when the machine is shared or small (1.7x
- * slower forwards seen on 2 cores). libgomp reads OMP_WAIT_POLICY when it is
- * loaded, before main, so a default can only be given by re-executing once.
- * A user's own setting is kept. */
-static void default_passive_omp_wait(char **argv) {
-    if (getenv("OMP_WAIT_POLICY")) return;
-    setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
-    execv("/proc/self/exe", argv);
-    /* exec failed (no /proc): run on with the library default */
+/* Two settings the runtime libraries read when they are loaded, before
+ * main, so a default can only be given by re-executing once (a user's own
+ * setting is kept):
+ *   OMP_WAIT_POLICY=PASSIVE: OpenMP threads that spin after a parallel
+ *     region steal the cores that the next GEMM or loop needs when the
+ *     machine is shared or small (1.7x slower forwards seen on 2 cores);
+ *   OPENBLAS_CORETYPE: the kernel set of an OpenBLAS that does not know this
+ *     CPU and fell back to its SSE3 ones (ic_cpu_blas_core_fix). */
+static void default_runtime_env(char **argv) {
+    int again = 0;
+    if (!getenv("OMP_WAIT_POLICY")) {
+        setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+        again = 1;
+    }
+    const char *core = getenv("OPENBLAS_CORETYPE") ? NULL : ic_cpu_blas_core_fix();
+    if (core) {
+        setenv("OPENBLAS_CORETYPE", core, 1);
+        again = 1;
+    }
+    if (again) execv("/proc/self/exe", argv);
+    /* exec failed (no /proc): run on with the libraries' defaults */
 }
 
 int main(int argc, char **argv) {
-    default_passive_omp_wait(argv);
+    default_runtime_env(argv);
     /* Global flags before the command name are taken here; after it the
      * subcommand's parser takes them (launch/ic_args.c), because only it
      * knows which words are values of other flags (--prompt --quiet). */

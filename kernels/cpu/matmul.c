@@ -2,6 +2,7 @@
  * the threaded GEMM every CPU op uses (ic_cpu_blas.h). */
 #include <omp.h>
 #include <stddef.h>
+#include <strings.h>
 
 #include "ic_check.h"
 #include "kernels/cpu/ic_cpu_blas.h"
@@ -14,6 +15,25 @@ int ic_cpu_blas_set_threads(int n) {
     openblas_set_num_threads(n);
     omp_set_num_threads(omp);
     return prev;
+}
+
+const char *ic_cpu_blas_core(void) { return openblas_get_corename(); }
+
+const char *ic_cpu_blas_core_fix(void) {
+    const char *core = openblas_get_corename();
+    /* the generic x86-64 fall-backs of a DYNAMIC_ARCH build */
+    if (!core || (strcasecmp(core, "Prescott") && strcasecmp(core, "Core2") &&
+                  strcasecmp(core, "Katmai") && strcasecmp(core, "Northwood")))
+        return NULL;
+#if defined(__x86_64__) && defined(__GNUC__)
+    /* libgcc's checks include the OS's XSAVE state for AVX and AVX-512 */
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl"))
+        return "SkylakeX";
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return "Haswell";
+#endif
+    return NULL;
 }
 
 void ic_cpu_blas_init(void) {
