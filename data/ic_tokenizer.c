@@ -174,6 +174,13 @@ static int parse_vocab(ic_tokenizer *t, json_t *model, json_t *added, ic_error *
     if (max_id < 255)
         return ic_error_set(err, "%s: vocab has %lld entries, too few for a byte-level BPE",
                             path, (long long)(max_id + 1));
+    /* the tables below are indexed by id: an id far past the entries' count
+     * leaves a hole of that size, and a file of a few bytes could ask for
+     * gigabytes (found by scripts/fuzz.sh); 65536 unused ids are tolerated */
+    const size_t n_entries = json_object_size(vocab) + (added ? json_array_size(added) : 0);
+    if ((size_t)max_id >= n_entries + 65536)
+        return ic_error_set(err, "%s: id %lld but only %zu vocab and added entries: the ids "
+                            "must number the entries", path, (long long)max_id, n_entries);
     t->vocab_size = (uint32_t)(max_id + 1);
     size_t n = t->vocab_size;
     t->tokens = calloc(n, sizeof *t->tokens);
